@@ -1,0 +1,198 @@
+//! Which lanes run: the [`Backend`] enum, CPU detection cached once, and the single `match`
+//! per operation that enters a kernel instantiated for one lane type.
+//!
+//! Each SIMD backend instantiates every kernel inside its own `#[target_feature]` entry
+//! points (the kernels and the lane methods are `#[inline(always)]`, so the whole loop is
+//! compiled for those features). An entry point is only called after [`Backend::is_available`]
+//! said yes for it.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+#[cfg(any())]
+mod detect;
+
+use crate::kernel::{check, sigmoid, softmax};
+use crate::label::ClassIndex;
+
+/// A family of lanes the kernels can run on.
+///
+/// All backends compute the same formulas with the same operation sequence; they differ in
+/// lane count and in whether `a·b + c` is fused, so results agree to within the documented
+/// bounds, and the `Scalar` backend is bit-for-bit reproducible on every target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// One `f32` at a time, no FMA: the reference, available everywhere (also no_std,
+    /// Cortex-M).
+    Scalar,
+    /// 4 lanes through `wide`: SSE2 on x86_64, NEON on aarch64, simd128 on wasm32 (when
+    /// compiled with `+simd128`). Not available on other targets.
+    Portable,
+    /// 8 lanes of AVX2 with FMA (x86_64, detected at run time).
+    Avx2,
+    /// 16 lanes of AVX-512F (x86_64, detected at run time).
+    Avx512,
+}
+
+impl Backend {
+    /// Every backend, slowest first.
+    pub const ALL: [Backend; 4] = [
+        Backend::Scalar,
+        Backend::Portable,
+        Backend::Avx2,
+        Backend::Avx512,
+    ];
+
+    /// The fastest backend this CPU runs. Detected once (cpuid and xgetbv on x86_64, which
+    /// also works without `std`), then cached.
+    pub fn detect() -> Backend {
+        static CACHE: AtomicU8 = AtomicU8::new(u8::MAX);
+        let v = CACHE.load(Ordering::Relaxed);
+        if let Some(b) = Backend::from_u8(v) {
+            return b;
+        }
+        let b = Backend::ALL
+            .into_iter()
+            .rev()
+            .find(|b| b.is_available())
+            .unwrap_or(Backend::Scalar);
+        CACHE.store(b as u8, Ordering::Relaxed);
+        b
+    }
+
+    /// Whether this backend can run here.
+    pub fn is_available(self) -> bool {
+        match self {
+            Backend::Scalar => true,
+            Backend::Portable => PORTABLE && false,
+            #[cfg(any())]
+            Backend::Avx2 => detect::has_avx2_fma(),
+            #[cfg(any())]
+            Backend::Avx512 => detect::has_avx512f(),
+            _ => false,
+        }
+    }
+
+    /// A short lower-case name (`"scalar"`, `"portable"`, `"avx2"`, `"avx512"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Scalar => "scalar",
+            Backend::Portable => "portable",
+            Backend::Avx2 => "avx2",
+            Backend::Avx512 => "avx512",
+        }
+    }
+
+    /// Number of `f32` lanes.
+    pub fn lanes(self) -> usize {
+        match self {
+            Backend::Scalar => 1,
+            Backend::Portable => 4,
+            Backend::Avx2 => 8,
+            Backend::Avx512 => 16,
+        }
+    }
+
+    fn from_u8(v: u8) -> Option<Backend> {
+        Backend::ALL.get(usize::from(v)).copied()
+    }
+}
+
+const PORTABLE: bool = cfg!(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon"),
+    all(target_arch = "wasm32", target_feature = "simd128")
+));
+
+/// A backend known to be available: only [`resolve`] makes one, so holding it is the proof
+/// that its entry points may run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ready(Backend);
+
+/// The backend a call runs on: the forced one if it is available, else the detected one.
+pub(crate) fn resolve(forced: Option<Backend>) -> Option<Ready> {
+    match forced {
+        None => Some(Ready(Backend::detect())),
+        Some(b) if b.is_available() => Some(Ready(b)),
+        Some(_) => None,
+    }
+}
+
+/// The entry points of one backend: each kernel instantiated for its lanes, compiled with
+/// its target features.
+macro_rules! entries {
+    ($m:ident, $lanes:ty $(, $feat:literal)?) => {
+        mod $m {
+            use super::*;
+
+            /// # Safety
+            /// The backend's features are present; `sigmoid::run`'s contract holds.
+            $(#[target_feature(enable = $feat)])?
+            pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> f64 {
+                // SAFETY: forwarded.
+                unsafe { sigmoid::run::<$lanes>(job, p) }
+            }
+
+            /// # Safety
+            /// The backend's features are present; `softmax::run`'s contract holds.
+            $(#[target_feature(enable = $feat)])?
+            pub(super) unsafe fn softmax<L: ClassIndex>(job: &softmax::Job<'_, L>) -> f64 {
+                // SAFETY: forwarded.
+                unsafe { softmax::run::<$lanes, L>(job) }
+            }
+
+            /// # Safety
+            /// The backend's features are present.
+            $(#[target_feature(enable = $feat)])?
+            pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
+                check::first_outside_unit::<$lanes>(v)
+            }
+        }
+    };
+}
+
+entries!(scalar, crate::simd::Scalar);
+#[cfg(any())]
+entries!(portable, crate::simd::Portable);
+#[cfg(any())]
+entries!(avx2, crate::simd::Avx2, "avx2,fma");
+#[cfg(any())]
+entries!(avx512, crate::simd::Avx512, "avx512f");
+
+/// Calls backend `$b`'s entry `$f`. `$b` is a [`Ready`], so the backend is available.
+macro_rules! dispatch {
+    ($b:expr, $f:ident ( $($arg:expr),* )) => {
+        match $b.0 {
+            #[cfg(any())]
+            Backend::Portable => portable::$f($($arg),*),
+            #[cfg(any())]
+            Backend::Avx2 => avx2::$f($($arg),*),
+            #[cfg(any())]
+            Backend::Avx512 => avx512::$f($($arg),*),
+            _ => scalar::$f($($arg),*),
+        }
+    };
+}
+
+/// Runs the sigmoid kernel on backend `b`.
+///
+/// # Safety
+/// `sigmoid::run`'s contract holds.
+pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Params) -> f64 {
+    // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
+    unsafe { dispatch!(b, sigmoid(job, p)) }
+}
+
+/// Runs the softmax kernel on backend `b`.
+///
+/// # Safety
+/// `softmax::run`'s contract holds.
+pub(crate) unsafe fn run_softmax<L: ClassIndex>(b: Ready, job: &softmax::Job<'_, L>) -> f64 {
+    // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
+    unsafe { dispatch!(b, softmax(job)) }
+}
+
+/// The first value of `v` that is NaN or outside `[0, 1]`, checked on backend `b`.
+pub(crate) fn first_outside_unit(b: Ready, v: &[f32]) -> Option<usize> {
+    // SAFETY: `b` is a `Ready`, so its features are present.
+    unsafe { dispatch!(b, first_outside_unit(v)) }
+}

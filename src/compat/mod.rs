@@ -1,0 +1,3 @@
+//! Modules that reproduce other libraries' focal-loss classes, formula for formula.
+
+pub mod torchblocks;

@@ -1,0 +1,301 @@
+//! Sigmoid focal loss: one pass over `(logit, target)` pairs, loss and gradient together.
+//!
+//! Both forms are rewritten around `a = |x|`, `e = exp(-a)`, `d = 1/(1+e)`, `l = log1p(e)`,
+//! which give `max(p, q) = d`, `min(p, q) = d·e`, `-ln max(p,q) = l`, `-ln min(p,q) = a + l`
+//! with no cancellation anywhere. Let `w` be the target weight on the side the logit points
+//! away from (`w = 1-t` for `x >= 0`, `w = t` for `x < 0`), `w̄ = 1 - w` and `s = sign(x)`:
+//!
+//! * (A) `u = 1 - p_t = d·(w + w̄·e)`, `ce = l + w·a`, `r = p·q/u = d·e/(w + w̄·e)`,
+//!   `L = α_t·u^γ·ce`, `dL/dx = s·α_t·u^γ·[γ·(2w-1)·r·ce + d·(w - w̄·e)]`;
+//! * (B) with `W` the weight of the term whose log is `-ln min(p,q)` and `W̄` the other,
+//!   `L = W·d^γ·(a+l) + W̄·(d·e)^γ·l`,
+//!   `dL/dx = s·(W·d^γ·[γ·d·e·(a+l) + d] - W̄·(d·e)^γ·[γ·d·l + d·e])`.
+//!
+//! Products of an exactly-zero weight with an infinite log (only at `x = ±inf`) are taken as
+//! 0, their limit.
+
+use crate::math::{exp, ln, log1p};
+use crate::simd::{Lanes, first_lanes, load_tail, mul_or_zero, store_tail};
+
+/// `γ` handled at run time through `exp(γ·ln u)`.
+pub(crate) const GENERAL: u32 = u32::MAX;
+
+/// The loss parameters the kernel needs, already validated.
+#[derive(Clone, Copy)]
+pub(crate) struct Params {
+    /// `true` for form (B), per-term.
+    pub per_term: bool,
+    /// `Some(α)` or no balancing.
+    pub alpha: Option<f32>,
+    /// `γ >= 0`, finite.
+    pub gamma: f32,
+}
+
+/// What one call computes and where it writes.
+#[derive(Clone, Copy)]
+pub(crate) enum Mode {
+    /// The sum of the losses only.
+    Sum,
+    /// `out[i] = L_i`.
+    Loss(*mut f32),
+    /// `out[i] = c · dL_i/dx_i`.
+    Grad(*mut f32, f32),
+    /// `out[i] = up[i] · dL_i/dx_i`.
+    GradUpstream(*mut f32, *const f32),
+    /// The sum of the losses, and `out[i] = c · dL_i/dx_i` (fused; `out` may be the logits).
+    SumGrad(*mut f32, f32),
+}
+
+/// One call's slices, as raw pointers so that the gradient may overwrite the logits.
+#[derive(Clone, Copy)]
+pub(crate) struct Job {
+    pub x: *const f32,
+    pub t: *const f32,
+    pub n: usize,
+    pub mode: Mode,
+}
+
+/// `u^G` for the small integer powers, by multiplication (`0^0 = 1`).
+#[inline(always)]
+pub(crate) fn powi<S: Lanes, const G: u32>(u: S) -> S {
+    match G {
+        0 => S::splat(1.0),
+        1 => u,
+        2 => u.mul(u),
+        3 => u.mul(u).mul(u),
+        _ => {
+            let u2 = u.mul(u);
+            u2.mul(u2)
+        }
+    }
+}
+
+/// `u^γ` given `ln u` (for the general path) or `u` (for the integer paths).
+#[inline(always)]
+fn pow_from<S: Lanes, const G: u32>(u: S, ln_u: impl FnOnce() -> S, gamma: S) -> S {
+    if G == GENERAL {
+        exp(gamma.mul(ln_u()))
+    } else {
+        powi::<S, G>(u)
+    }
+}
+
+/// The shared part of both forms.
+#[derive(Clone, Copy)]
+struct Common<S: Lanes> {
+    a: S,
+    e: S,
+    d: S,
+    l: S,
+    pos: S::Mask,
+    w: S,
+    wbar: S,
+}
+
+#[inline(always)]
+fn common<S: Lanes>(x: S, t: S) -> Common<S> {
+    let a = x.abs();
+    let e = exp(a.neg());
+    let one = S::splat(1.0);
+    let d = one.div(one.add(e));
+    let l = log1p(e);
+    let pos = S::splat(0.0).le(x);
+    let omt = one.sub(t);
+    Common {
+        a,
+        e,
+        d,
+        l,
+        pos,
+        w: S::select(pos, omt, t),
+        wbar: S::select(pos, t, omt),
+    }
+}
+
+/// Form (A): `(L, dL/dx)`.
+#[inline(always)]
+fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
+    let c = common(x, t);
+    let zero = S::splat(0.0);
+    let one = S::splat(1.0);
+    let w_zero = c.w.eq(zero);
+    let w_one = c.w.eq(one);
+    let soft = S::not(S::or(w_zero, w_one));
+    let any_soft = S::any(soft);
+    // ce = l + w·a, with 0·inf = 0.
+    let ce = S::select(w_zero, c.l, c.w.mul_add(c.a, c.l));
+    // v = w + w̄·e, u = d·v = 1 - p_t.
+    let v = c.wbar.mul_add(c.e, c.w);
+    let u = c.d.mul(v);
+    let gamma = S::splat(p.gamma);
+    let upow = pow_from::<S, G>(
+        u,
+        || {
+            // ln v is exactly -a (w = 0) or 0 (w = 1) for hard targets.
+            let hard = S::select(w_zero, c.a.neg(), zero);
+            let ln_v = if any_soft {
+                S::select(soft, ln(v), hard)
+            } else {
+                hard
+            };
+            ln_v.sub(c.l)
+        },
+        gamma,
+    );
+    let de = c.d.mul(c.e);
+    let mut r = S::select(w_zero, c.d, de);
+    if any_soft {
+        r = S::select(soft, de.div(v), r);
+    }
+    let mut lv = upow.mul(ce);
+    // d·(w - w̄·e): the BCE part of the gradient, up to sign.
+    let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));
+    if G != 0 {
+        let k = gamma.mul(c.w.add(c.w).sub(one));
+        bracket = k.mul_add(mul_or_zero(r, ce), bracket);
+    }
+    let mut g = upow.mul(bracket);
+    if let Some(alpha) = p.alpha {
+        let at = t.mul_add(S::splat(alpha), one.sub(t).mul(S::splat(1.0 - alpha)));
+        lv = mul_or_zero(at, lv);
+        g = at.mul(g);
+    }
+    (lv, S::select(c.pos, g, g.neg()))
+}
+
+/// Form (B): `(L, dL/dx)`.
+#[inline(always)]
+fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
+    let c = common(x, t);
+    let (a0, a1) = match p.alpha {
+        Some(alpha) => (alpha, 1.0 - alpha),
+        None => (1.0, 1.0),
+    };
+    // Weight of the term with the large log (a + l), and of the other one.
+    let ww = c.w.mul(S::select(c.pos, S::splat(a1), S::splat(a0)));
+    let wc = c.wbar.mul(S::select(c.pos, S::splat(a0), S::splat(a1)));
+    let gamma = S::splat(p.gamma);
+    let pc = c.d;
+    let pw = c.d.mul(c.e);
+    let sp_w = c.a.add(c.l);
+    let sp_c = c.l;
+    let pc_g = pow_from::<S, G>(pc, || c.l.neg(), gamma);
+    let pw_g = pow_from::<S, G>(pw, || sp_w.neg(), gamma);
+    let lv = mul_or_zero(ww, pc_g.mul(sp_w)).add(wc.mul(pw_g).mul(sp_c));
+    let (bw, bc) = if G == 0 {
+        (pc, pw)
+    } else {
+        (
+            gamma.mul_add(mul_or_zero(pw, sp_w), pc),
+            gamma.mul(pc).mul_add(sp_c, pw),
+        )
+    };
+    let g = ww.mul(pc_g).mul(bw).sub(wc.mul(pw_g).mul(bc));
+    (lv, S::select(c.pos, g, g.neg()))
+}
+
+/// Runs `job` with lanes `S` and returns the sum of the losses (0 unless `job.sum`).
+///
+/// # Safety
+/// `job.x`, `job.t` (and the upstream pointer) must be valid for reading `job.n` values; the
+/// output pointers for writing `job.n` values. The gradient output may be `job.x` itself;
+/// no other overlap is allowed.
+#[inline(always)]
+pub(crate) unsafe fn run<S: Lanes>(job: &Job, p: &Params) -> f64 {
+    macro_rules! forms {
+        ($g:expr) => {
+            if p.per_term {
+                // SAFETY: forwarded from this function's contract.
+                unsafe { drive::<S, _>(job, |x, t| eval_b::<S, { $g }>(x, t, p)) }
+            } else {
+                // SAFETY: forwarded from this function's contract.
+                unsafe { drive::<S, _>(job, |x, t| eval_a::<S, { $g }>(x, t, p)) }
+            }
+        };
+    }
+    match p.gamma {
+        0.0 => forms!(0),
+        1.0 => forms!(1),
+        2.0 => forms!(2),
+        3.0 => forms!(3),
+        4.0 => forms!(4),
+        _ => forms!(GENERAL),
+    }
+}
+
+const SUM: u8 = 0;
+const LOSS: u8 = 1;
+const GRAD: u8 = 2;
+const GRAD_UP: u8 = 3;
+const SUM_GRAD: u8 = 4;
+
+/// Picks the loop for the job's mode.
+#[inline(always)]
+unsafe fn drive<S: Lanes, F: Fn(S, S) -> (S, S)>(job: &Job, eval: F) -> f64 {
+    // SAFETY (every arm): forwarded from `run`'s contract.
+    unsafe {
+        match job.mode {
+            Mode::Sum => lanes::<S, F, SUM>(job, eval),
+            Mode::Loss(..) => lanes::<S, F, LOSS>(job, eval),
+            Mode::Grad(..) => lanes::<S, F, GRAD>(job, eval),
+            Mode::GradUpstream(..) => lanes::<S, F, GRAD_UP>(job, eval),
+            Mode::SumGrad(..) => lanes::<S, F, SUM_GRAD>(job, eval),
+        }
+    }
+}
+
+/// The loop shared by every mode: full vectors, then one padded vector for the tail, so an
+/// element's result does not depend on where it sits in the slice.
+#[inline(always)]
+unsafe fn lanes<S: Lanes, F: Fn(S, S) -> (S, S), const M: u8>(job: &Job, eval: F) -> f64 {
+    let n = job.n;
+    let null = core::ptr::null_mut();
+    let (out, c, up) = match job.mode {
+        Mode::Sum => (null, 0.0, core::ptr::null()),
+        Mode::Loss(o) => (o, 0.0, core::ptr::null()),
+        Mode::Grad(o, c) | Mode::SumGrad(o, c) => (o, c, core::ptr::null()),
+        Mode::GradUpstream(o, u) => (o, 0.0, u),
+    };
+    let sum = M == SUM || M == SUM_GRAD;
+    let cv = S::splat(c);
+    let mut acc = S::acc_zero();
+    let mut i = 0;
+    while i + S::N <= n {
+        // SAFETY: i + N <= n and every pointer is valid for n elements (contract of `run`).
+        // The store comes after both loads, so the output may be the logits themselves.
+        unsafe {
+            let (l, g) = eval(S::load(job.x.add(i)), S::load(job.t.add(i)));
+            if sum {
+                acc = S::acc_add(acc, l);
+            }
+            match M {
+                LOSS => l.store(out.add(i)),
+                GRAD | SUM_GRAD => g.mul(cv).store(out.add(i)),
+                GRAD_UP => g.mul(S::load(up.add(i))).store(out.add(i)),
+                _ => {}
+            }
+        }
+        i += S::N;
+    }
+    let rem = n - i;
+    if rem > 0 {
+        // SAFETY: the `rem` elements from `i` are in bounds (contract of `run`). Each slice
+        // made here is used once and dropped before the next one over the same memory.
+        unsafe {
+            let x: S = load_tail(core::slice::from_raw_parts(job.x.add(i), rem), 0.0);
+            let t: S = load_tail(core::slice::from_raw_parts(job.t.add(i), rem), 0.0);
+            let (l, g) = eval(x, t);
+            if sum {
+                acc = S::acc_add(acc, S::select(first_lanes::<S>(rem), l, S::splat(0.0)));
+            }
+            let v = match M {
+                LOSS => l,
+                GRAD | SUM_GRAD => g.mul(cv),
+                GRAD_UP => g.mul(load_tail(core::slice::from_raw_parts(up.add(i), rem), 0.0)),
+                _ => return S::acc_sum(acc),
+            };
+            store_tail(v, core::slice::from_raw_parts_mut(out.add(i), rem));
+        }
+    }
+    S::acc_sum(acc)
+}

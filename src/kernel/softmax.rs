@@ -1,0 +1,327 @@
+//! Softmax (log-softmax) focal loss over row-major `[rows × C]` logits.
+//!
+//! Each row is read twice. The first pass keeps, per lane, a running maximum `m`, the number
+//! of elements equal to it and the sum of `exp(z - m)` over the others (rescaled when `m`
+//! grows), so that the row's `S_rest = Σ_{j ≠ argmax} exp(z_j - max)` is never formed as
+//! `S - 1`. Sums are held in `f64`. The row's scalar quantities are then computed for a group
+//! of rows at once, in lanes:
+//!
+//! * `ℓ = ln p_k = (z_k - max) - log1p(S_rest)`,
+//! * `q = 1 - p_k`: `S_rest / (1 + S_rest)` when `k` is an argmax, else `1 - p_k` (`p_k <= 1/2`),
+//! * `L = -α_k·q^γ·ℓ`, `w = α_k·q^γ·(q - γ·p_k·ℓ)`,
+//! * `S_{-k}`: `S_rest` when `k` is an argmax, else `1 + S_rest - exp(z_k - max)`.
+//!
+//! The second pass writes `w·exp(z_j - max)/S_{-k}` for `j != k` and `-w` at `k`.
+//! Logits equal to the row maximum use `z - max = 0` even when both are infinite, which gives
+//! the limits for `±inf` logits; a NaN anywhere in a row makes that row's loss and gradient NaN.
+
+use crate::label::{ClassIndex, resolve};
+use crate::math::{exp, ln, log1p};
+use crate::simd::{Lanes, MAX_LANES, Scalar, first_lanes, load_tail, mul_or_zero, store_tail};
+
+use super::sigmoid::{GENERAL, powi};
+
+/// Rows at least this long are finished one at a time, while they are still in L1.
+const LONG_ROW: usize = 512;
+
+/// The class weight `α_k`.
+#[derive(Clone, Copy)]
+pub(crate) enum ClassAlpha<'a> {
+    /// 1 for every class.
+    One,
+    /// The same weight for every class.
+    Same(f32),
+    /// One weight per class (length `C`, validated).
+    PerClass(&'a [f32]),
+}
+
+impl ClassAlpha<'_> {
+    #[inline(always)]
+    fn of(&self, k: usize) -> f32 {
+        match *self {
+            ClassAlpha::One => 1.0,
+            ClassAlpha::Same(a) => a,
+            ClassAlpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// What one call computes and where it writes.
+#[derive(Clone, Copy)]
+pub(crate) enum Mode {
+    /// The sum of the row losses only.
+    Sum,
+    /// `out[row] = L_row`.
+    Loss(*mut f32),
+    /// `out[row·C + j] = c · dL_row/dz_j`.
+    Grad(*mut f32, f32),
+    /// `out[row·C + j] = up[row] · dL_row/dz_j`.
+    GradUpstream(*mut f32, *const f32),
+    /// The sum of the losses, and the scaled gradient (fused; `out` may be the logits).
+    SumGrad(*mut f32, f32),
+}
+
+/// One call, with validated arguments.
+#[derive(Clone, Copy)]
+pub(crate) struct Job<'a, L> {
+    pub z: *const f32,
+    pub rows: usize,
+    pub c: usize,
+    pub labels: &'a [L],
+    pub ignore: Option<i64>,
+    pub alpha: ClassAlpha<'a>,
+    pub gamma: f32,
+    pub mode: Mode,
+}
+
+/// Row maximum and `S_rest` (see the module doc).
+///
+/// # Safety
+/// `row` must be valid for reading `c >= 1` values.
+#[inline(always)]
+unsafe fn row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
+    let zero = S::splat(0.0);
+    let one = S::splat(1.0);
+    let mut m = S::splat(f32::NEG_INFINITY);
+    let mut acc = S::acc_zero();
+    let mut part = zero;
+    let mut cnt = zero;
+    let mut pending = 0;
+    let mut absorb = |v: S, valid: S::Mask| {
+        let m_new = m.max(v);
+        let grew = m.lt(m_new);
+        if S::any(grew) {
+            acc = S::acc_add(acc, part);
+            part = zero;
+            let f = exp(S::select(grew, m.sub(m_new), zero));
+            acc = S::acc_mul(S::acc_add(acc, S::select(grew, cnt, zero)), f);
+            cnt = S::select(grew, zero, cnt);
+            m = S::select(grew, m_new, m);
+        }
+        let top = v.eq(m);
+        cnt = cnt.add(S::select(S::and(top, valid), one, zero));
+        part = part.add(S::select(S::and(S::not(top), valid), exp(v.sub(m)), zero));
+        pending += 1;
+        if pending == 8 {
+            acc = S::acc_add(acc, part);
+            part = zero;
+            pending = 0;
+        }
+    };
+    let all = first_lanes::<S>(S::N);
+    let mut j = 0;
+    while j + S::N <= c {
+        // SAFETY: j + N <= c, within the row.
+        absorb(unsafe { S::load(row.add(j)) }, all);
+        j += S::N;
+    }
+    if j < c {
+        // SAFETY: the c - j elements from j are within the row.
+        let v = load_tail(
+            unsafe { core::slice::from_raw_parts(row.add(j), c - j) },
+            0.0,
+        );
+        absorb(v, first_lanes::<S>(c - j));
+    }
+    acc = S::acc_add(acc, part);
+    let max = m.reduce_max();
+    let top = m.eq(S::splat(max));
+    let f = exp(S::select(top, zero, m.sub(S::splat(max))));
+    acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, cnt)), f);
+    let s_rest = S::acc_sum(acc) + S::select(top, cnt, zero).reduce_sum_f64() - 1.0;
+    (max, s_rest)
+}
+
+/// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`.
+#[inline(always)]
+fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32) -> (S, S, S) {
+    let zero = S::splat(0.0);
+    let one = S::splat(1.0);
+    let is_arg = zk.eq(max);
+    let lsr = log1p(s_rest);
+    let dk = S::select(is_arg, zero, zk.sub(max));
+    let ell = dk.sub(lsr);
+    let p = exp(ell);
+    let q = S::select(is_arg, s_rest.div(one.add(s_rest)), one.sub(p));
+    let qg = if G == GENERAL {
+        let ln_q = S::select(is_arg, ln(s_rest).sub(lsr), log1p(p.neg()));
+        exp(S::splat(gamma).mul(ln_q))
+    } else {
+        powi::<S, G>(q)
+    };
+    let aq = alpha.mul(qg);
+    let loss = mul_or_zero(aq, ell.neg());
+    let w = if G == 0 {
+        alpha.mul(q)
+    } else {
+        aq.mul(S::splat(gamma).neg_mul_add(mul_or_zero(p, ell), q))
+    };
+    let s_mk = S::select(is_arg, s_rest, one.add(s_rest).sub(exp(dk)));
+    let factor = S::select(s_mk.eq(zero), zero, w.div(s_mk));
+    (loss, w, factor)
+}
+
+/// Writes `f · exp(z_j - max)` over a row, then `gk` at the target class.
+///
+/// # Safety
+/// `row` valid for reading and `out` for writing `c` values; `k < c`. `out` may equal `row`.
+#[inline(always)]
+unsafe fn row_grad<S: Lanes>(
+    row: *const f32,
+    out: *mut f32,
+    c: usize,
+    max: f32,
+    f: f32,
+    k: usize,
+    gk: f32,
+) {
+    let mv = S::splat(max);
+    let fv = S::splat(f);
+    let g = |v: S| exp(S::select(v.eq(mv), S::splat(0.0), v.sub(mv))).mul(fv);
+    let mut j = 0;
+    // SAFETY (block): every access is below c (contract); each load precedes its store.
+    unsafe {
+        while j + S::N <= c {
+            g(S::load(row.add(j))).store(out.add(j));
+            j += S::N;
+        }
+        if j < c {
+            let v = load_tail(core::slice::from_raw_parts(row.add(j), c - j), 0.0);
+            store_tail(g(v), core::slice::from_raw_parts_mut(out.add(j), c - j));
+        }
+        *out.add(k) = gk;
+    }
+}
+
+/// Runs `job` with lanes `S`; returns the sum of the row losses (0 unless the mode sums).
+///
+/// # Safety
+/// `job.z` valid for reading `rows·C` values; the mode's output valid for writing `rows·C`
+/// (gradients) or `rows` (losses) values and the upstream for reading `rows` values; labels
+/// validated (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`.
+/// A gradient output may be `job.z` itself; no other overlap.
+#[inline(always)]
+pub(crate) unsafe fn run<S: Lanes, L: ClassIndex>(job: &Job<'_, L>) -> f64 {
+    // SAFETY (every arm): forwarded.
+    unsafe {
+        match job.gamma {
+            0.0 => rows::<S, L, 0>(job),
+            1.0 => rows::<S, L, 1>(job),
+            2.0 => rows::<S, L, 2>(job),
+            3.0 => rows::<S, L, 3>(job),
+            4.0 => rows::<S, L, 4>(job),
+            _ => rows::<S, L, GENERAL>(job),
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
+    // SAFETY: forwarded.
+    unsafe {
+        if job.c >= LONG_ROW {
+            groups::<S, Scalar, L, G>(job)
+        } else {
+            groups::<S, S, L, G>(job)
+        }
+    }
+}
+
+/// Rows in groups of `R::N`: statistics of each row with lanes `S`, the group's row results
+/// with lanes `R`, then each row's gradient with lanes `S`.
+#[inline(always)]
+unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
+    let c = job.c;
+    let (out, scale, up, sum) = match job.mode {
+        Mode::Sum => (core::ptr::null_mut(), 0.0, core::ptr::null(), true),
+        Mode::Loss(o) => (o, 0.0, core::ptr::null(), false),
+        Mode::Grad(o, s) => (o, s, core::ptr::null(), false),
+        Mode::GradUpstream(o, u) => (o, 0.0, u, false),
+        Mode::SumGrad(o, s) => (o, s, core::ptr::null(), true),
+    };
+    let grads = !matches!(job.mode, Mode::Sum | Mode::Loss(_));
+    let mut acc = R::acc_zero();
+    let mut r0 = 0;
+    while r0 < job.rows {
+        let g = (job.rows - r0).min(R::N).min(MAX_LANES);
+        let mut max = [0.0f32; MAX_LANES];
+        let mut s_rest = [0.0f32; MAX_LANES];
+        let mut zk = [0.0f32; MAX_LANES];
+        let mut alpha = [0.0f32; MAX_LANES];
+        let mut class = [None; MAX_LANES];
+        for i in 0..g {
+            let r = r0 + i;
+            let label = job.labels.get(r).copied();
+            let k = label.and_then(|l| resolve(l, c, job.ignore));
+            class[i] = k;
+            if let Some(k) = k {
+                // SAFETY: r < rows, so the row lies within rows·C values; k < C.
+                unsafe {
+                    let row = job.z.add(r * c);
+                    let (m, s) = row_stats::<S>(row, c);
+                    max[i] = m;
+                    s_rest[i] = s as f32;
+                    zk[i] = *row.add(k);
+                }
+                alpha[i] = job.alpha.of(k);
+            }
+        }
+        // SAFETY: the arrays hold MAX_LANES >= R::N values.
+        let (loss, w, factor) = unsafe {
+            finish::<R, G>(
+                R::load(max.as_ptr()),
+                R::load(s_rest.as_ptr()),
+                R::load(zk.as_ptr()),
+                R::load(alpha.as_ptr()),
+                job.gamma,
+            )
+        };
+        if sum {
+            acc = R::acc_add(acc, R::select(first_lanes::<R>(g), loss, R::splat(0.0)));
+        }
+        let mut lv = [0.0f32; MAX_LANES];
+        let mut wv = [0.0f32; MAX_LANES];
+        let mut fv = [0.0f32; MAX_LANES];
+        // SAFETY: the arrays hold MAX_LANES >= R::N values.
+        unsafe {
+            loss.store(lv.as_mut_ptr());
+            w.store(wv.as_mut_ptr());
+            factor.store(fv.as_mut_ptr());
+        }
+        for i in 0..g {
+            let r = r0 + i;
+            if let Mode::Loss(o) = job.mode {
+                // SAFETY: r < rows and the loss output holds rows values.
+                unsafe { *o.add(r) = if class[i].is_some() { lv[i] } else { 0.0 } };
+            }
+            if !grads {
+                continue;
+            }
+            // SAFETY: r < rows: upstream holds rows values; the gradient rows·C.
+            let cr = if up.is_null() {
+                scale
+            } else {
+                unsafe { *up.add(r) }
+            };
+            let orow = unsafe { out.add(r * c) };
+            match class[i] {
+                // SAFETY: the row and its output lie within rows·C values; k < C.
+                Some(k) => unsafe {
+                    row_grad::<S>(
+                        job.z.add(r * c),
+                        orow,
+                        c,
+                        max[i],
+                        fv[i] * cr,
+                        k,
+                        -(wv[i] * cr),
+                    )
+                },
+                // SAFETY: the output row holds C values.
+                None => unsafe { core::ptr::write_bytes(orow, 0, c) },
+            }
+        }
+        r0 += g;
+    }
+    R::acc_sum(acc)
+}

@@ -1,0 +1,27 @@
+//! Fused, exact forward and backward passes of the focal loss over `f32` slices.
+//!
+//! (Crate documentation: see README.md; the full text is assembled below.)
+#![no_std]
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod backend;
+pub mod compat;
+mod error;
+mod kernel;
+mod label;
+mod math;
+mod params;
+mod sigmoid;
+mod simd;
+mod softmax;
+
+pub use backend::Backend;
+pub use error::FocalError;
+pub use label::ClassIndex;
+pub use params::{Alpha, Reduction, SigmoidForm};
+pub use sigmoid::SigmoidFocal;
+pub use softmax::SoftmaxFocal;

@@ -1,0 +1,137 @@
+//! Public parameter types and their validation.
+
+use crate::backend::{self, Backend, Ready};
+use crate::error::FocalError;
+
+/// Which of the two published sigmoid focal losses to compute. They agree for hard targets
+/// (`t` in `{0, 1}`) and differ for soft ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SigmoidForm {
+    /// `L = α_t·(1 - p_t)^γ·BCE(x, t)` with `1 - p_t = t·q + (1-t)·p`: torchvision, fvcore,
+    /// optax, Keras `BinaryFocalCrossentropy`, mmdet's Python loss.
+    #[default]
+    ModulatedBce,
+    /// `L = α·t·q^γ·(-ln p) + (1-α)·(1-t)·p^γ·(-ln q)`: the mmcv and Detectron CUDA kernels,
+    /// kornia's `binary_focal_loss_with_logits`, TorchBlocks' `BinaryFocalLoss`.
+    PerTerm,
+}
+
+/// How per-element (sigmoid) or per-row (softmax) losses are reduced to one number. The
+/// gradient functions scale by the same factor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reduction {
+    /// The sum.
+    Sum,
+    /// Sigmoid: sum ÷ number of elements. Softmax: sum ÷ number of rows, ignored rows
+    /// included (mmcv, TorchBlocks). An empty input gives 0.
+    Mean,
+    /// Sigmoid: as `Mean`. Softmax: sum ÷ number of rows that are not ignored (PyTorch's
+    /// `cross_entropy` with `ignore_index`); with no such row the loss and gradients are 0.
+    MeanValid,
+    /// Sum ÷ `d`, `d` finite and > 0 (RetinaNet divides by the number of positive anchors).
+    Normalize(f32),
+}
+
+impl Reduction {
+    pub(crate) fn check(self) -> Result<(), FocalError> {
+        match self {
+            Reduction::Normalize(d) if !(d.is_finite() && d > 0.0) => {
+                Err(FocalError::InvalidNormalizer { value: d })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The factor applied to the sum, for `count` items of which `valid` are not ignored.
+    pub(crate) fn scale(self, count: usize, valid: usize) -> f64 {
+        let div = match self {
+            Reduction::Sum => return 1.0,
+            Reduction::Mean => count as f64,
+            Reduction::MeanValid => valid as f64,
+            Reduction::Normalize(d) => d as f64,
+        };
+        if div == 0.0 { 0.0 } else { 1.0 / div }
+    }
+}
+
+/// Class weights for the softmax loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Alpha<'a> {
+    /// Weight 1 for every class.
+    #[default]
+    None,
+    /// The same weight for every class: a pure scale of the loss (mmcv, Keras
+    /// `CategoricalFocalCrossentropy`).
+    Scalar(f32),
+    /// One weight per class, indexed by each row's target class (Keras, TorchBlocks). kornia's
+    /// convention (class 0 gets `1 - a`, the others `a`) is such a vector.
+    PerClass(&'a [f32]),
+}
+
+pub(crate) fn check_alpha(a: f32) -> Result<(), FocalError> {
+    if (0.0..=1.0).contains(&a) {
+        Ok(())
+    } else {
+        Err(FocalError::InvalidAlpha { value: a })
+    }
+}
+
+pub(crate) fn check_gamma(g: f32) -> Result<(), FocalError> {
+    if g.is_finite() && g >= 0.0 {
+        Ok(())
+    } else {
+        Err(FocalError::InvalidGamma { value: g })
+    }
+}
+
+impl Alpha<'_> {
+    /// Value checks (the per-class length is a shape check, made once `C` is known).
+    pub(crate) fn check_values(&self) -> Result<(), FocalError> {
+        match *self {
+            Alpha::None => Ok(()),
+            Alpha::Scalar(a) => check_alpha(a),
+            Alpha::PerClass(v) => {
+                match v
+                    .iter()
+                    .enumerate()
+                    .find(|(_, a)| !(0.0..=1.0).contains(*a))
+                {
+                    Some((index, &value)) => Err(FocalError::InvalidClassAlpha { index, value }),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn ready(forced: Option<Backend>) -> Result<Ready, FocalError> {
+    backend::resolve(forced).ok_or(FocalError::BackendUnavailable {
+        backend: forced.unwrap_or(Backend::Scalar),
+    })
+}
+
+pub(crate) fn check_len(
+    what: &'static str,
+    expected: usize,
+    found: usize,
+) -> Result<(), FocalError> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(FocalError::LengthMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// The reduced loss from the kernel's `f64` sum.
+pub(crate) fn reduced(sum: f64, scale: f64) -> f32 {
+    (sum * scale) as f32
+}
+
+/// The gradient factor `upstream · scale`, rounded once.
+pub(crate) fn grad_factor(upstream: f32, scale: f64) -> f32 {
+    (upstream as f64 * scale) as f32
+}

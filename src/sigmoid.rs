@@ -1,0 +1,264 @@
+//! The sigmoid focal loss API.
+
+use crate::backend::{self, Backend, Ready};
+use crate::error::FocalError;
+use crate::kernel::sigmoid::{Job, Mode, Params};
+use crate::params::{
+    Reduction, SigmoidForm, check_alpha, check_gamma, check_len, grad_factor, ready, reduced,
+};
+
+/// Sigmoid focal loss over flat slices of logits and targets in `[0, 1]` (binary and
+/// multi-label classification, dense detection).
+///
+/// A `Copy` builder: set the parameters, then call any of the methods. Parameters are checked
+/// when a method runs, before anything is written.
+///
+/// ```
+/// use focal_loss::{Reduction, SigmoidFocal};
+///
+/// let logits = [2.0, -1.0, 0.5, -3.0];
+/// let targets = [1.0, 0.0, 0.0, 1.0];
+/// let mut grad = [0.0; 4];
+/// let loss = SigmoidFocal::torchvision()
+///     .loss_and_grad(&logits, &targets, Reduction::Mean, &mut grad)
+///     .unwrap();
+/// assert!(loss > 0.0 && grad[3] < 0.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SigmoidFocal {
+    alpha: Option<f32>,
+    gamma: f32,
+    form: SigmoidForm,
+    backend: Option<Backend>,
+}
+
+impl Default for SigmoidFocal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SigmoidFocal {
+    /// torchvision's `sigmoid_focal_loss` defaults: `alpha = 0.25`, `gamma = 2`,
+    /// [`SigmoidForm::ModulatedBce`], backend chosen at run time.
+    pub const fn new() -> Self {
+        SigmoidFocal {
+            alpha: Some(0.25),
+            gamma: 2.0,
+            form: SigmoidForm::ModulatedBce,
+            backend: None,
+        }
+    }
+
+    /// `torchvision.ops.sigmoid_focal_loss` (alpha 0.25, gamma 2, modulated BCE). Its
+    /// `reduction="mean"` is [`Reduction::Mean`], `"sum"` is [`Reduction::Sum`].
+    pub const fn torchvision() -> Self {
+        Self::new()
+    }
+
+    /// fvcore's `sigmoid_focal_loss` (alpha 0.25, gamma 2, modulated BCE): as torchvision.
+    pub const fn fvcore() -> Self {
+        Self::new()
+    }
+
+    /// optax `sigmoid_focal_loss` (alpha None, gamma 2, modulated BCE). optax returns
+    /// per-element losses: use the `_elementwise` methods, or [`Reduction::Mean`] for
+    /// `jnp.mean` of them.
+    pub const fn optax() -> Self {
+        Self::new().alpha(None)
+    }
+
+    /// Keras `BinaryFocalCrossentropy(from_logits=True)` defaults (gamma 2, no class
+    /// balancing, modulated BCE); `apply_class_balancing=True, alpha=a` is `.alpha(Some(a))`.
+    /// Keras' default `"sum_over_batch_size"` is [`Reduction::Mean`].
+    pub const fn keras() -> Self {
+        Self::new().alpha(None)
+    }
+
+    /// mmcv's `sigmoid_focal_loss` CUDA/CPU op (alpha 0.25, gamma 2, per-term form). mmcv
+    /// takes class labels and one-hot encodes them over the C channels; its `"mean"` divides
+    /// the sum by the number of rows: [`Reduction::Normalize`]`(rows)`.
+    pub const fn mmcv() -> Self {
+        Self::new().form(SigmoidForm::PerTerm)
+    }
+
+    /// kornia `binary_focal_loss_with_logits` (alpha 0.25, gamma 2, per-term form); its
+    /// `"mean"` is [`Reduction::Mean`].
+    pub const fn kornia() -> Self {
+        Self::new().form(SigmoidForm::PerTerm)
+    }
+
+    /// Class balancing: `Some(α)` weighs positives by `α` and negatives by `1 - α`; `None`
+    /// weighs both by 1. Must be in `[0, 1]`.
+    pub const fn alpha(mut self, alpha: Option<f32>) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// The focusing exponent, finite and `>= 0`. 0, 1, 2, 3 and 4 are computed exactly by
+    /// multiplication; other values through `exp(γ·ln u)`.
+    pub const fn gamma(mut self, gamma: f32) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    /// Which definition to compute for soft targets.
+    pub const fn form(mut self, form: SigmoidForm) -> Self {
+        self.form = form;
+        self
+    }
+
+    /// Forces a backend (for tests and benchmarks). Calls return
+    /// [`FocalError::BackendUnavailable`] if this CPU lacks it.
+    pub const fn backend(mut self, backend: Backend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Parameter checks, then the backend.
+    fn params(&self, r: Option<Reduction>) -> Result<(Ready, Params), FocalError> {
+        if let Some(a) = self.alpha {
+            check_alpha(a)?;
+        }
+        check_gamma(self.gamma)?;
+        if let Some(r) = r {
+            r.check()?;
+        }
+        let b = ready(self.backend)?;
+        Ok((
+            b,
+            Params {
+                per_term: self.form == SigmoidForm::PerTerm,
+                alpha: self.alpha,
+                gamma: self.gamma,
+            },
+        ))
+    }
+
+    /// Shape and data checks shared by every method.
+    fn inputs(b: Ready, logits: usize, targets: &[f32]) -> Result<(), FocalError> {
+        check_len("targets", logits, targets.len())?;
+        match backend::first_outside_unit(b, targets) {
+            Some(index) => Err(FocalError::TargetOutOfRange {
+                index,
+                value: targets.get(index).copied().unwrap_or(f32::NAN),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn run(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> f64 {
+        let job = Job {
+            x,
+            t: t.as_ptr(),
+            n: t.len(),
+            mode,
+        };
+        // SAFETY: every caller checked that the logits, the targets and each output (and
+        // upstream) slice have t.len() elements; `x` and the output are the same pointer only
+        // for the in-place method, which the kernel allows.
+        unsafe { backend::run_sigmoid(b, &job, p) }
+    }
+
+    /// The reduced loss.
+    pub fn loss(&self, logits: &[f32], targets: &[f32], r: Reduction) -> Result<f32, FocalError> {
+        let (b, p) = self.params(Some(r))?;
+        Self::inputs(b, logits.len(), targets)?;
+        let sum = Self::run(b, &p, logits.as_ptr(), targets, Mode::Sum);
+        Ok(reduced(sum, r.scale(logits.len(), logits.len())))
+    }
+
+    /// Each element's loss, written to `out`.
+    pub fn loss_elementwise(
+        &self,
+        logits: &[f32],
+        targets: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let (b, p) = self.params(None)?;
+        Self::inputs(b, logits.len(), targets)?;
+        check_len("out", logits.len(), out.len())?;
+        Self::run(
+            b,
+            &p,
+            logits.as_ptr(),
+            targets,
+            Mode::Loss(out.as_mut_ptr()),
+        );
+        Ok(())
+    }
+
+    /// The gradient of `upstream · reduced loss` with respect to the logits.
+    pub fn grad(
+        &self,
+        logits: &[f32],
+        targets: &[f32],
+        r: Reduction,
+        upstream: f32,
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let (b, p) = self.params(Some(r))?;
+        Self::inputs(b, logits.len(), targets)?;
+        check_len("grad", logits.len(), grad.len())?;
+        let c = grad_factor(upstream, r.scale(logits.len(), logits.len()));
+        Self::run(
+            b,
+            &p,
+            logits.as_ptr(),
+            targets,
+            Mode::Grad(grad.as_mut_ptr(), c),
+        );
+        Ok(())
+    }
+
+    /// `grad[i] = upstream[i] · dL_i/dx_i`: the backward pass of
+    /// [`loss_elementwise`](Self::loss_elementwise).
+    pub fn grad_elementwise(
+        &self,
+        logits: &[f32],
+        targets: &[f32],
+        upstream: &[f32],
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let (b, p) = self.params(None)?;
+        Self::inputs(b, logits.len(), targets)?;
+        check_len("upstream", logits.len(), upstream.len())?;
+        check_len("grad", logits.len(), grad.len())?;
+        let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
+        Self::run(b, &p, logits.as_ptr(), targets, mode);
+        Ok(())
+    }
+
+    /// The reduced loss and its gradient, in one pass.
+    pub fn loss_and_grad(
+        &self,
+        logits: &[f32],
+        targets: &[f32],
+        r: Reduction,
+        grad: &mut [f32],
+    ) -> Result<f32, FocalError> {
+        let (b, p) = self.params(Some(r))?;
+        Self::inputs(b, logits.len(), targets)?;
+        check_len("grad", logits.len(), grad.len())?;
+        let scale = r.scale(logits.len(), logits.len());
+        let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, scale));
+        let sum = Self::run(b, &p, logits.as_ptr(), targets, mode);
+        Ok(reduced(sum, scale))
+    }
+
+    /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
+    pub fn loss_and_grad_in_place(
+        &self,
+        logits: &mut [f32],
+        targets: &[f32],
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
+        let (b, p) = self.params(Some(r))?;
+        Self::inputs(b, logits.len(), targets)?;
+        let scale = r.scale(logits.len(), logits.len());
+        // One pointer for both reading and writing.
+        let x = logits.as_mut_ptr();
+        let sum = Self::run(b, &p, x, targets, Mode::SumGrad(x, grad_factor(1.0, scale)));
+        Ok(reduced(sum, scale))
+    }
+}

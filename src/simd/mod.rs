@@ -1,0 +1,151 @@
+//! The lane trait and its implementations.
+//!
+//! Every kernel and every math function in this crate is written once, generic over
+//! [`Lanes`]. A lane type is a fixed-width vector of `f32` with the handful of operations the
+//! kernels need; its methods are `#[inline(always)]` and carry no `#[target_feature]`, so they
+//! inline into whichever `#[target_feature]` entry point instantiates a kernel (the pattern of
+//! memchr's `Vector` trait).
+//!
+//! Conventions every implementation follows (the math and the kernels rely on them):
+//! * `mul_add(a, b, c)` is `a·b + c`. SIMD lanes with FMA fuse it; [`Scalar`] rounds twice so
+//!   that it is bit-for-bit reproducible on every target (Rust never contracts `a*b+c`).
+//! * `min`/`max` return the second operand when either is NaN (the x86 `minps`/`maxps`
+//!   rule). Kernels that must propagate NaN never rely on `min`/`max` to do it.
+//! * Comparisons are IEEE ordered comparisons: false when either side is NaN.
+//! * The accumulator [`Lanes::Acc`] holds one `f64` per lane; adding to it converts exactly.
+
+pub(crate) mod scalar;
+
+pub(crate) use scalar::Scalar;
+
+/// The widest lane count of any implementation: tail buffers are this long.
+pub(crate) const MAX_LANES: usize = 16;
+
+/// A vector of `Self::N` lanes of `f32`.
+pub(crate) trait Lanes: Copy {
+    /// Number of `f32` lanes.
+    const N: usize;
+    /// A per-lane boolean.
+    type Mask: Copy;
+    /// One `f64` per lane, for sums that must not lose precision.
+    type Acc: Copy;
+
+    /// Loads `Self::N` values.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `Self::N` consecutive `f32` (no alignment needed).
+    unsafe fn load(p: *const f32) -> Self;
+    /// Stores `Self::N` values.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `Self::N` consecutive `f32` (no alignment needed).
+    unsafe fn store(self, p: *mut f32);
+
+    /// Every lane equal to `v`.
+    fn splat(v: f32) -> Self;
+    /// Lane `i` holds `i as f32`.
+    fn iota() -> Self;
+
+    /// `self + b`.
+    fn add(self, b: Self) -> Self;
+    /// `self - b`.
+    fn sub(self, b: Self) -> Self;
+    /// `self · b`.
+    fn mul(self, b: Self) -> Self;
+    /// `self / b`, correctly rounded.
+    fn div(self, b: Self) -> Self;
+    /// `self · b + c` (fused where the lanes have FMA).
+    fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `c - self · b` (fused where the lanes have FMA).
+    fn neg_mul_add(self, b: Self, c: Self) -> Self;
+    /// `-self` (flips the sign bit).
+    fn neg(self) -> Self;
+    /// `|self|` (clears the sign bit).
+    fn abs(self) -> Self;
+    /// Lane-wise minimum (second operand on NaN).
+    fn min(self, b: Self) -> Self;
+    /// Lane-wise maximum (second operand on NaN).
+    fn max(self, b: Self) -> Self;
+    /// Rounds to the nearest integer, ties to even, for `|self| < 2^22` (other values: any
+    /// value, the callers clamp first).
+    fn round(self) -> Self;
+    /// `self · 2^n` for integral `n` in `[-127, 128]` given as `f32`: builds the power of two
+    /// from its exponent bits (`n = -127` gives 0, `n = 128` gives +inf).
+    fn mul_pow2(self, n: Self) -> Self;
+    /// For finite positive normal `self = m · 2^e` with `m` in `[1, 2)`: returns `(m, e)`.
+    /// Other inputs give unspecified (but non-trapping) values; callers fix them up.
+    fn frexp(self) -> (Self, Self);
+
+    /// `self < b`.
+    fn lt(self, b: Self) -> Self::Mask;
+    /// `self <= b`.
+    fn le(self, b: Self) -> Self::Mask;
+    /// `self == b`.
+    fn eq(self, b: Self) -> Self::Mask;
+    /// `self` is NaN.
+    fn is_nan(self) -> Self::Mask;
+    /// Lane-wise `if m { a } else { b }`.
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// `a && b`.
+    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// `a || b`.
+    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// `!a`.
+    fn not(a: Self::Mask) -> Self::Mask;
+    /// Any lane set.
+    fn any(m: Self::Mask) -> bool;
+    /// Index of the first set lane, if any.
+    fn first_set(m: Self::Mask) -> Option<usize>;
+
+    /// Largest lane (NaN lanes are skipped unless all are NaN).
+    fn reduce_max(self) -> f32;
+    /// Sum of the lanes, in `f64`, in a fixed order.
+    fn reduce_sum_f64(self) -> f64;
+
+    /// A zero accumulator.
+    fn acc_zero() -> Self::Acc;
+    /// `acc + v`, lane-wise, exactly converted to `f64`.
+    fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc;
+    /// `acc · f`, lane-wise.
+    fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc;
+    /// The lanes of the accumulator rounded to `f32`.
+    fn acc_to_lanes(acc: Self::Acc) -> Self;
+    /// Sum of the accumulator's lanes, in a fixed order.
+    fn acc_sum(acc: Self::Acc) -> f64;
+}
+
+/// Loads the first `n < S::N` values of `src` into a vector whose other lanes hold `pad`.
+///
+/// Tails go through the same vector code as full chunks, so an element's result does not
+/// depend on its position in the slice.
+#[inline(always)]
+pub(crate) fn load_tail<S: Lanes>(src: &[f32], pad: f32) -> S {
+    let mut buf = [pad; MAX_LANES];
+    let n = src.len().min(S::N).min(MAX_LANES);
+    buf[..n].copy_from_slice(&src[..n]);
+    // SAFETY: `buf` holds MAX_LANES >= S::N readable f32.
+    unsafe { S::load(buf.as_ptr()) }
+}
+
+/// Stores the first `dst.len() < S::N` lanes of `v` into `dst`.
+#[inline(always)]
+pub(crate) fn store_tail<S: Lanes>(v: S, dst: &mut [f32]) {
+    let mut buf = [0.0f32; MAX_LANES];
+    // SAFETY: `buf` holds MAX_LANES >= S::N writable f32.
+    unsafe { v.store(buf.as_mut_ptr()) };
+    let n = dst.len().min(S::N).min(MAX_LANES);
+    dst[..n].copy_from_slice(&buf[..n]);
+}
+
+/// The mask of the first `n` lanes.
+#[inline(always)]
+pub(crate) fn first_lanes<S: Lanes>(n: usize) -> S::Mask {
+    S::iota().lt(S::splat(n as f32))
+}
+
+/// `a · b`, except 0 where `a == 0` (so `0 · ∞` is 0: the limit the kernels need when a
+/// weight vanishes exactly and its factor is an infinite log).
+#[inline(always)]
+pub(crate) fn mul_or_zero<S: Lanes>(a: S, b: S) -> S {
+    S::select(a.eq(S::splat(0.0)), S::splat(0.0), a.mul(b))
+}

@@ -1,0 +1,161 @@
+//! One lane of plain `f32`: the reference backend, reproducible bit for bit on every target.
+//!
+//! No FMA (each `mul_add` rounds twice), no target features, nothing but IEEE-754 binary32
+//! arithmetic, so the same inputs give the same bits on x86_64, aarch64, wasm32 and a
+//! Cortex-M4F. Rounding to an integer uses `libm::rintf` (not in `core`).
+
+use super::Lanes;
+
+/// A single `f32` lane.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scalar(pub(crate) f32);
+
+impl Lanes for Scalar {
+    const N: usize = 1;
+    type Mask = bool;
+    type Acc = f64;
+
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees `p` is valid for reading one f32.
+        Scalar(unsafe { p.read_unaligned() })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees `p` is valid for writing one f32.
+        unsafe { p.write_unaligned(self.0) }
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Scalar(v)
+    }
+    #[inline(always)]
+    fn iota() -> Self {
+        Scalar(0.0)
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        Scalar(self.0 + b.0)
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        Scalar(self.0 - b.0)
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        Scalar(self.0 * b.0)
+    }
+    #[inline(always)]
+    fn div(self, b: Self) -> Self {
+        Scalar(self.0 / b.0)
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        Scalar(self.0 * b.0 + c.0)
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, b: Self, c: Self) -> Self {
+        Scalar(c.0 - self.0 * b.0)
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        Scalar(-self.0)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        Scalar(f32::from_bits(self.0.to_bits() & 0x7fff_ffff))
+    }
+    #[inline(always)]
+    fn min(self, b: Self) -> Self {
+        Scalar(if self.0 < b.0 { self.0 } else { b.0 })
+    }
+    #[inline(always)]
+    fn max(self, b: Self) -> Self {
+        Scalar(if self.0 > b.0 { self.0 } else { b.0 })
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        Scalar(libm::rintf(self.0))
+    }
+    #[inline(always)]
+    fn mul_pow2(self, n: Self) -> Self {
+        // n in [-127, 128] is exact in i32; the biased exponent n + 127 lies in [0, 255].
+        let bits = ((n.0 as i32 + 127) as u32) << 23;
+        Scalar(self.0 * f32::from_bits(bits))
+    }
+    #[inline(always)]
+    fn frexp(self) -> (Self, Self) {
+        let bits = self.0.to_bits();
+        let e = ((bits >> 23) & 0xff) as i32 - 127;
+        let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+        (Scalar(m), Scalar(e as f32))
+    }
+    #[inline(always)]
+    fn lt(self, b: Self) -> bool {
+        self.0 < b.0
+    }
+    #[inline(always)]
+    fn le(self, b: Self) -> bool {
+        self.0 <= b.0
+    }
+    #[inline(always)]
+    fn eq(self, b: Self) -> bool {
+        self.0 == b.0
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        self.0.is_nan()
+    }
+    #[inline(always)]
+    fn select(m: bool, a: Self, b: Self) -> Self {
+        if m { a } else { b }
+    }
+    #[inline(always)]
+    fn and(a: bool, b: bool) -> bool {
+        a & b
+    }
+    #[inline(always)]
+    fn or(a: bool, b: bool) -> bool {
+        a | b
+    }
+    #[inline(always)]
+    fn not(a: bool) -> bool {
+        !a
+    }
+    #[inline(always)]
+    fn any(m: bool) -> bool {
+        m
+    }
+    #[inline(always)]
+    fn first_set(m: bool) -> Option<usize> {
+        if m { Some(0) } else { None }
+    }
+    #[inline(always)]
+    fn reduce_max(self) -> f32 {
+        self.0
+    }
+    #[inline(always)]
+    fn reduce_sum_f64(self) -> f64 {
+        self.0 as f64
+    }
+    #[inline(always)]
+    fn acc_zero() -> f64 {
+        0.0
+    }
+    #[inline(always)]
+    fn acc_add(acc: f64, v: Self) -> f64 {
+        acc + v.0 as f64
+    }
+    #[inline(always)]
+    fn acc_mul(acc: f64, f: Self) -> f64 {
+        acc * f.0 as f64
+    }
+    #[inline(always)]
+    fn acc_to_lanes(acc: f64) -> Self {
+        Scalar(acc as f32)
+    }
+    #[inline(always)]
+    fn acc_sum(acc: f64) -> f64 {
+        acc
+    }
+}

@@ -1,0 +1,279 @@
+//! The softmax focal loss API.
+
+use crate::backend::{self, Backend, Ready};
+use crate::error::FocalError;
+use crate::kernel::softmax::{ClassAlpha, Job, Mode};
+use crate::label::{self, ClassIndex};
+use crate::params::{Alpha, Reduction, check_gamma, check_len, grad_factor, ready, reduced};
+
+/// Softmax focal loss over row-major `[rows × C]` logits with one class label per row
+/// (multi-class classification), computed in log-space.
+///
+/// A `Copy` builder: set the parameters, then call any of the methods. Parameters are checked
+/// when a method runs, before anything is written.
+///
+/// ```
+/// use focal_loss::{Reduction, SoftmaxFocal};
+///
+/// let logits = [1.0, 0.0, -1.0, 0.0, 1.0, 2.0]; // 2 rows × 3 classes
+/// let labels = [2u8, 1];
+/// let loss = SoftmaxFocal::mmcv().loss(&logits, 3, &labels, Reduction::Mean).unwrap();
+/// assert!((loss - 0.349_569_08).abs() < 1e-6);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SoftmaxFocal<'a> {
+    alpha: Alpha<'a>,
+    gamma: f32,
+    ignore_index: Option<i64>,
+    backend: Option<Backend>,
+}
+
+impl Default for SoftmaxFocal<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> SoftmaxFocal<'a> {
+    /// No class weights, `gamma = 2`, no ignored label, backend chosen at run time.
+    pub const fn new() -> Self {
+        SoftmaxFocal {
+            alpha: Alpha::None,
+            gamma: 2.0,
+            ignore_index: None,
+            backend: None,
+        }
+    }
+
+    /// mmcv's `softmax_focal_loss` op: alpha 0.25 for every class, gamma 2; its `"mean"`
+    /// divides by the number of rows: [`Reduction::Mean`].
+    pub const fn mmcv() -> Self {
+        Self::new().alpha(Alpha::Scalar(0.25))
+    }
+
+    /// Keras `CategoricalFocalCrossentropy(from_logits=True)` defaults (alpha 0.25 for every
+    /// class, gamma 2); `"sum_over_batch_size"` is [`Reduction::Mean`]. Keras' list alpha is
+    /// [`Alpha::PerClass`].
+    pub const fn keras() -> Self {
+        Self::new().alpha(Alpha::Scalar(0.25))
+    }
+
+    /// PyTorch-style labels: `ignore_index = -100`, no class weights, gamma 2. Pair it with
+    /// [`Reduction::MeanValid`] for `cross_entropy`'s `"mean"`.
+    pub const fn torch() -> Self {
+        Self::new().ignore_index(Some(-100))
+    }
+
+    /// Class weights, each in `[0, 1]`.
+    pub const fn alpha(mut self, alpha: Alpha<'a>) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// The focusing exponent, finite and `>= 0`.
+    pub const fn gamma(mut self, gamma: f32) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    /// Rows whose label equals this value have loss 0 and gradient 0.
+    pub const fn ignore_index(mut self, ignore_index: Option<i64>) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+
+    /// Forces a backend (for tests and benchmarks). Calls return
+    /// [`FocalError::BackendUnavailable`] if this CPU lacks it.
+    pub const fn backend(mut self, backend: Backend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Every check, in the documented order, before anything is written. Returns the backend,
+    /// the class weights, the number of rows and the number of rows not ignored.
+    fn prepare<L: ClassIndex>(
+        &self,
+        r: Option<Reduction>,
+        len: usize,
+        num_classes: usize,
+        labels: &[L],
+        outputs: &[(&'static str, usize, usize)],
+    ) -> Result<(Ready, ClassAlpha<'a>, usize, usize), FocalError> {
+        self.alpha.check_values()?;
+        check_gamma(self.gamma)?;
+        if let Some(r) = r {
+            r.check()?;
+        }
+        let b = ready(self.backend)?;
+        if num_classes == 0 || len % num_classes != 0 {
+            return Err(FocalError::InvalidNumClasses { num_classes, len });
+        }
+        let rows = len / num_classes;
+        check_len("labels", rows, labels.len())?;
+        let alpha = match self.alpha {
+            Alpha::None => ClassAlpha::One,
+            Alpha::Scalar(a) => ClassAlpha::Same(a),
+            Alpha::PerClass(v) => {
+                if v.len() != num_classes {
+                    return Err(FocalError::ClassAlphaLength {
+                        expected: num_classes,
+                        found: v.len(),
+                    });
+                }
+                ClassAlpha::PerClass(v)
+            }
+        };
+        for &(what, expected, found) in outputs {
+            check_len(what, expected, found)?;
+        }
+        let valid =
+            label::check(labels, num_classes, self.ignore_index).map_err(|(index, label)| {
+                FocalError::LabelOutOfRange {
+                    index,
+                    label,
+                    num_classes,
+                }
+            })?;
+        Ok((b, alpha, rows, valid))
+    }
+
+    fn run<L: ClassIndex>(
+        &self,
+        b: Ready,
+        alpha: ClassAlpha<'a>,
+        z: *const f32,
+        num_classes: usize,
+        labels: &[L],
+        mode: Mode,
+    ) -> f64 {
+        let job = Job {
+            z,
+            rows: labels.len(),
+            c: num_classes,
+            labels,
+            ignore: self.ignore_index,
+            alpha,
+            gamma: self.gamma,
+            mode,
+        };
+        // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows, each output
+        // length and every label; `z` and a gradient output are the same pointer only in the
+        // in-place method, which the kernel allows.
+        unsafe { backend::run_softmax(b, &job) }
+    }
+
+    /// The reduced loss.
+    pub fn loss<L: ClassIndex>(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: &[L],
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
+        let (b, alpha, rows, valid) =
+            self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
+        let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, Mode::Sum);
+        Ok(reduced(sum, r.scale(rows, valid)))
+    }
+
+    /// Each row's loss, written to `out` (one value per row; 0 for ignored rows).
+    pub fn loss_per_row<L: ClassIndex>(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: &[L],
+        out: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let rows = labels.len();
+        self.prepare(
+            None,
+            logits.len(),
+            num_classes,
+            labels,
+            &[("out", rows, out.len())],
+        )
+        .map(|(b, alpha, ..)| {
+            let mode = Mode::Loss(out.as_mut_ptr());
+            self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+        })
+    }
+
+    /// The gradient of `upstream · reduced loss` with respect to the logits.
+    pub fn grad<L: ClassIndex>(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: &[L],
+        r: Reduction,
+        upstream: f32,
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let outs = [("grad", logits.len(), grad.len())];
+        let (b, alpha, rows, valid) =
+            self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
+        let mode = Mode::Grad(
+            grad.as_mut_ptr(),
+            grad_factor(upstream, r.scale(rows, valid)),
+        );
+        self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+        Ok(())
+    }
+
+    /// `grad[row·C + j] = upstream[row] · dL_row/dz_j`: the backward pass of
+    /// [`loss_per_row`](Self::loss_per_row).
+    pub fn grad_per_row<L: ClassIndex>(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: &[L],
+        upstream: &[f32],
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let outs = [
+            ("upstream", labels.len(), upstream.len()),
+            ("grad", logits.len(), grad.len()),
+        ];
+        let (b, alpha, ..) = self.prepare(None, logits.len(), num_classes, labels, &outs)?;
+        let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
+        self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+        Ok(())
+    }
+
+    /// The reduced loss and its gradient; each row is read twice.
+    pub fn loss_and_grad<L: ClassIndex>(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: &[L],
+        r: Reduction,
+        grad: &mut [f32],
+    ) -> Result<f32, FocalError> {
+        let outs = [("grad", logits.len(), grad.len())];
+        let (b, alpha, rows, valid) =
+            self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
+        let scale = r.scale(rows, valid);
+        let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, scale));
+        let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+        Ok(reduced(sum, scale))
+    }
+
+    /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
+    pub fn loss_and_grad_in_place<L: ClassIndex>(
+        &self,
+        logits: &mut [f32],
+        num_classes: usize,
+        labels: &[L],
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
+        let (b, alpha, rows, valid) =
+            self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
+        let scale = r.scale(rows, valid);
+        // One pointer for both reading and writing.
+        let z = logits.as_mut_ptr();
+        let mode = Mode::SumGrad(z, grad_factor(1.0, scale));
+        Ok(reduced(
+            self.run(b, alpha, z, num_classes, labels, mode),
+            scale,
+        ))
+    }
+}
