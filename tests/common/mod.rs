@@ -1,0 +1,434 @@
+//! Shared test support: the f64 oracle ([`oracle`]), the backend loop, ulp arithmetic, a
+//! deterministic generator and the accuracy meter that enforces and reports the error bound.
+//!
+//! Each integration-test binary compiles this module separately and uses a subset of it.
+#![allow(dead_code)]
+
+pub mod oracle;
+
+use std::fmt::Write as _;
+
+use focal_loss::{Backend, SigmoidForm};
+pub use oracle::*;
+
+// ---------------------------------------------------------------------------------------
+// Backends
+
+/// Every backend this CPU can run, each to be forced explicitly with `.backend(b)`.
+pub fn backends() -> Vec<Backend> {
+    let v: Vec<Backend> = Backend::ALL
+        .into_iter()
+        .filter(|b| b.is_available())
+        .collect();
+    assert!(
+        v.contains(&Backend::Scalar),
+        "the scalar backend must always be available"
+    );
+    v
+}
+
+// ---------------------------------------------------------------------------------------
+// ulp arithmetic
+
+/// The spacing of `f32` values at magnitude `|y|` (`y` a real number given as f64):
+/// `2^(e-23)` for `2^e <= |y| < 2^(e+1)` in the normal range, `2^-149` below it.
+pub fn ulp32(y: f64) -> f64 {
+    let a = y.abs();
+    if !a.is_finite() {
+        return f64::INFINITY;
+    }
+    if a < f32::MIN_POSITIVE as f64 {
+        return f64::from_bits(((1023 - 149) as u64) << 52); // 2^-149
+    }
+    let e = ((a.to_bits() >> 52) & 0x7ff) as i64 - 1023; // floor(log2 a), a normal f64
+    2f64.powi((e - 23) as i32)
+}
+
+/// Distance in representable `f32` values between two finite floats (0 for `0.0` vs `-0.0`).
+pub fn ulp_dist(a: f32, b: f32) -> u64 {
+    fn key(x: f32) -> i64 {
+        let i = x.to_bits() as i32 as i64;
+        if i < 0 { i64::from(i32::MIN) - i } else { i }
+    }
+    key(a).abs_diff(key(b))
+}
+
+// ---------------------------------------------------------------------------------------
+// Deterministic pseudo-random numbers (xorshift64*)
+
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+    /// Uniform in `[lo, hi)`, rounded to f32.
+    pub fn range(&mut self, lo: f64, hi: f64) -> f32 {
+        (lo + (hi - lo) * self.unit()) as f32
+    }
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len())]
+    }
+    /// A logit with the scales that matter: mostly `[-s, s]` for a random scale up to 100,
+    /// sometimes a tiny or subnormal value.
+    pub fn logit(&mut self) -> f32 {
+        let s = self.pick(&[1.0, 4.0, 16.0, 40.0, 100.0]);
+        match self.below(40) {
+            0 => self.range(-1e-38, 1e-38),
+            1 => self.range(-1e-6, 1e-6),
+            _ => self.range(-s, s),
+        }
+    }
+    /// A target: hard half of the time, otherwise soft (sometimes very near 0 or 1).
+    pub fn target(&mut self) -> f32 {
+        match self.below(8) {
+            0..=1 => 0.0,
+            2..=3 => 1.0,
+            4 => self.pick(&[1e-3, 1.0 - 1e-3, 1e-7, 1.0 - 6e-8, 0.5]),
+            _ => self.unit() as f32,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Logit sets
+
+/// Special logits: signed zeros, subnormals, the edges of the f32 exponential, huge and
+/// infinite values, NaN.
+pub fn special_logits() -> Vec<f32> {
+    let base = [
+        0.0f32,
+        f32::from_bits(1),       // smallest subnormal
+        1e-40,                   // subnormal
+        f32::MIN_POSITIVE / 2.0, // subnormal
+        f32::MIN_POSITIVE,
+        1e-30,
+        1e-7,
+        6e-8,
+        1e-3,
+        0.5,
+        1.0,
+        2.0,
+        8.0,
+        15.9,
+        16.635532, // 1 + e^-x rounds to 1 in f32 about here
+        17.0,
+        20.0,
+        30.0,
+        50.0,
+        80.0,
+        87.33655, // ~ -ln(f32::MIN_POSITIVE)
+        88.72283, // ~ ln(f32::MAX)
+        89.0,
+        100.0,
+        103.27893, // ~ -ln(smallest subnormal)
+        104.0,
+        150.0,
+        1e4,
+        f32::INFINITY,
+    ];
+    let mut v = Vec::new();
+    for x in base {
+        v.push(x);
+        v.push(-x);
+    }
+    v.push(f32::NAN);
+    v
+}
+
+/// Logits for the sigmoid accuracy sweep: an even grid over [-100, 100], random values at
+/// several scales, and the special values.
+pub fn sigmoid_sweep_logits(rng: &mut Rng, grid: usize, random: usize) -> Vec<f32> {
+    let mut v = Vec::new();
+    for i in 0..=grid {
+        v.push((-100.0 + 200.0 * i as f64 / grid as f64) as f32);
+    }
+    for _ in 0..random {
+        v.push(rng.logit());
+    }
+    v.extend(special_logits());
+    v.extend([1e30f32, -1e30, f32::MAX, -f32::MAX]);
+    v
+}
+
+// ---------------------------------------------------------------------------------------
+// Parameter translation
+
+pub fn oracle_form(f: SigmoidForm) -> Form {
+    match f {
+        SigmoidForm::ModulatedBce => Form::ModulatedBce,
+        SigmoidForm::PerTerm => Form::PerTerm,
+    }
+}
+
+pub fn sig_params(alpha: Option<f32>, gamma: f32, form: SigmoidForm) -> SigParams {
+    SigParams {
+        alpha: alpha.map(f64::from),
+        gamma: gamma as f64,
+        form: oracle_form(form),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The accuracy meter
+
+/// The error bound, in f32 ulps:
+///
+/// `|got - want| <= (K + c·cond)·ulp(want) + K·ulp(mag)`
+///
+/// where `want` is the exact (f64 oracle) value, `mag` the largest term summed inside the
+/// formula and `cond` the conditioning measure (`γ·min(|x|, CAP)` for the sigmoid kernels,
+/// see [`sigmoid_cond`]; `(1+γ)·(D + ln C) + |z_j - max z|` for softmax, see [`SoftCond`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    pub k: f64,
+    pub c: f64,
+}
+
+/// The bounds the suite enforces (measured worst cases are printed by the accuracy tests):
+/// sigmoid loss and gradient, softmax loss and gradient.
+pub const SIG_LOSS: Bound = Bound { k: 4.0, c: 1.0 };
+pub const SIG_GRAD: Bound = Bound { k: 4.0, c: 1.0 };
+pub const SM_LOSS: Bound = Bound { k: 4.0, c: 1.0 };
+pub const SM_GRAD: Bound = Bound { k: 4.0, c: 1.0 };
+
+/// The conditioning measure of the sigmoid kernels: `γ·|x|`, the growth of the relative
+/// error of `u^γ = exp(γ·ln u)` when `ln u ≈ -|x|` carries a relative rounding error. Capped:
+/// beyond `γ·|x| ≈ 104` the factor `e^(-γ|x|)` is below the smallest f32 and there is nothing
+/// left to be inaccurate about.
+pub fn sigmoid_cond(x: f32, gamma: f32) -> f64 {
+    if x.is_finite() {
+        (gamma as f64 * (x as f64).abs()).min(110.0)
+    } else {
+        0.0
+    }
+}
+
+/// The conditioning measure of the softmax kernels for one row with target `k`:
+/// `(1+γ)·(D + ln C)` for the loss and `(1+γ)·(D + ln C) + |z_j - max z|` for `dL/dz_j`, with
+/// `D` from [`oracle::softmax_row_cond`] (the rounding of `z_j - max z` to f32 moves
+/// `exp(z_j - max z)` by a relative `|z_j - max z|·2^-24`; `q` and `ln S` are made of these
+/// terms and `q^γ` multiplies their error by `γ`; a sum of C terms adds `ln C`).
+#[derive(Clone, Copy, Debug)]
+pub struct SoftCond {
+    base: f64,
+    max: f64,
+}
+
+impl SoftCond {
+    pub fn new(z: &[f32], k: usize, gamma: f32) -> SoftCond {
+        let d = softmax_row_cond(z, k);
+        let c = z.len() as f64;
+        let max = if z.iter().all(|v| v.is_finite()) {
+            z.iter().fold(f32::NEG_INFINITY, |a, v| a.max(*v)) as f64
+        } else {
+            f64::NAN
+        };
+        SoftCond {
+            base: ((1.0 + gamma as f64) * (d + c.ln())).min(1e4),
+            max,
+        }
+    }
+    pub fn loss(&self) -> f64 {
+        self.base
+    }
+    pub fn elem(&self, zj: f32) -> f64 {
+        if self.max.is_nan() {
+            self.base
+        } else {
+            (self.base + (zj as f64 - self.max).abs()).min(1e4)
+        }
+    }
+}
+
+/// Checks results against the oracle under a [`Bound`], keeps the worst cases, and reports.
+pub struct Meter {
+    pub what: String,
+    pub bound: Bound,
+    pub checked: usize,
+    /// Worst `err / ulp(want)` (no allowance for conditioning or cancellation).
+    pub worst_ulps: f64,
+    pub worst_ulps_case: String,
+    /// Worst `err / (ulp(want) + ulp(mag))` among cases with `cond <= 1`.
+    pub worst_plain: f64,
+    pub worst_plain_case: String,
+    /// The smallest `K` that passes every case with the configured `c`.
+    pub needed_k: f64,
+    pub needed_k_case: String,
+    /// The smallest `c` that passes every case with the configured `K`.
+    pub needed_c: f64,
+    pub failures: Vec<String>,
+    pub n_failures: usize,
+}
+
+impl Meter {
+    pub fn new(what: impl Into<String>, bound: Bound) -> Meter {
+        Meter {
+            what: what.into(),
+            bound,
+            checked: 0,
+            worst_ulps: 0.0,
+            worst_ulps_case: String::new(),
+            worst_plain: 0.0,
+            worst_plain_case: String::new(),
+            needed_k: 0.0,
+            needed_k_case: String::new(),
+            needed_c: 0.0,
+            failures: Vec::new(),
+            n_failures: 0,
+        }
+    }
+
+    fn fail(&mut self, msg: String) {
+        self.n_failures += 1;
+        if self.failures.len() < 25 {
+            self.failures.push(msg);
+        }
+    }
+
+    /// Checks `got` against `want` under the bound; `ctx` describes the input on failure.
+    pub fn check(&mut self, got: f32, want: Eval, cond: f64, ctx: impl Fn() -> String) {
+        self.checked += 1;
+        let w = want.value;
+        if w.is_nan() {
+            if !got.is_nan() {
+                self.fail(format!("{}: want NaN, got {got:e}", ctx()));
+            }
+            return;
+        }
+        let w32 = w as f32; // correctly rounded; ±inf when out of range
+        if w32.is_infinite() {
+            if got != w32 {
+                self.fail(format!("{}: want {w32}, got {got:e}", ctx()));
+            }
+            return;
+        }
+        if !got.is_finite() {
+            self.fail(format!("{}: want {w:e} (finite), got {got:e}", ctx()));
+            return;
+        }
+        let err = (got as f64 - w).abs();
+        let uw = ulp32(w);
+        let um = ulp32(want.mag.max(w.abs()));
+        let Bound { k, c } = self.bound;
+        let tol = (k + c * cond) * uw + k * um;
+        let ulps = err / uw;
+        if ulps > self.worst_ulps {
+            self.worst_ulps = ulps;
+            self.worst_ulps_case = format!("{} got {got:e} want {w:e} cond {cond:.1}", ctx());
+        }
+        if cond <= 1.0 {
+            let plain = err / (uw + um);
+            if plain > self.worst_plain {
+                self.worst_plain = plain;
+                self.worst_plain_case = format!("{} got {got:e} want {w:e}", ctx());
+            }
+        }
+        let nk = (err - c * cond * uw).max(0.0) / (uw + um);
+        if nk > self.needed_k {
+            self.needed_k = nk;
+            self.needed_k_case = format!("{} got {got:e} want {w:e} cond {cond:.1}", ctx());
+        }
+        if cond > 0.0 {
+            let nc = (err - k * (uw + um)).max(0.0) / (cond * uw);
+            self.needed_c = self.needed_c.max(nc);
+        }
+        if err > tol {
+            self.fail(format!(
+                "{}: got {got:e} want {w:e} (mag {:e}), err {:.2} ulp(want) > tol {:.2} ulp (cond {cond:.2})",
+                ctx(),
+                want.mag,
+                ulps,
+                tol / uw
+            ));
+        }
+    }
+
+    /// Requires `got` to be NaN (a NaN input poisons exactly its own element or row).
+    pub fn check_nan(&mut self, got: f32, ctx: impl Fn() -> String) {
+        self.checked += 1;
+        if !got.is_nan() {
+            self.fail(format!("{}: want NaN, got {got:e}", ctx()));
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{:<44} n={:>8} worst {:>9.2} ulp(want) | w/o cond {:>6.2} ulp | needs K={:.2} (c={}) , c={:.3} (K={}) | worst: {}",
+            self.what,
+            self.checked,
+            self.worst_ulps,
+            self.worst_plain,
+            self.needed_k,
+            self.bound.c,
+            self.needed_c,
+            self.bound.k,
+            self.needed_k_case
+        )
+    }
+
+    /// Prints the summary and panics with the first failures, if any.
+    pub fn finish(&self) {
+        eprintln!("{}", self.summary());
+        if self.n_failures > 0 {
+            let mut s = format!(
+                "{}: {} of {} checks outside the bound (K={}, c={}):\n",
+                self.what, self.n_failures, self.checked, self.bound.k, self.bound.c
+            );
+            for f in &self.failures {
+                let _ = writeln!(s, "  {f}");
+            }
+            panic!("{s}");
+        }
+    }
+}
+
+/// Joins meters' failures into one panic after all have printed their summaries.
+pub fn finish_all(meters: &[Meter]) {
+    for m in meters {
+        eprintln!("{}", m.summary());
+    }
+    let mut s = String::new();
+    for m in meters.iter().filter(|m| m.n_failures > 0) {
+        let _ = writeln!(
+            s,
+            "{}: {} of {} checks outside the bound (K={}, c={}):",
+            m.what, m.n_failures, m.checked, m.bound.k, m.bound.c
+        );
+        for f in &m.failures {
+            let _ = writeln!(s, "  {f}");
+        }
+    }
+    assert!(s.is_empty(), "{s}");
+}
+
+/// `f32` bit patterns of a slice (for bit-identity comparisons that treat NaN as equal to
+/// itself).
+pub fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// A NaN with a payload, as an output-buffer sentinel that no computation produces.
+pub const SENTINEL_BITS: u32 = 0x7fc1_2345;
+pub fn sentinel() -> f32 {
+    f32::from_bits(SENTINEL_BITS)
+}
+pub fn untouched(v: &[f32]) -> bool {
+    v.iter().all(|x| x.to_bits() == SENTINEL_BITS)
+}
