@@ -186,38 +186,74 @@ pub fn sig_params(alpha: Option<f32>, gamma: f32, form: SigmoidForm) -> SigParam
 }
 
 // ---------------------------------------------------------------------------------------
-// The accuracy meter
+// The error bound and the accuracy meter
 
 /// The error bound, in f32 ulps:
 ///
-/// `|got - want| <= (K + c·cond)·ulp(want) + K·ulp(mag)`
+/// `|got - want| <= (K + c·cond)·max(ulp(want), ulp(mag))`
 ///
-/// where `want` is the exact (f64 oracle) value, `mag` the largest term summed inside the
-/// formula and `cond` the conditioning measure (`γ·min(|x|, CAP)` for the sigmoid kernels,
-/// see [`sigmoid_cond`]; `(1+γ)·(D + ln C) + |z_j - max z|` for softmax, see [`SoftCond`]).
+/// `want` is the exact (f64 oracle) value and `mag` the largest term summed inside the formula,
+/// so a result that cancels (a gradient crossing zero as a difference of two terms) is judged
+/// against the terms it was computed from: each term may carry `K + c·cond` ulps of relative
+/// error. Without cancellation `mag <= |want|` and this is `(K + c·cond)·ulp(want)`.
+/// `cond` is the conditioning measure, which grows where any f32 kernel must lose accuracy:
+/// [`sigmoid_cond`] (`γ·(1 + |ln u|)`, i.e. about `γ·|x|` on the saturated side) for the sigmoid
+/// kernels,
+/// [`SoftCond`] (`(1+γ)·(D + ln C) [+ |z_j - max z|]`) for softmax.
 #[derive(Clone, Copy, Debug)]
 pub struct Bound {
     pub k: f64,
     pub c: f64,
 }
 
+impl Bound {
+    pub fn tol(&self, want: Eval, cond: f64) -> f64 {
+        (self.k + self.c * cond) * unit(want)
+    }
+}
+
+/// `max(ulp(want), ulp(mag))`, the unit of the bound.
+pub fn unit(want: Eval) -> f64 {
+    ulp32(want.value).max(ulp32(want.mag))
+}
+
 /// The bounds the suite enforces (measured worst cases are printed by the accuracy tests):
 /// sigmoid loss and gradient, softmax loss and gradient.
-pub const SIG_LOSS: Bound = Bound { k: 4.0, c: 1.0 };
-pub const SIG_GRAD: Bound = Bound { k: 4.0, c: 1.0 };
-pub const SM_LOSS: Bound = Bound { k: 4.0, c: 1.0 };
-pub const SM_GRAD: Bound = Bound { k: 4.0, c: 1.0 };
+pub const SIG_LOSS: Bound = Bound { k: 4.0, c: 2.0 };
+pub const SIG_GRAD: Bound = Bound { k: 4.5, c: 2.0 };
+pub const SM_LOSS: Bound = Bound { k: 4.0, c: 1.5 };
+pub const SM_GRAD: Bound = Bound { k: 4.0, c: 1.5 };
 
-/// The conditioning measure of the sigmoid kernels: `γ·|x|`, the growth of the relative
-/// error of `u^γ = exp(γ·ln u)` when `ln u ≈ -|x|` carries a relative rounding error. Capped:
-/// beyond `γ·|x| ≈ 104` the factor `e^(-γ|x|)` is below the smallest f32 and there is nothing
-/// left to be inaccurate about.
-pub fn sigmoid_cond(x: f32, gamma: f32) -> f64 {
-    if x.is_finite() {
-        (gamma as f64 * (x as f64).abs()).min(110.0)
-    } else {
-        0.0
+/// The conditioning measure of the sigmoid kernels: `γ·(1 + |ln b|)` for the powers `b^γ` of
+/// probabilities the formula takes. `b` is computed in f32 with a relative error of a few
+/// rounding units, which `b^γ` multiplies by `γ` (the `1`); `ln b` is a sum of f32 values whose
+/// absolute error `|ln b|·2^-24` becomes a relative one in `exp(γ·ln b)` (the `|ln b|`).
+/// (A): `b = u = 1 - p_t`; (B): `b = q` (when t > 0) and `b = p` (when t < 1). For hard
+/// targets `|ln u| = sp(±x)`, which is `|x|` on the saturated-correct side and ~0 on the wrong
+/// side, so this is the `γ·|x|` of SPEC 6 where it matters. Capped at 110: past
+/// `γ·|ln b| ≈ 104` the factor `b^γ` is below the smallest f32 and exactly 0.
+pub fn sigmoid_cond(x: f32, t: f32, gamma: f32, form: SigmoidForm) -> f64 {
+    let (x, t, g) = (x as f64, t as f64, gamma as f64);
+    if x.is_nan() || g == 0.0 {
+        return 0.0;
     }
+    let ln_u = match form {
+        SigmoidForm::ModulatedBce => {
+            if t == 1.0 {
+                -softplus(x)
+            } else if t == 0.0 {
+                -softplus(-x)
+            } else {
+                (t * sigmoid(-x) + (1.0 - t) * sigmoid(x)).ln()
+            }
+        }
+        _ => {
+            let a = if t != 0.0 { softplus(x) } else { 0.0 };
+            let b = if t != 1.0 { softplus(-x) } else { 0.0 };
+            -a.max(b)
+        }
+    };
+    (g * (1.0 + ln_u.abs())).min(110.0)
 }
 
 /// The conditioning measure of the softmax kernels for one row with target `k`:
@@ -235,10 +271,11 @@ impl SoftCond {
     pub fn new(z: &[f32], k: usize, gamma: f32) -> SoftCond {
         let d = softmax_row_cond(z, k);
         let c = z.len() as f64;
-        let max = if z.iter().all(|v| v.is_finite()) {
-            z.iter().fold(f32::NEG_INFINITY, |a, v| a.max(*v)) as f64
-        } else {
+        // the row maximum when every exponential is finite-argument (NaN otherwise)
+        let max = if z.iter().any(|v| v.is_nan() || *v == f32::INFINITY) {
             f64::NAN
+        } else {
+            z.iter().fold(f32::NEG_INFINITY, |a, v| a.max(*v)) as f64
         };
         SoftCond {
             base: ((1.0 + gamma as f64) * (d + c.ln())).min(1e4),
@@ -249,7 +286,7 @@ impl SoftCond {
         self.base
     }
     pub fn elem(&self, zj: f32) -> f64 {
-        if self.max.is_nan() {
+        if self.max.is_nan() || !zj.is_finite() {
             self.base
         } else {
             (self.base + (zj as f64 - self.max).abs()).min(1e4)
@@ -257,22 +294,24 @@ impl SoftCond {
     }
 }
 
+/// The values of `c` at which the meter reports the `K` each would need.
+pub const C_PROBES: [f64; 4] = [0.5, 1.0, 1.5, 2.0];
+
 /// Checks results against the oracle under a [`Bound`], keeps the worst cases, and reports.
 pub struct Meter {
     pub what: String,
     pub bound: Bound,
     pub checked: usize,
-    /// Worst `err / ulp(want)` (no allowance for conditioning or cancellation).
-    pub worst_ulps: f64,
-    pub worst_ulps_case: String,
-    /// Worst `err / (ulp(want) + ulp(mag))` among cases with `cond <= 1`.
+    /// Worst `err / unit` (no allowance for conditioning) and its case.
+    pub worst_units: f64,
+    pub worst_units_case: String,
+    /// Worst `err / unit` among cases with `cond <= 1`.
     pub worst_plain: f64,
-    pub worst_plain_case: String,
-    /// The smallest `K` that passes every case with the configured `c`.
+    /// The smallest `K` that passes every case with the configured `c`, and that case.
     pub needed_k: f64,
     pub needed_k_case: String,
-    /// The smallest `c` that passes every case with the configured `K`.
-    pub needed_c: f64,
+    /// The smallest `K` for each `c` of [`C_PROBES`].
+    pub needed_k_probe: [f64; 4],
     pub failures: Vec<String>,
     pub n_failures: usize,
 }
@@ -283,13 +322,12 @@ impl Meter {
             what: what.into(),
             bound,
             checked: 0,
-            worst_ulps: 0.0,
-            worst_ulps_case: String::new(),
+            worst_units: 0.0,
+            worst_units_case: String::new(),
             worst_plain: 0.0,
-            worst_plain_case: String::new(),
             needed_k: 0.0,
             needed_k_case: String::new(),
-            needed_c: 0.0,
+            needed_k_probe: [0.0; 4],
             failures: Vec::new(),
             n_failures: 0,
         }
@@ -324,38 +362,35 @@ impl Meter {
             return;
         }
         let err = (got as f64 - w).abs();
-        let uw = ulp32(w);
-        let um = ulp32(want.mag.max(w.abs()));
-        let Bound { k, c } = self.bound;
-        let tol = (k + c * cond) * uw + k * um;
-        let ulps = err / uw;
-        if ulps > self.worst_ulps {
-            self.worst_ulps = ulps;
-            self.worst_ulps_case = format!("{} got {got:e} want {w:e} cond {cond:.1}", ctx());
+        let u = unit(want);
+        let units = err / u;
+        if units > self.worst_units {
+            self.worst_units = units;
+            self.worst_units_case = format!("{} got {got:e} want {w:e} cond {cond:.1}", ctx());
         }
         if cond <= 1.0 {
-            let plain = err / (uw + um);
-            if plain > self.worst_plain {
-                self.worst_plain = plain;
-                self.worst_plain_case = format!("{} got {got:e} want {w:e}", ctx());
-            }
+            self.worst_plain = self.worst_plain.max(units);
         }
-        let nk = (err - c * cond * uw).max(0.0) / (uw + um);
+        let nk = units - self.bound.c * cond;
         if nk > self.needed_k {
             self.needed_k = nk;
-            self.needed_k_case = format!("{} got {got:e} want {w:e} cond {cond:.1}", ctx());
+            self.needed_k_case = format!(
+                "{} got {got:e} want {w:e} mag {:e} cond {cond:.1}",
+                ctx(),
+                want.mag
+            );
         }
-        if cond > 0.0 {
-            let nc = (err - k * (uw + um)).max(0.0) / (cond * uw);
-            self.needed_c = self.needed_c.max(nc);
+        for (n, c) in self.needed_k_probe.iter_mut().zip(C_PROBES) {
+            *n = n.max(units - c * cond);
         }
+        let tol = self.bound.tol(want, cond);
         if err > tol {
             self.fail(format!(
-                "{}: got {got:e} want {w:e} (mag {:e}), err {:.2} ulp(want) > tol {:.2} ulp (cond {cond:.2})",
+                "{}: got {got:e} want {w:e} (mag {:e}), err {:.2} > tol {:.2} (units of max(ulp(want), ulp(mag)); cond {cond:.2})",
                 ctx(),
                 want.mag,
-                ulps,
-                tol / uw
+                units,
+                tol / u
             ));
         }
     }
@@ -369,37 +404,31 @@ impl Meter {
     }
 
     pub fn summary(&self) -> String {
+        let probes: Vec<String> = C_PROBES
+            .iter()
+            .zip(self.needed_k_probe)
+            .map(|(c, k)| format!("c={c}:K>={k:.2}"))
+            .collect();
         format!(
-            "{:<44} n={:>8} worst {:>9.2} ulp(want) | w/o cond {:>6.2} ulp | needs K={:.2} (c={}) , c={:.3} (K={}) | worst: {}",
+            "{:<40} n={:>7} worst err {:>8.2} ulp | worst with cond<=1 {:>5.2} ulp | K needed {:.2} at c={} [{}] | worst case: {}",
             self.what,
             self.checked,
-            self.worst_ulps,
+            self.worst_units,
             self.worst_plain,
             self.needed_k,
             self.bound.c,
-            self.needed_c,
-            self.bound.k,
+            probes.join(" "),
             self.needed_k_case
         )
     }
 
     /// Prints the summary and panics with the first failures, if any.
     pub fn finish(&self) {
-        eprintln!("{}", self.summary());
-        if self.n_failures > 0 {
-            let mut s = format!(
-                "{}: {} of {} checks outside the bound (K={}, c={}):\n",
-                self.what, self.n_failures, self.checked, self.bound.k, self.bound.c
-            );
-            for f in &self.failures {
-                let _ = writeln!(s, "  {f}");
-            }
-            panic!("{s}");
-        }
+        finish_all(std::slice::from_ref(self));
     }
 }
 
-/// Joins meters' failures into one panic after all have printed their summaries.
+/// Prints every meter's summary, then panics with all failures, if any.
 pub fn finish_all(meters: &[Meter]) {
     for m in meters {
         eprintln!("{}", m.summary());

@@ -320,19 +320,23 @@ pub fn softmax_focal_row(z: &[f32], k: usize, alpha_k: f64, gamma: f64, grad: &m
 /// `q` and `ln S` are made of when the target is the arg-max).
 /// Returns 0 for rows with non-finite values.
 pub fn softmax_row_cond(z: &[f32], k: usize) -> f64 {
-    if z.iter().any(|v| !v.is_finite()) {
+    // -inf logits contribute exp(-inf) = 0 exactly and are skipped; NaN and +inf rows have
+    // exact (NaN or limit) answers.
+    if z.iter().any(|v| v.is_nan() || *v == f32::INFINITY) || z[k] == f32::NEG_INFINITY {
         return 0.0;
     }
-    let mut a = 0;
-    for (j, v) in z.iter().enumerate() {
-        if *v > z[a] {
-            a = j;
-        }
-    }
-    let m = z[a] as f64;
+    let Some(m) = z
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| *v as f64)
+        .reduce(f64::max)
+    else {
+        return 0.0;
+    };
+    let a = z.iter().position(|v| *v as f64 == m).unwrap();
     let (mut num, mut den) = (0.0, 0.0);
     for (j, v) in z.iter().enumerate() {
-        if j != a {
+        if j != a && v.is_finite() {
             let d = (*v as f64 - m).abs();
             let w = (-d).exp();
             num += w * d;
