@@ -230,7 +230,7 @@ fn sig_check(case: &SigCase) -> Result<(), String> {
         } else {
             (sum / n as f64, tol / n as f64 + ulp32(sum / n as f64))
         };
-        if !((got as f64 - want_mean).abs() <= tol_mean) {
+        if !within(got as f64, want_mean, tol_mean) {
             return Err(format!(
                 "{}: Mean got {got:e} want {want_mean:e} tol {tol_mean:e}",
                 b.name()
@@ -253,7 +253,7 @@ fn sig_check(case: &SigCase) -> Result<(), String> {
                         continue;
                     }
                     let tol = 2.0 * bound.tol(w, conds[i]);
-                    if v1 != v2 && !((v1 as f64 - v2 as f64).abs() <= tol) {
+                    if v1 != v2 && !within(v1 as f64, v2 as f64, tol) {
                         return Err(format!(
                             "{b1:?} vs {b2:?} at {i} (x {:e} t {:e}): {v1:e} vs {v2:e}",
                             case.xs[i], case.ts[i]
@@ -348,7 +348,7 @@ fn sm_check(case: &SmCase) -> Result<(), String> {
             let v = valid as f64;
             (sum / v, tol / v + ulp32(sum / v))
         };
-        if !((got as f64 - w).abs() <= t) {
+        if !within(got as f64, w, t) {
             return Err(format!(
                 "{}: MeanValid got {got:e} want {w:e} tol {t:e}",
                 b.name()
@@ -361,16 +361,16 @@ fn sm_check(case: &SmCase) -> Result<(), String> {
             for r in 0..rows {
                 let zr = &case.z[r * c..(r + 1) * c];
                 let tol = 2.0 * SM_LOSS.tol(want_l[r], conds[r].loss());
-                if l1[r] != l2[r] && !((l1[r] as f64 - l2[r] as f64).abs() <= tol) {
+                if l1[r] != l2[r] && !within(l1[r] as f64, l2[r] as f64, tol) {
                     return Err(format!(
                         "{b1:?} vs {b2:?} row {r}: loss {} vs {}",
                         l1[r], l2[r]
                     ));
                 }
-                for j in 0..c {
+                for (j, &zj) in zr.iter().enumerate() {
                     let i = r * c + j;
-                    let tol = 2.0 * SM_GRAD.tol(want_g[i], conds[r].elem(zr[j]));
-                    if g1[i] != g2[i] && !((g1[i] as f64 - g2[i] as f64).abs() <= tol) {
+                    let tol = 2.0 * SM_GRAD.tol(want_g[i], conds[r].elem(zj));
+                    if g1[i] != g2[i] && !within(g1[i] as f64, g2[i] as f64, tol) {
                         return Err(format!(
                             "{b1:?} vs {b2:?} row {r} class {j}: grad {} vs {}",
                             g1[i], g2[i]
