@@ -781,13 +781,34 @@ fn backend_availability() {
                 .filter(|b| b.is_available())
                 .collect::<Vec<_>>()
         );
-        // A backend is never offered on a CPU without its instructions.
+        // A backend is never offered on a CPU without its instructions ...
         if Backend::Avx2.is_available() {
             assert!(avx2, "Avx2 available without avx2+fma");
         }
         if Backend::Avx512.is_available() {
             assert!(avx512, "Avx512 available without avx512f");
         }
+        // ... and is offered where the CPU has them (the full AVX-512 set of current CPUs,
+        // a superset of what the kernels may need), as is the portable backend.
+        let avx512_full = avx512
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512vl");
+        assert_eq!(
+            Backend::Avx2.is_available(),
+            avx2,
+            "Avx2.is_available() vs cpu"
+        );
+        if avx512_full {
+            assert!(
+                Backend::Avx512.is_available(),
+                "cpu has AVX-512 F/BW/DQ/VL but Avx512 is not available"
+            );
+        }
+        assert!(
+            Backend::Portable.is_available(),
+            "the portable backend runs everywhere"
+        );
     }
 }
 
