@@ -395,7 +395,7 @@ fn softmax_every_backend_matches_oracle_on_random_inputs() {
 }
 
 /// Mean = Sum/N and Normalize(d) = Sum/d, for the loss and for the gradient scale, on every
-/// backend (within 2 ulp: the scaled result is rounded once more than the sum).
+/// backend (the loss within 2 ulp: the scaled result is rounded once more than the sum).
 #[test]
 fn reduction_scales_are_as_specified() {
     fn prop(case: SigCase, d: u16) -> TestResult {
@@ -429,8 +429,11 @@ fn reduction_scales_are_as_specified() {
                 let mut g = vec![0.0f32; n];
                 f.grad(&case.xs, &case.ts, r, 1.0, &mut g).unwrap();
                 for i in 0..n {
+                    // 3 ulp (the scale may enter anywhere in the product chain) plus the
+                    // scaled rounding of the unscaled reference (coarse where subnormal)
                     let want = g_sum[i] as f64 * scale;
-                    if (g[i] as f64 - want).abs() > 2.0 * ulp32(want) {
+                    let tol = 3.0 * ulp32(want) + scale * ulp32(g_sum[i] as f64);
+                    if !within(g[i] as f64, want, tol) {
                         return TestResult::error(format!(
                             "{b:?} {r:?}: grad[{i}] {:e}, Sum grad·scale {want:e}",
                             g[i]
