@@ -135,9 +135,18 @@ impl SigmoidFocal {
         ))
     }
 
-    /// Shape and data checks shared by every method.
-    fn inputs(b: Ready, logits: usize, targets: &[f32]) -> Result<(), FocalError> {
+    /// Shape checks (targets, then each `(name, length)` output or upstream slice), then the
+    /// targets' values.
+    fn inputs(
+        b: Ready,
+        logits: usize,
+        targets: &[f32],
+        others: &[(&'static str, usize)],
+    ) -> Result<(), FocalError> {
         check_len("targets", logits, targets.len())?;
+        for &(what, len) in others {
+            check_len(what, logits, len)?;
+        }
         match backend::first_outside_unit(b, targets) {
             Some(index) => Err(FocalError::TargetOutOfRange {
                 index,
@@ -163,7 +172,7 @@ impl SigmoidFocal {
     /// The reduced loss.
     pub fn loss(&self, logits: &[f32], targets: &[f32], r: Reduction) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets)?;
+        Self::inputs(b, logits.len(), targets, &[])?;
         let sum = Self::run(b, &p, logits.as_ptr(), targets, Mode::Sum);
         Ok(reduced(sum, r.scale(logits.len(), logits.len())))
     }
@@ -176,8 +185,7 @@ impl SigmoidFocal {
         out: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
-        Self::inputs(b, logits.len(), targets)?;
-        check_len("out", logits.len(), out.len())?;
+        Self::inputs(b, logits.len(), targets, &[("out", out.len())])?;
         Self::run(
             b,
             &p,
@@ -198,8 +206,7 @@ impl SigmoidFocal {
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets)?;
-        check_len("grad", logits.len(), grad.len())?;
+        Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
         let c = grad_factor(upstream, r.scale(logits.len(), logits.len()));
         Self::run(
             b,
@@ -221,9 +228,8 @@ impl SigmoidFocal {
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
-        Self::inputs(b, logits.len(), targets)?;
-        check_len("upstream", logits.len(), upstream.len())?;
-        check_len("grad", logits.len(), grad.len())?;
+        let others = [("upstream", upstream.len()), ("grad", grad.len())];
+        Self::inputs(b, logits.len(), targets, &others)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
         Self::run(b, &p, logits.as_ptr(), targets, mode);
         Ok(())
@@ -238,8 +244,7 @@ impl SigmoidFocal {
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets)?;
-        check_len("grad", logits.len(), grad.len())?;
+        Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
         let scale = r.scale(logits.len(), logits.len());
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, scale));
         let sum = Self::run(b, &p, logits.as_ptr(), targets, mode);
@@ -254,7 +259,7 @@ impl SigmoidFocal {
         r: Reduction,
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets)?;
+        Self::inputs(b, logits.len(), targets, &[])?;
         let scale = r.scale(logits.len(), logits.len());
         // One pointer for both reading and writing.
         let x = logits.as_mut_ptr();

@@ -2,17 +2,20 @@
 
 use crate::simd::{Lanes, load_tail};
 
+/// Lanes that are NaN or outside `[0, 1]`.
+#[inline(always)]
+fn bad<S: Lanes>(x: S) -> S::Mask {
+    S::not(S::and(S::splat(0.0).le(x), x.le(S::splat(1.0))))
+}
+
 /// Index of the first value that is NaN or outside `[0, 1]`.
 #[inline(always)]
 pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
-    let lo = S::splat(0.0);
-    let hi = S::splat(1.0);
-    let bad = |x: S| S::not(S::and(lo.le(x), x.le(hi)));
     let mut chunks = v.chunks_exact(S::N);
     let mut base = 0;
     for c in &mut chunks {
         // SAFETY: a chunk of chunks_exact(N) holds exactly N values.
-        let m = bad(unsafe { S::load(c.as_ptr()) });
+        let m = bad::<S>(unsafe { S::load(c.as_ptr()) });
         if S::any(m) {
             return S::first_set(m).map(|i| base + i);
         }
@@ -23,6 +26,6 @@ pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
         return None;
     }
     // Padding with 0.5 never reports a lane past the end.
-    let m = bad(load_tail::<S>(rest, 0.5));
+    let m = bad::<S>(load_tail::<S>(rest, 0.5));
     S::first_set(m).map(|i| base + i)
 }

@@ -70,15 +70,6 @@ pub(crate) fn powi<S: Lanes, const G: u32>(u: S) -> S {
     }
 }
 
-/// `u^γ` given `ln u` (for the general path) or `u` (for the integer paths).
-#[inline(always)]
-fn pow_from<S: Lanes, const G: u32>(u: S, ln_u: impl FnOnce() -> S, gamma: S) -> S {
-    if G == GENERAL {
-        exp(gamma.mul(ln_u()))
-    } else {
-        powi::<S, G>(u)
-    }
-}
 
 /// The shared part of both forms.
 #[derive(Clone, Copy)]
@@ -112,6 +103,31 @@ fn common<S: Lanes>(x: S, t: S) -> Common<S> {
     }
 }
 
+/// One form at one compile-time `γ`: what the loop evaluates per vector. (A trait, not a
+/// closure, so that it is always inlined into the target-feature entry point.)
+trait Eval {
+    fn eval<S: Lanes>(&self, x: S, t: S) -> (S, S);
+}
+
+/// Form (A) at `γ = G` (or run-time `γ` for [`GENERAL`]).
+struct FormA<'p, const G: u32>(&'p Params);
+/// Form (B) at `γ = G` (or run-time `γ` for [`GENERAL`]).
+struct FormB<'p, const G: u32>(&'p Params);
+
+impl<const G: u32> Eval for FormA<'_, G> {
+    #[inline(always)]
+    fn eval<S: Lanes>(&self, x: S, t: S) -> (S, S) {
+        eval_a::<S, G>(x, t, self.0)
+    }
+}
+
+impl<const G: u32> Eval for FormB<'_, G> {
+    #[inline(always)]
+    fn eval<S: Lanes>(&self, x: S, t: S) -> (S, S) {
+        eval_b::<S, G>(x, t, self.0)
+    }
+}
+
 /// Form (A): `(L, dL/dx)`.
 #[inline(always)]
 fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
@@ -128,20 +144,18 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
     let v = c.wbar.mul_add(c.e, c.w);
     let u = c.d.mul(v);
     let gamma = S::splat(p.gamma);
-    let upow = pow_from::<S, G>(
-        u,
-        || {
-            // ln v is exactly -a (w = 0) or 0 (w = 1) for hard targets.
-            let hard = S::select(w_zero, c.a.neg(), zero);
-            let ln_v = if any_soft {
-                S::select(soft, ln(v), hard)
-            } else {
-                hard
-            };
-            ln_v.sub(c.l)
-        },
-        gamma,
-    );
+    let upow = if G == GENERAL {
+        // ln v is exactly -a (w = 0) or 0 (w = 1) for hard targets.
+        let hard = S::select(w_zero, c.a.neg(), zero);
+        let ln_v = if any_soft {
+            S::select(soft, ln(v), hard)
+        } else {
+            hard
+        };
+        exp(gamma.mul(ln_v.sub(c.l)))
+    } else {
+        powi::<S, G>(u)
+    };
     let de = c.d.mul(c.e);
     let mut r = S::select(w_zero, c.d, de);
     if any_soft {
@@ -179,8 +193,11 @@ fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
     let pw = c.d.mul(c.e);
     let sp_w = c.a.add(c.l);
     let sp_c = c.l;
-    let pc_g = pow_from::<S, G>(pc, || c.l.neg(), gamma);
-    let pw_g = pow_from::<S, G>(pw, || sp_w.neg(), gamma);
+    let (pc_g, pw_g) = if G == GENERAL {
+        (exp(gamma.mul(c.l.neg())), exp(gamma.mul(sp_w.neg())))
+    } else {
+        (powi::<S, G>(pc), powi::<S, G>(pw))
+    };
     let lv = mul_or_zero(ww, pc_g.mul(sp_w)).add(wc.mul(pw_g).mul(sp_c));
     let (bw, bc) = if G == 0 {
         (pc, pw)
@@ -206,10 +223,10 @@ pub(crate) unsafe fn run<S: Lanes>(job: &Job, p: &Params) -> f64 {
         ($g:expr) => {
             if p.per_term {
                 // SAFETY: forwarded from this function's contract.
-                unsafe { drive::<S, _>(job, |x, t| eval_b::<S, { $g }>(x, t, p)) }
+                unsafe { drive::<S, _>(job, &FormB::<{ $g }>(p)) }
             } else {
                 // SAFETY: forwarded from this function's contract.
-                unsafe { drive::<S, _>(job, |x, t| eval_a::<S, { $g }>(x, t, p)) }
+                unsafe { drive::<S, _>(job, &FormA::<{ $g }>(p)) }
             }
         };
     }
@@ -231,7 +248,7 @@ const SUM_GRAD: u8 = 4;
 
 /// Picks the loop for the job's mode.
 #[inline(always)]
-unsafe fn drive<S: Lanes, F: Fn(S, S) -> (S, S)>(job: &Job, eval: F) -> f64 {
+unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
     // SAFETY (every arm): forwarded from `run`'s contract.
     unsafe {
         match job.mode {
@@ -247,7 +264,7 @@ unsafe fn drive<S: Lanes, F: Fn(S, S) -> (S, S)>(job: &Job, eval: F) -> f64 {
 /// The loop shared by every mode: full vectors, then one padded vector for the tail, so an
 /// element's result does not depend on where it sits in the slice.
 #[inline(always)]
-unsafe fn lanes<S: Lanes, F: Fn(S, S) -> (S, S), const M: u8>(job: &Job, eval: F) -> f64 {
+unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     let n = job.n;
     let null = core::ptr::null_mut();
     let (out, c, up) = match job.mode {
@@ -264,7 +281,7 @@ unsafe fn lanes<S: Lanes, F: Fn(S, S) -> (S, S), const M: u8>(job: &Job, eval: F
         // SAFETY: i + N <= n and every pointer is valid for n elements (contract of `run`).
         // The store comes after both loads, so the output may be the logits themselves.
         unsafe {
-            let (l, g) = eval(S::load(job.x.add(i)), S::load(job.t.add(i)));
+            let (l, g) = eval.eval(S::load(job.x.add(i)), S::load(job.t.add(i)));
             if sum {
                 acc = S::acc_add(acc, l);
             }
@@ -284,7 +301,7 @@ unsafe fn lanes<S: Lanes, F: Fn(S, S) -> (S, S), const M: u8>(job: &Job, eval: F
         unsafe {
             let x: S = load_tail(core::slice::from_raw_parts(job.x.add(i), rem), 0.0);
             let t: S = load_tail(core::slice::from_raw_parts(job.t.add(i), rem), 0.0);
-            let (l, g) = eval(x, t);
+            let (l, g) = eval.eval(x, t);
             if sum {
                 acc = S::acc_add(acc, S::select(first_lanes::<S>(rem), l, S::splat(0.0)));
             }

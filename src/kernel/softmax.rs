@@ -74,62 +74,95 @@ pub(crate) struct Job<'a, L> {
     pub mode: Mode,
 }
 
+/// Per-lane running state of a row's first pass.
+struct RowState<S: Lanes> {
+    /// Running maximum of the lane.
+    m: S,
+    /// Sum of `exp(z - m)` over the lane's elements below `m`, flushed from `part`.
+    acc: S::Acc,
+    /// Recent terms, summed in `f32` (at most 8 per lane) before going into `acc`.
+    part: S,
+    /// How many of the lane's elements equal `m`.
+    cnt: S,
+    pending: u32,
+}
+
+impl<S: Lanes> RowState<S> {
+    #[inline(always)]
+    fn new() -> Self {
+        RowState {
+            m: S::splat(f32::NEG_INFINITY),
+            acc: S::acc_zero(),
+            part: S::splat(0.0),
+            cnt: S::splat(0.0),
+            pending: 0,
+        }
+    }
+
+    /// Takes in the lanes of `v` that are `valid`.
+    #[inline(always)]
+    fn absorb(&mut self, v: S, valid: S::Mask) {
+        let zero = S::splat(0.0);
+        let m_new = self.m.max(v);
+        let grew = self.m.lt(m_new);
+        if S::any(grew) {
+            // The lane's old maxima become ordinary terms exp(m - m_new); everything so far
+            // is rescaled by that factor.
+            self.acc = S::acc_add(self.acc, self.part);
+            self.part = zero;
+            let f = exp(S::select(grew, self.m.sub(m_new), zero));
+            let moved = S::select(grew, self.cnt, zero);
+            self.acc = S::acc_mul(S::acc_add(self.acc, moved), f);
+            self.cnt = S::select(grew, zero, self.cnt);
+            self.m = S::select(grew, m_new, self.m);
+        }
+        let top = v.eq(self.m);
+        let below = S::and(S::not(top), valid);
+        self.cnt = self.cnt.add(S::select(S::and(top, valid), S::splat(1.0), zero));
+        self.part = self.part.add(S::select(below, exp(v.sub(self.m)), zero));
+        self.pending += 1;
+        if self.pending == 8 {
+            self.acc = S::acc_add(self.acc, self.part);
+            self.part = zero;
+            self.pending = 0;
+        }
+    }
+
+    /// The row's maximum and `S_rest`.
+    #[inline(always)]
+    fn finish(self) -> (f32, f64) {
+        let zero = S::splat(0.0);
+        let acc = S::acc_add(self.acc, self.part);
+        let max = self.m.reduce_max();
+        let top = self.m.eq(S::splat(max));
+        let f = exp(S::select(top, zero, self.m.sub(S::splat(max))));
+        let acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, self.cnt)), f);
+        let ties = S::select(top, self.cnt, zero).reduce_sum_f64();
+        // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
+        (max, S::acc_sum(acc) + (ties - 1.0))
+    }
+}
+
 /// Row maximum and `S_rest` (see the module doc).
 ///
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
 unsafe fn row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
-    let zero = S::splat(0.0);
-    let one = S::splat(1.0);
-    let mut m = S::splat(f32::NEG_INFINITY);
-    let mut acc = S::acc_zero();
-    let mut part = zero;
-    let mut cnt = zero;
-    let mut pending = 0;
-    let mut absorb = |v: S, valid: S::Mask| {
-        let m_new = m.max(v);
-        let grew = m.lt(m_new);
-        if S::any(grew) {
-            acc = S::acc_add(acc, part);
-            part = zero;
-            let f = exp(S::select(grew, m.sub(m_new), zero));
-            acc = S::acc_mul(S::acc_add(acc, S::select(grew, cnt, zero)), f);
-            cnt = S::select(grew, zero, cnt);
-            m = S::select(grew, m_new, m);
-        }
-        let top = v.eq(m);
-        cnt = cnt.add(S::select(S::and(top, valid), one, zero));
-        part = part.add(S::select(S::and(S::not(top), valid), exp(v.sub(m)), zero));
-        pending += 1;
-        if pending == 8 {
-            acc = S::acc_add(acc, part);
-            part = zero;
-            pending = 0;
-        }
-    };
+    let mut st = RowState::<S>::new();
     let all = first_lanes::<S>(S::N);
     let mut j = 0;
     while j + S::N <= c {
         // SAFETY: j + N <= c, within the row.
-        absorb(unsafe { S::load(row.add(j)) }, all);
+        st.absorb(unsafe { S::load(row.add(j)) }, all);
         j += S::N;
     }
     if j < c {
         // SAFETY: the c - j elements from j are within the row.
-        let v = load_tail(
-            unsafe { core::slice::from_raw_parts(row.add(j), c - j) },
-            0.0,
-        );
-        absorb(v, first_lanes::<S>(c - j));
+        let v = load_tail(unsafe { core::slice::from_raw_parts(row.add(j), c - j) }, 0.0);
+        st.absorb(v, first_lanes::<S>(c - j));
     }
-    acc = S::acc_add(acc, part);
-    let max = m.reduce_max();
-    let top = m.eq(S::splat(max));
-    let f = exp(S::select(top, zero, m.sub(S::splat(max))));
-    acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, cnt)), f);
-    let s_rest = S::acc_sum(acc) + S::select(top, cnt, zero).reduce_sum_f64() - 1.0;
-    (max, s_rest)
+    st.finish()
 }
 
 /// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`.
@@ -161,6 +194,12 @@ fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32
     (loss, w, factor)
 }
 
+/// `f · exp(z - max)`, with `z - max = 0` where `z == max` (also for infinite `z`).
+#[inline(always)]
+fn grad_lanes<S: Lanes>(v: S, max: S, f: S) -> S {
+    exp(S::select(v.eq(max), S::splat(0.0), v.sub(max))).mul(f)
+}
+
 /// Writes `f · exp(z_j - max)` over a row, then `gk` at the target class.
 ///
 /// # Safety
@@ -177,17 +216,16 @@ unsafe fn row_grad<S: Lanes>(
 ) {
     let mv = S::splat(max);
     let fv = S::splat(f);
-    let g = |v: S| exp(S::select(v.eq(mv), S::splat(0.0), v.sub(mv))).mul(fv);
     let mut j = 0;
     // SAFETY (block): every access is below c (contract); each load precedes its store.
     unsafe {
         while j + S::N <= c {
-            g(S::load(row.add(j))).store(out.add(j));
+            grad_lanes(S::load(row.add(j)), mv, fv).store(out.add(j));
             j += S::N;
         }
         if j < c {
             let v = load_tail(core::slice::from_raw_parts(row.add(j), c - j), 0.0);
-            store_tail(g(v), core::slice::from_raw_parts_mut(out.add(j), c - j));
+            store_tail(grad_lanes(v, mv, fv), core::slice::from_raw_parts_mut(out.add(j), c - j));
         }
         *out.add(k) = gk;
     }

@@ -143,9 +143,11 @@ pub(crate) fn first_lanes<S: Lanes>(n: usize) -> S::Mask {
     S::iota().lt(S::splat(n as f32))
 }
 
-/// `a · b`, except 0 where `a == 0` (so `0 · ∞` is 0: the limit the kernels need when a
-/// weight vanishes exactly and its factor is an infinite log).
+/// `a · b`, except 0 where `a == 0` and `b` is not NaN (so `0 · ∞` is 0: the limit the
+/// kernels need when a weight vanishes exactly and its factor is an infinite log, while a NaN
+/// input still propagates).
 #[inline(always)]
 pub(crate) fn mul_or_zero<S: Lanes>(a: S, b: S) -> S {
-    S::select(a.eq(S::splat(0.0)), S::splat(0.0), a.mul(b))
+    let zero = S::splat(0.0);
+    S::select(S::and(a.eq(zero), S::not(b.is_nan())), zero, a.mul(b))
 }

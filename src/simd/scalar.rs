@@ -2,7 +2,7 @@
 //!
 //! No FMA (each `mul_add` rounds twice), no target features, nothing but IEEE-754 binary32
 //! arithmetic, so the same inputs give the same bits on x86_64, aarch64, wasm32 and a
-//! Cortex-M4F. Rounding to an integer uses `libm::rintf` (not in `core`).
+//! Cortex-M4F. Rounding to an integer uses the 1.5·2^23 magic-number trick.
 
 use super::Lanes;
 
@@ -75,7 +75,10 @@ impl Lanes for Scalar {
     }
     #[inline(always)]
     fn round(self) -> Self {
-        Scalar(libm::rintf(self.0))
+        // Adding and removing 1.5·2^23 rounds to nearest-even for |x| < 2^22 (the documented
+        // domain); IEEE arithmetic is never reassociated by rustc.
+        const MAGIC: f32 = 12_582_912.0;
+        Scalar((self.0 + MAGIC) - MAGIC)
     }
     #[inline(always)]
     fn mul_pow2(self, n: Self) -> Self {
@@ -108,7 +111,10 @@ impl Lanes for Scalar {
     }
     #[inline(always)]
     fn select(m: bool, a: Self, b: Self) -> Self {
-        if m { a } else { b }
+        // Bitwise, not a branch: the kernels select on data (signs, hard/soft targets) that a
+        // branch predictor cannot learn.
+        let m = (m as u32).wrapping_neg();
+        Scalar(f32::from_bits((a.0.to_bits() & m) | (b.0.to_bits() & !m)))
     }
     #[inline(always)]
     fn and(a: bool, b: bool) -> bool {

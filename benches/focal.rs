@@ -1,0 +1,213 @@
+//! Criterion benchmarks: every available backend side by side, a naive scalar baseline (the
+//! loop a user would write with libm and `1 - p`) and a streaming floor (reads the same
+//! inputs, writes the same outputs, computes nothing) for every kernel and size.
+//!
+//! `cargo bench` runs everything (about 10 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
+//! the N = 64 Ki sigmoid and (16384, 80) softmax cases with short measurements.
+//! Throughput is in elements (sigmoid: N; softmax: rows·C).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use focal_loss::{Backend, Reduction, SigmoidFocal, SoftmaxFocal};
+
+fn quick() -> bool {
+    std::env::var_os("FOCAL_BENCH_QUICK").is_some()
+}
+
+/// Deterministic inputs: logits roughly in [-6, 6], about 10% positives.
+fn inputs(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut s = seed;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let x = (0..n).map(|_| next() * 12.0 - 6.0).collect();
+    let t = (0..n).map(|_| if next() < 0.1 { 1.0 } else { 0.0 }).collect();
+    (x, t)
+}
+
+fn backends() -> Vec<Backend> {
+    Backend::ALL.into_iter().filter(|b| b.is_available()).collect()
+}
+
+/// torchvision's formula written the obvious way: sigmoid, then logs of `p` and `1 - p`.
+fn naive_sigmoid(x: &[f32], t: &[f32], grad: &mut [f32], want_grad: bool) -> f32 {
+    let (alpha, n) = (0.25f32, x.len() as f32);
+    let mut sum = 0.0f32;
+    for i in 0..x.len() {
+        let (x, t) = (x[i], t[i]);
+        let p = 1.0 / (1.0 + libm::expf(-x));
+        let ce = -(t * libm::logf(p) + (1.0 - t) * libm::logf(1.0 - p));
+        let p_t = p * t + (1.0 - p) * (1.0 - t);
+        let m = 1.0 - p_t;
+        let a_t = alpha * t + (1.0 - alpha) * (1.0 - t);
+        sum += a_t * m * m * ce;
+        if want_grad {
+            // d(1-p_t)/dx = (1 - 2t)·p·(1-p); dce/dx = p - t.
+            let dm = (1.0 - 2.0 * t) * p * (1.0 - p);
+            grad[i] = a_t * (2.0 * m * dm * ce + m * m * (p - t)) / n;
+        }
+    }
+    sum / n
+}
+
+/// Reads logits and targets, writes the gradient buffer: the memory traffic of the fused
+/// kernel with no arithmetic to speak of.
+fn floor_sigmoid(x: &[f32], t: &[f32], grad: &mut [f32]) -> f32 {
+    let mut s = 0.0f32;
+    for ((g, &x), &t) in grad.iter_mut().zip(x).zip(t) {
+        *g = x - t;
+        s += t;
+    }
+    s
+}
+
+fn bench_sigmoid(c: &mut Criterion) {
+    let sizes: &[usize] = if quick() {
+        &[1 << 16]
+    } else {
+        &[1 << 10, 1 << 16, 1 << 20, 1 << 24]
+    };
+    for (kernel, gamma) in [("fused", 2.0), ("forward", 2.0), ("backward", 2.0), ("fused", 2.5)] {
+        if quick() && kernel != "fused" {
+            continue;
+        }
+        let mut g = c.benchmark_group(format!("sigmoid_{kernel}_gamma{gamma}"));
+        for &n in sizes {
+            if gamma != 2.0 && n != 1 << 16 {
+                continue;
+            }
+            let (x, t) = inputs(n, 7);
+            let mut out = vec![0.0f32; n];
+            g.throughput(Throughput::Elements(n as u64));
+            for b in backends() {
+                let f = SigmoidFocal::torchvision().gamma(gamma).backend(b);
+                g.bench_function(BenchmarkId::new(b.name(), n), |bch| match kernel {
+                    "fused" => bch.iter(|| {
+                        f.loss_and_grad(black_box(&x), &t, Reduction::Mean, &mut out)
+                            .unwrap()
+                    }),
+                    "forward" => bch.iter(|| f.loss(black_box(&x), &t, Reduction::Mean).unwrap()),
+                    _ => bch.iter(|| {
+                        f.grad(black_box(&x), &t, Reduction::Mean, 1.0, &mut out).unwrap()
+                    }),
+                });
+            }
+            if gamma == 2.0 {
+                let want_grad = kernel != "forward";
+                g.bench_function(BenchmarkId::new("naive", n), |bch| {
+                    bch.iter(|| naive_sigmoid(black_box(&x), &t, &mut out, want_grad))
+                });
+                g.bench_function(BenchmarkId::new("floor", n), |bch| {
+                    bch.iter(|| floor_sigmoid(black_box(&x), &t, &mut out))
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+/// mmcv's softmax focal loss the obvious way: softmax, then `ln p` and `1 - p`.
+fn naive_softmax(z: &[f32], c: usize, labels: &[u32], grad: &mut [f32], want_grad: bool) -> f32 {
+    let (alpha, rows) = (0.25f32, labels.len() as f32);
+    let mut sum = 0.0;
+    for (r, &k) in labels.iter().enumerate() {
+        let row = &z[r * c..(r + 1) * c];
+        let m = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let s: f32 = row.iter().map(|&v| libm::expf(v - m)).sum();
+        let p = libm::expf(row[k as usize] - m) / s;
+        let q = 1.0 - p;
+        let lp = libm::logf(p);
+        sum += -alpha * q * q * lp;
+        if want_grad {
+            // dL/dp, then through the softmax Jacobian.
+            let dp = -alpha * (-2.0 * q * lp + q * q / p);
+            let g = &mut grad[r * c..(r + 1) * c];
+            for (j, (gj, &v)) in g.iter_mut().zip(row).enumerate() {
+                let pj = libm::expf(v - m) / s;
+                let delta = if j == k as usize { 1.0 } else { 0.0 };
+                *gj = dp * p * (delta - pj) / rows;
+            }
+        }
+    }
+    sum / rows
+}
+
+fn floor_softmax(z: &[f32], c: usize, labels: &[u32], grad: &mut [f32]) -> f32 {
+    let mut s = 0.0f32;
+    for (r, &k) in labels.iter().enumerate() {
+        let row = &z[r * c..(r + 1) * c];
+        let g = &mut grad[r * c..(r + 1) * c];
+        for (gj, &v) in g.iter_mut().zip(row) {
+            *gj = v;
+        }
+        s += row[k as usize];
+    }
+    s
+}
+
+fn bench_softmax(c: &mut Criterion) {
+    let shapes: &[(usize, usize)] = if quick() {
+        &[(16384, 80)]
+    } else {
+        &[(65536, 4), (16384, 80), (1024, 1000), (32, 32000)]
+    };
+    for kernel in ["fused", "forward", "backward"] {
+        if quick() && kernel != "fused" {
+            continue;
+        }
+        let mut g = c.benchmark_group(format!("softmax_{kernel}"));
+        for &(rows, classes) in shapes {
+            let n = rows * classes;
+            let (z, _) = inputs(n, 11);
+            let labels: Vec<u32> = (0..rows).map(|r| ((r * 7919) % classes) as u32).collect();
+            let mut out = vec![0.0f32; n];
+            let id = format!("{rows}x{classes}");
+            g.throughput(Throughput::Elements(n as u64));
+            for b in backends() {
+                let f = SoftmaxFocal::mmcv().backend(b);
+                g.bench_function(BenchmarkId::new(b.name(), &id), |bch| match kernel {
+                    "fused" => bch.iter(|| {
+                        f.loss_and_grad(black_box(&z), classes, &labels, Reduction::Mean, &mut out)
+                            .unwrap()
+                    }),
+                    "forward" => bch.iter(|| {
+                        f.loss(black_box(&z), classes, &labels, Reduction::Mean).unwrap()
+                    }),
+                    _ => bch.iter(|| {
+                        f.grad(black_box(&z), classes, &labels, Reduction::Mean, 1.0, &mut out)
+                            .unwrap()
+                    }),
+                });
+            }
+            let want_grad = kernel != "forward";
+            g.bench_function(BenchmarkId::new("naive", &id), |bch| {
+                bch.iter(|| naive_softmax(black_box(&z), classes, &labels, &mut out, want_grad))
+            });
+            g.bench_function(BenchmarkId::new("floor", &id), |bch| {
+                bch.iter(|| floor_softmax(black_box(&z), classes, &labels, &mut out))
+            });
+        }
+        g.finish();
+    }
+}
+
+fn config() -> Criterion {
+    let (warm, measure) = if quick() { (0.3, 1.0) } else { (0.5, 2.0) };
+    Criterion::default()
+        .warm_up_time(Duration::from_secs_f64(warm))
+        .measurement_time(Duration::from_secs_f64(measure))
+        .sample_size(20)
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench_sigmoid, bench_softmax
+}
+criterion_main!(benches);
