@@ -259,8 +259,10 @@ pub fn sigmoid_cond(x: f32, t: f32, gamma: f32, form: SigmoidForm) -> f64 {
 /// The conditioning measure of the softmax kernels for one row with target `k`:
 /// `(1+γ)·(D + ln C)` for the loss and `(1+γ)·(D + ln C) + |z_j - max z|` for `dL/dz_j`, with
 /// `D` from [`oracle::softmax_row_cond`] (the rounding of `z_j - max z` to f32 moves
-/// `exp(z_j - max z)` by a relative `|z_j - max z|·2^-24`; `q` and `ln S` are made of these
-/// terms and `q^γ` multiplies their error by `γ`; a sum of C terms adds `ln C`).
+/// `exp(z_j - max z)` by a relative `|z_j - max z|·2^-24`: `D` is the `exp`-weighted mean of
+/// these over the terms of `S_rest`, which `ln S` and `q` are made of; `q^γ` multiplies their
+/// error by `γ`; a sum of C terms adds `ln C`; the gradient of class `j` also carries its own
+/// `exp(z_j - max z)`).
 #[derive(Clone, Copy, Debug)]
 pub struct SoftCond {
     base: f64,

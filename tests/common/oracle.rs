@@ -313,15 +313,16 @@ pub fn softmax_focal_row(z: &[f32], k: usize, alpha_k: f64, gamma: f64, grad: &m
     loss
 }
 
-/// The conditioning measure used in the softmax error bound for one row:
-/// `|z_k - max z|` plus the mean of `|z_j - max z|` over the non-maximal classes, weighted by
-/// `exp(z_j - max z)` (the rounding of `z_j - max z` to f32, unavoidable in any f32 kernel,
-/// perturbs `exp(z_j - max z)` by a relative `|z_j - max z|·2^-24`, and these terms are what
-/// `q` and `ln S` are made of when the target is the arg-max).
-/// Returns 0 for rows with non-finite values.
+/// The conditioning measure used in the softmax error bound for one row: the mean of
+/// `|z_j - max z|` over the classes other than the arg-max, weighted by `exp(z_j - max z)`.
+/// The rounding of `z_j - max z` to f32, unavoidable in any f32 kernel, perturbs
+/// `exp(z_j - max z)` by a relative `|z_j - max z|·2^-24`; `S_rest` (and so `ln S`, and `q`
+/// when the target is the arg-max) inherits the weighted mean of these. (`|z_k - max z|`
+/// itself does not enter: `ℓ ≈ z_k - max z` keeps its relative accuracy, and where `p_k`
+/// is small `q ≈ 1` absorbs the error of `p_k`, `p·|ln p| <= 1/e`.)
+/// `-inf` logits contribute `exp(-inf) = 0` exactly and are skipped; rows with NaN or `+inf`
+/// (exact answers) and rows whose target is `-inf` give 0.
 pub fn softmax_row_cond(z: &[f32], k: usize) -> f64 {
-    // -inf logits contribute exp(-inf) = 0 exactly and are skipped; NaN and +inf rows have
-    // exact (NaN or limit) answers.
     if z.iter().any(|v| v.is_nan() || *v == f32::INFINITY) || z[k] == f32::NEG_INFINITY {
         return 0.0;
     }
@@ -343,8 +344,7 @@ pub fn softmax_row_cond(z: &[f32], k: usize) -> f64 {
             den += w;
         }
     }
-    let mean = if den > 0.0 { num / den } else { 0.0 };
-    (z[k] as f64 - m).abs() + mean
+    if den > 0.0 { num / den } else { 0.0 }
 }
 
 /// TorchBlocks `BinaryFocalLoss` on probabilities, one element: value of
