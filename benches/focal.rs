@@ -26,12 +26,17 @@ fn inputs(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
         (s >> 40) as f32 / (1u64 << 24) as f32
     };
     let x = (0..n).map(|_| next() * 12.0 - 6.0).collect();
-    let t = (0..n).map(|_| if next() < 0.1 { 1.0 } else { 0.0 }).collect();
+    let t = (0..n)
+        .map(|_| if next() < 0.1 { 1.0 } else { 0.0 })
+        .collect();
     (x, t)
 }
 
 fn backends() -> Vec<Backend> {
-    Backend::ALL.into_iter().filter(|b| b.is_available()).collect()
+    Backend::ALL
+        .into_iter()
+        .filter(|b| b.is_available())
+        .collect()
 }
 
 /// torchvision's formula written the obvious way: sigmoid, then logs of `p` and `1 - p`.
@@ -72,7 +77,12 @@ fn bench_sigmoid(c: &mut Criterion) {
     } else {
         &[1 << 10, 1 << 16, 1 << 20, 1 << 24]
     };
-    for (kernel, gamma) in [("fused", 2.0), ("forward", 2.0), ("backward", 2.0), ("fused", 2.5)] {
+    for (kernel, gamma) in [
+        ("fused", 2.0),
+        ("forward", 2.0),
+        ("backward", 2.0),
+        ("fused", 2.5),
+    ] {
         if quick() && kernel != "fused" {
             continue;
         }
@@ -93,7 +103,8 @@ fn bench_sigmoid(c: &mut Criterion) {
                     }),
                     "forward" => bch.iter(|| f.loss(black_box(&x), &t, Reduction::Mean).unwrap()),
                     _ => bch.iter(|| {
-                        f.grad(black_box(&x), &t, Reduction::Mean, 1.0, &mut out).unwrap()
+                        f.grad(black_box(&x), &t, Reduction::Mean, 1.0, &mut out)
+                            .unwrap()
                     }),
                 });
             }
@@ -176,11 +187,19 @@ fn bench_softmax(c: &mut Criterion) {
                             .unwrap()
                     }),
                     "forward" => bch.iter(|| {
-                        f.loss(black_box(&z), classes, &labels, Reduction::Mean).unwrap()
+                        f.loss(black_box(&z), classes, &labels, Reduction::Mean)
+                            .unwrap()
                     }),
                     _ => bch.iter(|| {
-                        f.grad(black_box(&z), classes, &labels, Reduction::Mean, 1.0, &mut out)
-                            .unwrap()
+                        f.grad(
+                            black_box(&z),
+                            classes,
+                            &labels,
+                            Reduction::Mean,
+                            1.0,
+                            &mut out,
+                        )
+                        .unwrap()
                     }),
                 });
             }

@@ -1,6 +1,4 @@
-//! Fused, exact forward and backward passes of the focal loss over `f32` slices.
-//!
-//! (Crate documentation: see README.md; the full text is assembled below.)
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

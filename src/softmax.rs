@@ -105,7 +105,7 @@ impl<'a> SoftmaxFocal<'a> {
             r.check()?;
         }
         let b = ready(self.backend)?;
-        if num_classes == 0 || len % num_classes != 0 {
+        if num_classes == 0 || !len.is_multiple_of(num_classes) {
             return Err(FocalError::InvalidNumClasses { num_classes, len });
         }
         let rows = len / num_classes;

@@ -8,7 +8,7 @@
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-#[cfg(any())]
+#[cfg(target_arch = "x86_64")]
 mod detect;
 
 use crate::kernel::{check, sigmoid, softmax};
@@ -63,11 +63,12 @@ impl Backend {
     pub fn is_available(self) -> bool {
         match self {
             Backend::Scalar => true,
-            Backend::Portable => PORTABLE && false,
-            #[cfg(any())]
+            Backend::Portable => PORTABLE,
+            #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => detect::has_avx2_fma(),
-            #[cfg(any())]
+            #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => detect::has_avx512f(),
+            #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
     }
@@ -117,8 +118,23 @@ pub(crate) fn resolve(forced: Option<Backend>) -> Option<Ready> {
     }
 }
 
+/// Calls `$f::<$($pre,)* G>` for the compile-time `G` of `$gamma`.
+macro_rules! by_gamma {
+    ($gamma:expr, $f:ident::<$($pre:tt),*>($($arg:expr),*)) => {
+        match sigmoid::int_gamma($gamma) {
+            0 => $f::<$($pre,)* 0>($($arg),*),
+            1 => $f::<$($pre,)* 1>($($arg),*),
+            2 => $f::<$($pre,)* 2>($($arg),*),
+            3 => $f::<$($pre,)* 3>($($arg),*),
+            4 => $f::<$($pre,)* 4>($($arg),*),
+            _ => $f::<$($pre,)* { sigmoid::GENERAL }>($($arg),*),
+        }
+    };
+}
+
 /// The entry points of one backend: each kernel instantiated for its lanes, compiled with
-/// its target features.
+/// its target features. One `#[target_feature]` function per form and compile-time gamma
+/// keeps each function (and its stack frame in unoptimised builds) small.
 macro_rules! entries {
     ($m:ident, $lanes:ty $(, $feat:literal)?) => {
         mod $m {
@@ -127,17 +143,40 @@ macro_rules! entries {
             /// # Safety
             /// The backend's features are present; `sigmoid::run`'s contract holds.
             $(#[target_feature(enable = $feat)])?
+            unsafe fn sigmoid_g<const B: bool, const G: u32>(
+                job: &sigmoid::Job,
+                p: &sigmoid::Params,
+            ) -> f64 {
+                // SAFETY: forwarded.
+                unsafe { sigmoid::run::<$lanes, B, G>(job, p) }
+            }
+
+            /// # Safety
+            /// The backend's features are present; `sigmoid::run`'s contract holds.
             pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> f64 {
                 // SAFETY: forwarded.
-                unsafe { sigmoid::run::<$lanes>(job, p) }
+                unsafe {
+                    if p.per_term {
+                        by_gamma!(p.gamma, sigmoid_g::<true>(job, p))
+                    } else {
+                        by_gamma!(p.gamma, sigmoid_g::<false>(job, p))
+                    }
+                }
             }
 
             /// # Safety
             /// The backend's features are present; `softmax::run`'s contract holds.
             $(#[target_feature(enable = $feat)])?
+            unsafe fn softmax_g<L: ClassIndex, const G: u32>(job: &softmax::Job<'_, L>) -> f64 {
+                // SAFETY: forwarded.
+                unsafe { softmax::run::<$lanes, L, G>(job) }
+            }
+
+            /// # Safety
+            /// The backend's features are present; `softmax::run`'s contract holds.
             pub(super) unsafe fn softmax<L: ClassIndex>(job: &softmax::Job<'_, L>) -> f64 {
                 // SAFETY: forwarded.
-                unsafe { softmax::run::<$lanes, L>(job) }
+                unsafe { by_gamma!(job.gamma, softmax_g::<L>(job)) }
             }
 
             /// # Safety
@@ -151,22 +190,30 @@ macro_rules! entries {
 }
 
 entries!(scalar, crate::simd::Scalar);
-#[cfg(any())]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon"),
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
 entries!(portable, crate::simd::Portable);
-#[cfg(any())]
+#[cfg(target_arch = "x86_64")]
 entries!(avx2, crate::simd::Avx2, "avx2,fma");
-#[cfg(any())]
+#[cfg(target_arch = "x86_64")]
 entries!(avx512, crate::simd::Avx512, "avx512f");
 
 /// Calls backend `$b`'s entry `$f`. `$b` is a [`Ready`], so the backend is available.
 macro_rules! dispatch {
     ($b:expr, $f:ident ( $($arg:expr),* )) => {
         match $b.0 {
-            #[cfg(any())]
+            #[cfg(any(
+                target_arch = "x86_64",
+                all(target_arch = "aarch64", target_feature = "neon"),
+                all(target_arch = "wasm32", target_feature = "simd128")
+            ))]
             Backend::Portable => portable::$f($($arg),*),
-            #[cfg(any())]
+            #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => avx2::$f($($arg),*),
-            #[cfg(any())]
+            #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => avx512::$f($($arg),*),
             _ => scalar::$f($($arg),*),
         }

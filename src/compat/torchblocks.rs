@@ -165,7 +165,7 @@ impl FocalLoss<'_> {
         self.alpha.check_values()?;
         check_gamma(self.gamma)?;
         check_epsilon(self.epsilon)?;
-        if num_classes == 0 || logits.len() % num_classes != 0 {
+        if num_classes == 0 || !logits.len().is_multiple_of(num_classes) {
             return Err(FocalError::InvalidNumClasses {
                 num_classes,
                 len: logits.len(),

@@ -70,7 +70,6 @@ pub(crate) fn powi<S: Lanes, const G: u32>(u: S) -> S {
     }
 }
 
-
 /// The shared part of both forms.
 #[derive(Clone, Copy)]
 struct Common<S: Lanes> {
@@ -211,32 +210,37 @@ fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
     (lv, S::select(c.pos, g, g.neg()))
 }
 
-/// Runs `job` with lanes `S` and returns the sum of the losses (0 unless `job.sum`).
+/// The compile-time exponent for `gamma`: 0 to 4 exactly, else [`GENERAL`].
+pub(crate) fn int_gamma(gamma: f32) -> u32 {
+    match gamma {
+        0.0 => 0,
+        1.0 => 1,
+        2.0 => 2,
+        3.0 => 3,
+        4.0 => 4,
+        _ => GENERAL,
+    }
+}
+
+/// Runs `job` with lanes `S`, form (B) if `PER_TERM` else (A), `γ = G` (see [`int_gamma`]),
+/// and returns the sum of the losses (0 unless the mode sums).
 ///
 /// # Safety
 /// `job.x`, `job.t` (and the upstream pointer) must be valid for reading `job.n` values; the
-/// output pointers for writing `job.n` values. The gradient output may be `job.x` itself;
-/// no other overlap is allowed.
+/// output pointer for writing `job.n` values. The output may be `job.x` itself; no other
+/// overlap is allowed.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes>(job: &Job, p: &Params) -> f64 {
-    macro_rules! forms {
-        ($g:expr) => {
-            if p.per_term {
-                // SAFETY: forwarded from this function's contract.
-                unsafe { drive::<S, _>(job, &FormB::<{ $g }>(p)) }
-            } else {
-                // SAFETY: forwarded from this function's contract.
-                unsafe { drive::<S, _>(job, &FormA::<{ $g }>(p)) }
-            }
-        };
-    }
-    match p.gamma {
-        0.0 => forms!(0),
-        1.0 => forms!(1),
-        2.0 => forms!(2),
-        3.0 => forms!(3),
-        4.0 => forms!(4),
-        _ => forms!(GENERAL),
+pub(crate) unsafe fn run<S: Lanes, const PER_TERM: bool, const G: u32>(
+    job: &Job,
+    p: &Params,
+) -> f64 {
+    // SAFETY (both arms): forwarded from this function's contract.
+    unsafe {
+        if PER_TERM {
+            drive::<S, _>(job, &FormB::<G>(p))
+        } else {
+            drive::<S, _>(job, &FormA::<G>(p))
+        }
     }
 }
 

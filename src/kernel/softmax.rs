@@ -118,7 +118,9 @@ impl<S: Lanes> RowState<S> {
         }
         let top = v.eq(self.m);
         let below = S::and(S::not(top), valid);
-        self.cnt = self.cnt.add(S::select(S::and(top, valid), S::splat(1.0), zero));
+        self.cnt = self
+            .cnt
+            .add(S::select(S::and(top, valid), S::splat(1.0), zero));
         self.part = self.part.add(S::select(below, exp(v.sub(self.m)), zero));
         self.pending += 1;
         if self.pending == 8 {
@@ -159,7 +161,11 @@ unsafe fn row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
     }
     if j < c {
         // SAFETY: the c - j elements from j are within the row.
-        let v = load_tail(unsafe { core::slice::from_raw_parts(row.add(j), c - j) }, 0.0);
+        // Padding with -inf leaves the running maxima alone.
+        let v = load_tail(
+            unsafe { core::slice::from_raw_parts(row.add(j), c - j) },
+            f32::NEG_INFINITY,
+        );
         st.absorb(v, first_lanes::<S>(c - j));
     }
     st.finish()
@@ -225,13 +231,17 @@ unsafe fn row_grad<S: Lanes>(
         }
         if j < c {
             let v = load_tail(core::slice::from_raw_parts(row.add(j), c - j), 0.0);
-            store_tail(grad_lanes(v, mv, fv), core::slice::from_raw_parts_mut(out.add(j), c - j));
+            store_tail(
+                grad_lanes(v, mv, fv),
+                core::slice::from_raw_parts_mut(out.add(j), c - j),
+            );
         }
         *out.add(k) = gk;
     }
 }
 
-/// Runs `job` with lanes `S`; returns the sum of the row losses (0 unless the mode sums).
+/// Runs `job` with lanes `S` and `γ = G` (see [`int_gamma`](super::sigmoid::int_gamma));
+/// returns the sum of the row losses (0 unless the mode sums).
 ///
 /// # Safety
 /// `job.z` valid for reading `rows·C` values; the mode's output valid for writing `rows·C`
@@ -239,22 +249,7 @@ unsafe fn row_grad<S: Lanes>(
 /// validated (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`.
 /// A gradient output may be `job.z` itself; no other overlap.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, L: ClassIndex>(job: &Job<'_, L>) -> f64 {
-    // SAFETY (every arm): forwarded.
-    unsafe {
-        match job.gamma {
-            0.0 => rows::<S, L, 0>(job),
-            1.0 => rows::<S, L, 1>(job),
-            2.0 => rows::<S, L, 2>(job),
-            3.0 => rows::<S, L, 3>(job),
-            4.0 => rows::<S, L, 4>(job),
-            _ => rows::<S, L, GENERAL>(job),
-        }
-    }
-}
-
-#[inline(always)]
-unsafe fn rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
+pub(crate) unsafe fn run<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
     // SAFETY: forwarded.
     unsafe {
         if job.c >= LONG_ROW {

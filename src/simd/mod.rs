@@ -14,8 +14,28 @@
 //! * Comparisons are IEEE ordered comparisons: false when either side is NaN.
 //! * The accumulator [`Lanes::Acc`] holds one `f64` per lane; adding to it converts exactly.
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon"),
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+pub(crate) mod portable;
 pub(crate) mod scalar;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx2::Avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::Avx512;
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon"),
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+pub(crate) use portable::Portable;
 pub(crate) use scalar::Scalar;
 
 /// The widest lane count of any implementation: tail buffers are this long.
@@ -108,8 +128,6 @@ pub(crate) trait Lanes: Copy {
     fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc;
     /// `acc · f`, lane-wise.
     fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc;
-    /// The lanes of the accumulator rounded to `f32`.
-    fn acc_to_lanes(acc: Self::Acc) -> Self;
     /// Sum of the accumulator's lanes, in a fixed order.
     fn acc_sum(acc: Self::Acc) -> f64;
 }

@@ -157,10 +157,6 @@ impl Lanes for Scalar {
         acc * f.0 as f64
     }
     #[inline(always)]
-    fn acc_to_lanes(acc: f64) -> Self {
-        Scalar(acc as f32)
-    }
-    #[inline(always)]
     fn acc_sum(acc: f64) -> f64 {
         acc
     }

@@ -1,0 +1,273 @@
+//! 8 lanes of AVX2 with FMA.
+//!
+//! # Soundness
+//!
+//! The [`Lanes`] methods are safe `#[inline(always)]` functions without `#[target_feature]`
+//! that call AVX, AVX2 and FMA intrinsics. That is sound because a value of [`Avx2`] only
+//! ever exists inside a kernel instantiated by one of the
+//! `#[target_feature(enable = "avx2,fma")]` entry points in `crate::backend`, and the
+//! dispatcher calls those only through a `Ready` backend, i.e. after run-time detection
+//! (`backend::detect::has_avx2_fma`) found AVX2 and FMA on the CPU with the `ymm` state
+//! enabled by the OS. The type is `pub(crate)` and its field private, so no code outside
+//! this crate can make one, and inside the crate only those entry points (and the tests
+//! below, behind the same check) do. Every intrinsic call below relies on this invariant;
+//! the `avx2!` macro wraps those calls and carries the argument once.
+//!
+//! Everything else an intrinsic could need (pointer validity) appears only in `load` and
+//! `store`, whose own contracts provide it.
+
+use core::arch::x86_64::*;
+
+use super::Lanes;
+
+/// Eight `f32` lanes in a `ymm` register. Masks are `__m256` lanes of all ones or all
+/// zeros (as the comparisons make them).
+///
+/// Only created inside kernels run by the AVX2+FMA entry points after run-time detection
+/// (see the module documentation): holding one proves that AVX2 and FMA are available.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2(__m256);
+
+/// Evaluates an expression made of AVX/AVX2/FMA (or SSE) intrinsics.
+macro_rules! avx2 {
+    ($e:expr) => {
+        // SAFETY: the only requirement of these intrinsics is that the CPU supports AVX2
+        // and FMA; an `Avx2` value exists only after run-time detection found them (module
+        // documentation). No pointers are involved.
+        unsafe { $e }
+    };
+}
+
+/// Lanes `0..4` and `4..8` of `v`, widened exactly to `f64`.
+#[inline(always)]
+fn widen(v: __m256) -> (__m256d, __m256d) {
+    avx2!((
+        _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+        _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+    ))
+}
+
+impl Lanes for Avx2 {
+    const N: usize = 8;
+    type Mask = __m256;
+    /// Lanes `0..4` and `4..8`.
+    type Acc = (__m256d, __m256d);
+
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees 8 readable f32 at `p`; `loadu` needs no alignment;
+        // AVX is present whenever this type is used (module documentation).
+        Avx2(unsafe { _mm256_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees 8 writable f32 at `p`; `storeu` needs no alignment;
+        // AVX is present since `self` exists (module documentation).
+        unsafe { _mm256_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Avx2(avx2!(_mm256_set1_ps(v)))
+    }
+    #[inline(always)]
+    fn iota() -> Self {
+        Avx2(avx2!(_mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)))
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        Avx2(avx2!(_mm256_add_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        Avx2(avx2!(_mm256_sub_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        Avx2(avx2!(_mm256_mul_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn div(self, b: Self) -> Self {
+        // vdivps is correctly rounded (this is not the rcpps estimate).
+        Avx2(avx2!(_mm256_div_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        Avx2(avx2!(_mm256_fmadd_ps(self.0, b.0, c.0)))
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, b: Self, c: Self) -> Self {
+        // vfnmadd: -(self·b) + c, one rounding.
+        Avx2(avx2!(_mm256_fnmadd_ps(self.0, b.0, c.0)))
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        Avx2(avx2!(_mm256_xor_ps(self.0, _mm256_set1_ps(-0.0))))
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        // andnot(-0.0, x) clears the sign bit.
+        Avx2(avx2!(_mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0)))
+    }
+    #[inline(always)]
+    fn min(self, b: Self) -> Self {
+        // vminps returns the second operand when either is NaN (and for ±0 pairs).
+        Avx2(avx2!(_mm256_min_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn max(self, b: Self) -> Self {
+        // vmaxps returns the second operand when either is NaN (and for ±0 pairs).
+        Avx2(avx2!(_mm256_max_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        // vroundps with imm 0x08: nearest-even, no precision exception. Exact for every
+        // input; unlike the magic-number trick of `Scalar` it keeps the sign of a zero
+        // result (round(-0.3) = -0.0).
+        Avx2(avx2!(_mm256_round_ps::<
+            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+        >(self.0)))
+    }
+    #[inline(always)]
+    fn mul_pow2(self, n: Self) -> Self {
+        // n is integral in [-127, 128], so the conversion (current rounding mode) is exact
+        // and the biased exponent n + 127 lies in [0, 255]: bits (n + 127) << 23 are 2^n,
+        // or 0 for n = -127 and +inf for n = 128.
+        avx2!({
+            let e = _mm256_add_epi32(_mm256_cvtps_epi32(n.0), _mm256_set1_epi32(127));
+            let pow = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(e));
+            Avx2(_mm256_mul_ps(self.0, pow))
+        })
+    }
+    #[inline(always)]
+    fn frexp(self) -> (Self, Self) {
+        // The biased exponent field minus 127, and the mantissa with the exponent of 1.0.
+        avx2!({
+            let bits = _mm256_castps_si256(self.0);
+            let e = _mm256_sub_epi32(
+                _mm256_and_si256(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(0xff)),
+                _mm256_set1_epi32(127),
+            );
+            let m = _mm256_or_si256(
+                _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+                _mm256_set1_epi32(0x3f80_0000),
+            );
+            (Avx2(_mm256_castsi256_ps(m)), Avx2(_mm256_cvtepi32_ps(e)))
+        })
+    }
+    #[inline(always)]
+    fn lt(self, b: Self) -> __m256 {
+        avx2!(_mm256_cmp_ps::<_CMP_LT_OQ>(self.0, b.0))
+    }
+    #[inline(always)]
+    fn le(self, b: Self) -> __m256 {
+        avx2!(_mm256_cmp_ps::<_CMP_LE_OQ>(self.0, b.0))
+    }
+    #[inline(always)]
+    fn eq(self, b: Self) -> __m256 {
+        avx2!(_mm256_cmp_ps::<_CMP_EQ_OQ>(self.0, b.0))
+    }
+    #[inline(always)]
+    fn is_nan(self) -> __m256 {
+        avx2!(_mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0))
+    }
+    #[inline(always)]
+    fn select(m: __m256, a: Self, b: Self) -> Self {
+        // vblendvps takes the second source where the mask lane's sign bit is set.
+        Avx2(avx2!(_mm256_blendv_ps(b.0, a.0, m)))
+    }
+    #[inline(always)]
+    fn and(a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_and_ps(a, b))
+    }
+    #[inline(always)]
+    fn or(a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_or_ps(a, b))
+    }
+    #[inline(always)]
+    fn not(a: __m256) -> __m256 {
+        avx2!(_mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))))
+    }
+    #[inline(always)]
+    fn any(m: __m256) -> bool {
+        // vtestps: ZF is set when no lane has its sign bit set.
+        avx2!(_mm256_testz_ps(m, m)) == 0
+    }
+    #[inline(always)]
+    fn first_set(m: __m256) -> Option<usize> {
+        let bits = avx2!(_mm256_movemask_ps(m)) as u32;
+        if bits == 0 {
+            None
+        } else {
+            Some(bits.trailing_zeros() as usize)
+        }
+    }
+    #[inline(always)]
+    fn reduce_max(self) -> f32 {
+        // NaN lanes become -inf, then a tree of vmaxps (exact once no NaN is left; which
+        // zero wins a ±0 tie is unspecified). If every lane is NaN, lane 0 is returned.
+        let nan = self.is_nan();
+        avx2!({
+            let v = _mm256_blendv_ps(self.0, _mm256_set1_ps(f32::NEG_INFINITY), nan);
+            let v4 = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let v2 = _mm_max_ps(v4, _mm_movehl_ps(v4, v4));
+            let v1 = _mm_max_ss(v2, _mm_shuffle_ps::<0b01>(v2, v2));
+            if _mm256_movemask_ps(nan) == 0xff {
+                _mm256_cvtss_f32(self.0)
+            } else {
+                _mm_cvtss_f32(v1)
+            }
+        })
+    }
+    #[inline(always)]
+    fn reduce_sum_f64(self) -> f64 {
+        Self::acc_sum(widen(self.0))
+    }
+    #[inline(always)]
+    fn acc_zero() -> Self::Acc {
+        avx2!((_mm256_setzero_pd(), _mm256_setzero_pd()))
+    }
+    #[inline(always)]
+    fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc {
+        let (lo, hi) = widen(v.0);
+        avx2!((_mm256_add_pd(acc.0, lo), _mm256_add_pd(acc.1, hi)))
+    }
+    #[inline(always)]
+    fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc {
+        let (lo, hi) = widen(f.0);
+        avx2!((_mm256_mul_pd(acc.0, lo), _mm256_mul_pd(acc.1, hi)))
+    }
+    #[inline(always)]
+    fn acc_sum(acc: Self::Acc) -> f64 {
+        // Halving order, fixed: lane i += lane i + n/2 for n = 8, 4, 2.
+        avx2!({
+            let s4 = _mm256_add_pd(acc.0, acc.1);
+            let s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd::<1>(s4));
+            _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::Avx2;
+    use crate::simd::portable::difftest::{self, Fused};
+
+    #[target_feature(enable = "avx2,fma")]
+    fn differential(seed: u64) {
+        difftest::run::<Avx2>(Fused::Always, seed, 20_000);
+    }
+
+    #[test]
+    fn lanes_match_scalar() {
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            std::println!("skipped: this CPU lacks AVX2 or FMA");
+            return;
+        }
+        for seed in 1..=4 {
+            // SAFETY: the CPU has AVX2 and FMA (checked above), so an `Avx2` may exist.
+            unsafe { differential(seed) };
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! 16 lanes of AVX-512F.
+//!
+//! # Soundness
+//!
+//! The [`Lanes`] methods are safe `#[inline(always)]` functions without `#[target_feature]`
+//! that call AVX-512F intrinsics (and AVX/AVX2/SSE ones, which AVX-512F implies). That is
+//! sound because a value of [`Avx512`] only ever exists inside a kernel instantiated by one
+//! of the `#[target_feature(enable = "avx512f")]` entry points in `crate::backend`, and the
+//! dispatcher calls those only through a `Ready` backend, i.e. after run-time detection
+//! (`backend::detect::has_avx512f`) found AVX-512F on the CPU with the `zmm` and opmask
+//! state enabled by the OS. The type is `pub(crate)` and its field private, so no code
+//! outside this crate can make one, and inside the crate only those entry points (and the
+//! tests below, behind the same check) do. Every intrinsic call below relies on this
+//! invariant; the `avx512!` macro wraps those calls and carries the argument once.
+//!
+//! Everything else an intrinsic could need (pointer validity) appears only in `load` and
+//! `store`, whose own contracts provide it, and in stores to local arrays.
+
+use core::arch::x86_64::*;
+
+use super::Lanes;
+
+/// Sixteen `f32` lanes in a `zmm` register. Masks are `__mmask16` (bit `i` is lane `i`).
+///
+/// Only created inside kernels run by the AVX-512F entry points after run-time detection
+/// (see the module documentation): holding one proves that AVX-512F is available.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512(__m512);
+
+/// Evaluates an expression made of AVX-512F (or implied AVX2/AVX/SSE) intrinsics.
+macro_rules! avx512 {
+    ($e:expr) => {
+        // SAFETY: the only requirement of these intrinsics is that the CPU supports
+        // AVX-512F; an `Avx512` value exists only after run-time detection found it (module
+        // documentation). No pointers are involved.
+        unsafe { $e }
+    };
+}
+
+/// The high 8 lanes of `v`, using only AVX-512F (`_mm512_extractf32x8_ps` needs DQ).
+#[inline(always)]
+fn high_half(v: __m512) -> __m256 {
+    avx512!(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+        _mm512_castps_pd(v)
+    )))
+}
+
+/// Lanes `0..8` and `8..16` of `v`, widened exactly to `f64`.
+#[inline(always)]
+fn widen(v: __m512) -> (__m512d, __m512d) {
+    avx512!((
+        _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+        _mm512_cvtps_pd(high_half(v)),
+    ))
+}
+
+impl Lanes for Avx512 {
+    const N: usize = 16;
+    type Mask = __mmask16;
+    /// Lanes `0..8` and `8..16`.
+    type Acc = (__m512d, __m512d);
+
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees 16 readable f32 at `p`; `loadu` needs no alignment;
+        // AVX-512F is present whenever this type is used (module documentation).
+        Avx512(unsafe { _mm512_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees 16 writable f32 at `p`; `storeu` needs no alignment;
+        // AVX-512F is present since `self` exists (module documentation).
+        unsafe { _mm512_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Avx512(avx512!(_mm512_set1_ps(v)))
+    }
+    #[inline(always)]
+    fn iota() -> Self {
+        Avx512(avx512!(_mm512_setr_ps(
+            0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+        )))
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        Avx512(avx512!(_mm512_add_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        Avx512(avx512!(_mm512_sub_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        Avx512(avx512!(_mm512_mul_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn div(self, b: Self) -> Self {
+        // vdivps is correctly rounded (this is not the rcp14 estimate).
+        Avx512(avx512!(_mm512_div_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        Avx512(avx512!(_mm512_fmadd_ps(self.0, b.0, c.0)))
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, b: Self, c: Self) -> Self {
+        // vfnmadd: -(self·b) + c, one rounding.
+        Avx512(avx512!(_mm512_fnmadd_ps(self.0, b.0, c.0)))
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        // Integer xor of the sign bit: `_mm512_xor_ps` would need AVX-512DQ.
+        Avx512(avx512!(_mm512_castsi512_ps(_mm512_xor_si512(
+            _mm512_castps_si512(self.0),
+            _mm512_set1_epi32(i32::MIN),
+        ))))
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        // Clears the sign bit (an integer and, AVX-512F).
+        Avx512(avx512!(_mm512_abs_ps(self.0)))
+    }
+    #[inline(always)]
+    fn min(self, b: Self) -> Self {
+        // vminps returns the second operand when either is NaN (and for ±0 pairs).
+        Avx512(avx512!(_mm512_min_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn max(self, b: Self) -> Self {
+        // vmaxps returns the second operand when either is NaN (and for ±0 pairs).
+        Avx512(avx512!(_mm512_max_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        // vrndscaleps with imm 0x08: scale 2^0 (round to an integer), nearest-even, no
+        // precision exception. Exact for every input; unlike the magic-number trick of
+        // `Scalar` it keeps the sign of a zero result (round(-0.3) = -0.0).
+        Avx512(avx512!(_mm512_roundscale_ps::<
+            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+        >(self.0)))
+    }
+    #[inline(always)]
+    fn mul_pow2(self, n: Self) -> Self {
+        // n is integral in [-127, 128], so the conversion (current rounding mode) is exact
+        // and the biased exponent n + 127 lies in [0, 255]: bits (n + 127) << 23 are 2^n,
+        // or 0 for n = -127 and +inf for n = 128.
+        avx512!({
+            let e = _mm512_add_epi32(_mm512_cvtps_epi32(n.0), _mm512_set1_epi32(127));
+            let pow = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(e));
+            Avx512(_mm512_mul_ps(self.0, pow))
+        })
+    }
+    #[inline(always)]
+    fn frexp(self) -> (Self, Self) {
+        // The biased exponent field minus 127, and the mantissa with the exponent of 1.0.
+        avx512!({
+            let bits = _mm512_castps_si512(self.0);
+            let e = _mm512_sub_epi32(
+                _mm512_and_si512(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(0xff)),
+                _mm512_set1_epi32(127),
+            );
+            let m = _mm512_or_si512(
+                _mm512_and_si512(bits, _mm512_set1_epi32(0x007f_ffff)),
+                _mm512_set1_epi32(0x3f80_0000),
+            );
+            (
+                Avx512(_mm512_castsi512_ps(m)),
+                Avx512(_mm512_cvtepi32_ps(e)),
+            )
+        })
+    }
+    #[inline(always)]
+    fn lt(self, b: Self) -> __mmask16 {
+        avx512!(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, b.0))
+    }
+    #[inline(always)]
+    fn le(self, b: Self) -> __mmask16 {
+        avx512!(_mm512_cmp_ps_mask::<_CMP_LE_OQ>(self.0, b.0))
+    }
+    #[inline(always)]
+    fn eq(self, b: Self) -> __mmask16 {
+        avx512!(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self.0, b.0))
+    }
+    #[inline(always)]
+    fn is_nan(self) -> __mmask16 {
+        avx512!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0, self.0))
+    }
+    #[inline(always)]
+    fn select(m: __mmask16, a: Self, b: Self) -> Self {
+        // vblendmps takes the second source where the mask bit is set.
+        Avx512(avx512!(_mm512_mask_blend_ps(m, b.0, a.0)))
+    }
+    #[inline(always)]
+    fn and(a: __mmask16, b: __mmask16) -> __mmask16 {
+        a & b
+    }
+    #[inline(always)]
+    fn or(a: __mmask16, b: __mmask16) -> __mmask16 {
+        a | b
+    }
+    #[inline(always)]
+    fn not(a: __mmask16) -> __mmask16 {
+        !a
+    }
+    #[inline(always)]
+    fn any(m: __mmask16) -> bool {
+        m != 0
+    }
+    #[inline(always)]
+    fn first_set(m: __mmask16) -> Option<usize> {
+        if m == 0 {
+            None
+        } else {
+            Some(m.trailing_zeros() as usize)
+        }
+    }
+    #[inline(always)]
+    fn reduce_max(self) -> f32 {
+        // NaN lanes become -inf, then a tree of vmaxps (exact once no NaN is left; which
+        // zero wins a ±0 tie is unspecified). If every lane is NaN, lane 0 is returned.
+        let nan = self.is_nan();
+        avx512!({
+            let v = _mm512_mask_blend_ps(nan, self.0, _mm512_set1_ps(f32::NEG_INFINITY));
+            let v8 = _mm256_max_ps(_mm512_castps512_ps256(v), high_half(v));
+            let v4 = _mm_max_ps(_mm256_castps256_ps128(v8), _mm256_extractf128_ps::<1>(v8));
+            let v2 = _mm_max_ps(v4, _mm_movehl_ps(v4, v4));
+            let v1 = _mm_max_ss(v2, _mm_shuffle_ps::<0b01>(v2, v2));
+            if nan == u16::MAX {
+                _mm512_cvtss_f32(self.0)
+            } else {
+                _mm_cvtss_f32(v1)
+            }
+        })
+    }
+    #[inline(always)]
+    fn reduce_sum_f64(self) -> f64 {
+        Self::acc_sum(widen(self.0))
+    }
+    #[inline(always)]
+    fn acc_zero() -> Self::Acc {
+        avx512!((_mm512_setzero_pd(), _mm512_setzero_pd()))
+    }
+    #[inline(always)]
+    fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc {
+        let (lo, hi) = widen(v.0);
+        avx512!((_mm512_add_pd(acc.0, lo), _mm512_add_pd(acc.1, hi)))
+    }
+    #[inline(always)]
+    fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc {
+        let (lo, hi) = widen(f.0);
+        avx512!((_mm512_mul_pd(acc.0, lo), _mm512_mul_pd(acc.1, hi)))
+    }
+    #[inline(always)]
+    fn acc_sum(acc: Self::Acc) -> f64 {
+        // Halving order, fixed: lane i += lane i + n/2 for n = 16, 8, 4, 2.
+        avx512!({
+            let s8 = _mm512_add_pd(acc.0, acc.1);
+            let s4 = _mm256_add_pd(_mm512_castpd512_pd256(s8), _mm512_extractf64x4_pd::<1>(s8));
+            let s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd::<1>(s4));
+            _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::Avx512;
+    use crate::simd::portable::difftest::{self, Fused};
+
+    #[target_feature(enable = "avx512f")]
+    fn differential(seed: u64) {
+        difftest::run::<Avx512>(Fused::Always, seed, 20_000);
+    }
+
+    #[test]
+    fn lanes_match_scalar() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            std::println!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        for seed in 1..=4 {
+            // SAFETY: the CPU has AVX-512F (checked above), so an `Avx512` may exist.
+            unsafe { differential(seed) };
+        }
+    }
+}

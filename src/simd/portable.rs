@@ -1,0 +1,196 @@
+//! 4 lanes through `wide::f32x4`: SSE2 on x86_64, NEON on aarch64, simd128 on wasm32.
+//!
+//! `wide` chooses its instructions when it is compiled (`cfg(target_feature)`), so this is a
+//! compile-time backend: no run-time detection, no `#[target_feature]`. Only `wide`'s
+//! arithmetic, comparisons, blends and integer bit operations are used, never its
+//! `exp`/`ln`/`recip`. `min`/`max` are built from a comparison and a blend so that they
+//! follow this crate's NaN convention on every target (`wide`'s differ between targets).
+//! `mul_add` is fused where `wide` fuses it (NEON, or x86 compiled with FMA).
+
+use bytemuck::cast;
+use wide::{f32x4, i32x4};
+
+use super::Lanes;
+
+/// Four `f32` lanes. Masks are lanes of all ones or all zeros.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable(f32x4);
+
+impl Portable {
+    #[inline(always)]
+    fn bits(self) -> i32x4 {
+        cast(self.0)
+    }
+    #[inline(always)]
+    fn from_bits(b: i32x4) -> Self {
+        Portable(cast(b))
+    }
+}
+
+impl Lanes for Portable {
+    const N: usize = 4;
+    type Mask = f32x4;
+    type Acc = [f64; 4];
+
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees 4 readable f32 at p; read_unaligned has no alignment
+        // needs.
+        Portable(f32x4::new(unsafe { p.cast::<[f32; 4]>().read_unaligned() }))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees 4 writable f32 at p.
+        unsafe { p.cast::<[f32; 4]>().write_unaligned(self.0.to_array()) }
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Portable(f32x4::splat(v))
+    }
+    #[inline(always)]
+    fn iota() -> Self {
+        Portable(f32x4::new([0.0, 1.0, 2.0, 3.0]))
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        Portable(self.0 + b.0)
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        Portable(self.0 - b.0)
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        Portable(self.0 * b.0)
+    }
+    #[inline(always)]
+    fn div(self, b: Self) -> Self {
+        Portable(self.0 / b.0)
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        Portable(self.0.mul_add(b.0, c.0))
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, b: Self, c: Self) -> Self {
+        Portable(self.0.mul_neg_add(b.0, c.0))
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        Self::from_bits(self.bits() ^ i32x4::splat(i32::MIN))
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        Self::from_bits(self.bits() & i32x4::splat(i32::MAX))
+    }
+    #[inline(always)]
+    fn min(self, b: Self) -> Self {
+        Self::select(self.lt(b), self, b)
+    }
+    #[inline(always)]
+    fn max(self, b: Self) -> Self {
+        Self::select(b.lt(self), self, b)
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        // Adding and removing 1.5·2^23 rounds to nearest-even for |x| < 2^22.
+        let magic = f32x4::splat(12_582_912.0);
+        Portable((self.0 + magic) - magic)
+    }
+    #[inline(always)]
+    fn mul_pow2(self, n: Self) -> Self {
+        let e = n.0.round_int() + i32x4::splat(127);
+        Portable(self.0 * cast::<i32x4, f32x4>(e << 23u32))
+    }
+    #[inline(always)]
+    fn frexp(self) -> (Self, Self) {
+        let bits = self.bits();
+        let e = ((bits >> 23u32) & i32x4::splat(0xff)) - i32x4::splat(127);
+        let m = (bits & i32x4::splat(0x007f_ffff)) | i32x4::splat(0x3f80_0000);
+        (Self::from_bits(m), Portable(e.round_float()))
+    }
+    #[inline(always)]
+    fn lt(self, b: Self) -> f32x4 {
+        self.0.simd_lt(b.0)
+    }
+    #[inline(always)]
+    fn le(self, b: Self) -> f32x4 {
+        self.0.simd_le(b.0)
+    }
+    #[inline(always)]
+    fn eq(self, b: Self) -> f32x4 {
+        self.0.simd_eq(b.0)
+    }
+    #[inline(always)]
+    fn is_nan(self) -> f32x4 {
+        self.0.is_nan()
+    }
+    #[inline(always)]
+    fn select(m: f32x4, a: Self, b: Self) -> Self {
+        Portable(m.select(a.0, b.0))
+    }
+    #[inline(always)]
+    fn and(a: f32x4, b: f32x4) -> f32x4 {
+        a & b
+    }
+    #[inline(always)]
+    fn or(a: f32x4, b: f32x4) -> f32x4 {
+        a | b
+    }
+    #[inline(always)]
+    fn not(a: f32x4) -> f32x4 {
+        cast::<i32x4, f32x4>(cast::<f32x4, i32x4>(a) ^ i32x4::splat(-1))
+    }
+    #[inline(always)]
+    fn any(m: f32x4) -> bool {
+        m.any()
+    }
+    #[inline(always)]
+    fn first_set(m: f32x4) -> Option<usize> {
+        let bits = m.to_bitmask();
+        if bits == 0 {
+            None
+        } else {
+            Some(bits.trailing_zeros() as usize)
+        }
+    }
+    #[inline(always)]
+    fn reduce_max(self) -> f32 {
+        self.0
+            .to_array()
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+    }
+    #[inline(always)]
+    fn reduce_sum_f64(self) -> f64 {
+        Self::acc_sum(Self::acc_add(Self::acc_zero(), self))
+    }
+    #[inline(always)]
+    fn acc_zero() -> [f64; 4] {
+        [0.0; 4]
+    }
+    #[inline(always)]
+    fn acc_add(acc: [f64; 4], v: Self) -> [f64; 4] {
+        let v = v.0.to_array();
+        [
+            acc[0] + v[0] as f64,
+            acc[1] + v[1] as f64,
+            acc[2] + v[2] as f64,
+            acc[3] + v[3] as f64,
+        ]
+    }
+    #[inline(always)]
+    fn acc_mul(acc: [f64; 4], f: Self) -> [f64; 4] {
+        let f = f.0.to_array();
+        [
+            acc[0] * f[0] as f64,
+            acc[1] * f[1] as f64,
+            acc[2] * f[2] as f64,
+            acc[3] * f[3] as f64,
+        ]
+    }
+    #[inline(always)]
+    fn acc_sum(acc: [f64; 4]) -> f64 {
+        (acc[0] + acc[1]) + (acc[2] + acc[3])
+    }
+}
