@@ -65,9 +65,9 @@ impl Backend {
             Backend::Scalar => true,
             Backend::Portable => PORTABLE,
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => detect::has_avx2_fma(),
+            Backend::Avx2 => x86_features() & AVX2 != 0,
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => detect::has_avx512f(),
+            Backend::Avx512 => x86_features() & AVX512 != 0,
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -96,6 +96,27 @@ impl Backend {
     fn from_u8(v: u8) -> Option<Backend> {
         Backend::ALL.get(usize::from(v)).copied()
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+const AVX2: u8 = 1;
+#[cfg(target_arch = "x86_64")]
+const AVX512: u8 = 2;
+
+/// The x86_64 features, detected once: `cpuid` is slow (it traps to the hypervisor in a VM),
+/// and forced-backend calls ask on every call.
+#[cfg(target_arch = "x86_64")]
+fn x86_features() -> u8 {
+    const UNKNOWN: u8 = 0x80;
+    static FEATURES: AtomicU8 = AtomicU8::new(UNKNOWN);
+    let f = FEATURES.load(Ordering::Relaxed);
+    if f != UNKNOWN {
+        return f;
+    }
+    let f = if detect::has_avx2_fma() { AVX2 } else { 0 }
+        | if detect::has_avx512f() { AVX512 } else { 0 };
+    FEATURES.store(f, Ordering::Relaxed);
+    f
 }
 
 const PORTABLE: bool = cfg!(any(
