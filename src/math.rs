@@ -31,7 +31,18 @@ const SQRT_HALF: f32 = core::f32::consts::FRAC_1_SQRT_2;
 #[inline(always)]
 pub(crate) fn exp<S: Lanes>(x: S) -> S {
     // max/min return the second operand on NaN, so NaN survives this clamp.
-    let x = S::splat(89.0).min(S::splat(-104.0).max(x));
+    exp_clamped(S::splat(89.0).min(S::splat(-104.0).max(x)))
+}
+
+/// `e^x` for `x <= 0` (or NaN): [`exp`] without the upper clamp.
+#[inline(always)]
+pub(crate) fn exp_nonpos<S: Lanes>(x: S) -> S {
+    exp_clamped(S::splat(-104.0).max(x))
+}
+
+/// `e^x` for `x` in `[-104, 89]` or NaN.
+#[inline(always)]
+fn exp_clamped<S: Lanes>(x: S) -> S {
     let n = x.mul(S::splat(LOG2_E)).round();
     let r = n.neg_mul_add(S::splat(LN2_HI), x);
     let r = n.neg_mul_add(S::splat(LN2_LO), r);
@@ -43,10 +54,8 @@ pub(crate) fn exp<S: Lanes>(x: S) -> S {
         .mul_add(r, S::splat(1.666_666_5e-1))
         .mul_add(r, S::splat(0.5));
     let p = p.mul_add(z, r).add(S::splat(1.0));
-    // |n| <= 150: both halves lie in [-75, 75], so each power of two is normal.
-    let n1 = n.mul(S::splat(0.5)).round();
-    let n2 = n.sub(n1);
-    p.mul_pow2(n1).mul_pow2(n2)
+    // |n| <= 150.
+    p.ldexp(n)
 }
 
 /// `e·ln2 + ln(1 + f)` for `f` in `[√½ - 1, √2 - 1]` and integral `e`.
@@ -123,6 +132,24 @@ pub(crate) fn log1p<S: Lanes>(x: S) -> S {
     let r = S::select(x.eq(S::splat(0.0)), x, r);
     // x < -1 and NaN give NaN.
     S::select(S::splat(-1.0).le(x), r, S::splat(f32::NAN))
+}
+
+/// `ln(1 + x)` for `x` in `[0, 1]` (or NaN): [`log1p`] without the special cases that this
+/// range cannot reach; the same result bit for bit.
+///
+/// `u = 1 + x` lies in `[1, 2]`, its rounding error `c = (1 - u) + x` is exact, and
+/// `u >= √2` is halved (`e = 1`), so `f = (m - 1) + c·2^-e`.
+#[inline(always)]
+pub(crate) fn log1p_unit<S: Lanes>(x: S) -> S {
+    let one = S::splat(1.0);
+    let u = one.add(x);
+    let c = one.sub(u).add(x);
+    let big = S::splat(2.0 * SQRT_HALF).le(u);
+    let half = S::splat(0.5);
+    let m = S::select(big, u.mul(half), u);
+    let c = S::select(big, c.mul(half), c);
+    let e = S::select(big, one, S::splat(0.0));
+    ln1p_reduced(c.add(m.sub(one)), e)
 }
 
 #[cfg(test)]

@@ -171,6 +171,22 @@ impl Lanes for Avx512 {
         })
     }
     #[inline(always)]
+    fn ldexp(self, n: Self) -> Self {
+        // vscalefps computes self·2^floor(n) with one rounding, subnormals and overflow
+        // included.
+        Avx512(avx512!(_mm512_scalef_ps(self.0, n.0)))
+    }
+    #[inline(always)]
+    fn recip(self) -> Self {
+        // 14-bit estimate, then one Newton step r + r·(1 - x·r): about 28 bits before the
+        // final rounding, so within 1 ulp (vdivps on zmm has a fraction of the throughput).
+        avx512!({
+            let r = _mm512_rcp14_ps(self.0);
+            let err = _mm512_fnmadd_ps(self.0, r, _mm512_set1_ps(1.0));
+            Avx512(_mm512_fmadd_ps(r, err, r))
+        })
+    }
+    #[inline(always)]
     fn lt(self, b: Self) -> __mmask16 {
         avx512!(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, b.0))
     }

@@ -95,6 +95,20 @@ pub(crate) trait Lanes: Copy {
     /// For finite positive normal `self = m · 2^e` with `m` in `[1, 2)`: returns `(m, e)`.
     /// Other inputs give unspecified (but non-trapping) values; callers fix them up.
     fn frexp(self) -> (Self, Self);
+    /// `self · 2^n` for integral `n` in `[-152, 152]`, rounded once (also into the subnormal
+    /// range and to ±inf on overflow). The default applies two normal powers of two; AVX-512
+    /// uses `vscalefps`.
+    #[inline(always)]
+    fn ldexp(self, n: Self) -> Self {
+        let n1 = n.mul(Self::splat(0.5)).round();
+        self.mul_pow2(n1).mul_pow2(n.sub(n1))
+    }
+    /// `1 / self` within 1 ulp (correctly rounded by default; AVX-512 refines `vrcp14ps`
+    /// with one Newton step, which is much cheaper than `vdivps` on 512-bit vectors).
+    #[inline(always)]
+    fn recip(self) -> Self {
+        Self::splat(1.0).div(self)
+    }
 
     /// `self < b`.
     fn lt(self, b: Self) -> Self::Mask;
