@@ -221,8 +221,8 @@ pub fn unit(want: Eval) -> f64 {
 /// sigmoid loss and gradient, softmax loss and gradient.
 pub const SIG_LOSS: Bound = Bound { k: 4.0, c: 2.0 };
 pub const SIG_GRAD: Bound = Bound { k: 4.5, c: 2.0 };
-pub const SM_LOSS: Bound = Bound { k: 4.0, c: 2.0 };
-pub const SM_GRAD: Bound = Bound { k: 4.0, c: 2.0 };
+pub const SM_LOSS: Bound = Bound { k: 2.0, c: 2.0 };
+pub const SM_GRAD: Bound = Bound { k: 2.0, c: 2.0 };
 
 /// The conditioning measure of the sigmoid kernels: `γ·(1 + |ln b|)` for the powers `b^γ` of
 /// probabilities the formula takes. `b` is computed in f32 with a relative error of a few
