@@ -137,8 +137,14 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
     let w_one = c.w.eq(one);
     let soft = S::not(S::or(w_zero, w_one));
     let any_soft = S::any(soft);
-    // ce = l + w·a, with 0·inf = 0.
-    let ce = S::select(w_zero, c.l, c.w.mul_add(c.a, c.l));
+    // Only an infinite logit makes a product 0·inf below; those vectors take the guarded
+    // path (the limits), every other vector skips the guards.
+    let any_inf = S::any(c.a.eq(S::splat(f32::INFINITY)));
+    // ce = l + w·a.
+    let mut ce = c.w.mul_add(c.a, c.l);
+    if any_inf {
+        ce = S::select(w_zero, c.l, ce);
+    }
     // v = w + w̄·e, u = d·v = 1 - p_t.
     let v = c.wbar.mul_add(c.e, c.w);
     let u = c.d.mul(v);
@@ -164,13 +170,23 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.
     let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));
     if G != 0 {
-        let k = gamma.mul(c.w.add(c.w).sub(one));
-        bracket = k.mul_add(mul_or_zero(r, ce), bracket);
+        // γ·(2w - 1)·r·ce
+        let k = c.w.mul_add(gamma.add(gamma), gamma.neg());
+        let rce = if any_inf {
+            mul_or_zero(r, ce)
+        } else {
+            r.mul(ce)
+        };
+        bracket = k.mul_add(rce, bracket);
     }
     let mut g = upow.mul(bracket);
     if let Some(alpha) = p.alpha {
         let at = t.mul_add(S::splat(alpha), one.sub(t).mul(S::splat(1.0 - alpha)));
-        lv = mul_or_zero(at, lv);
+        lv = if any_inf {
+            mul_or_zero(at, lv)
+        } else {
+            at.mul(lv)
+        };
         g = at.mul(g);
     }
     (lv, S::select(c.pos, g, g.neg()))
