@@ -16,7 +16,7 @@
 //! the limits for `±inf` logits; a NaN anywhere in a row makes that row's loss and gradient NaN.
 
 use crate::label::{ClassIndex, resolve};
-use crate::math::{exp, ln, log1p};
+use crate::math::{exp, exp_nonpos, ln, log1p};
 use crate::simd::{Lanes, MAX_LANES, Scalar, first_lanes, load_tail, mul_or_zero, store_tail};
 
 use super::sigmoid::{GENERAL, powi};
@@ -110,7 +110,7 @@ impl<S: Lanes> RowState<S> {
             // is rescaled by that factor.
             self.acc = S::acc_add(self.acc, self.part);
             self.part = zero;
-            let f = exp(S::select(grew, self.m.sub(m_new), zero));
+            let f = exp_nonpos(S::select(grew, self.m.sub(m_new), zero));
             let moved = S::select(grew, self.cnt, zero);
             self.acc = S::acc_mul(S::acc_add(self.acc, moved), f);
             self.cnt = S::select(grew, zero, self.cnt);
@@ -121,7 +121,9 @@ impl<S: Lanes> RowState<S> {
         self.cnt = self
             .cnt
             .add(S::select(S::and(top, valid), S::splat(1.0), zero));
-        self.part = self.part.add(S::select(below, exp(v.sub(self.m)), zero));
+        self.part = self
+            .part
+            .add(S::select(below, exp_nonpos(v.sub(self.m)), zero));
         self.pending += 1;
         if self.pending == 8 {
             self.acc = S::acc_add(self.acc, self.part);
@@ -137,12 +139,69 @@ impl<S: Lanes> RowState<S> {
         let acc = S::acc_add(self.acc, self.part);
         let max = self.m.reduce_max();
         let top = self.m.eq(S::splat(max));
-        let f = exp(S::select(top, zero, self.m.sub(S::splat(max))));
+        let f = exp_nonpos(S::select(top, zero, self.m.sub(S::splat(max))));
         let acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, self.cnt)), f);
         let ties = S::select(top, self.cnt, zero).reduce_sum_f64();
         // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
         (max, S::acc_sum(acc) + (ties - 1.0))
     }
+}
+
+/// Row maximum and `S_rest` for a row shorter than [`LONG_ROW`], which stays in L1: the
+/// maximum first, then one pass of `exp(z - max)` with no rescaling. (The online update of
+/// [`RowState`] would rescale several times per lane in a short row.)
+///
+/// # Safety
+/// `row` must be valid for reading `c >= 1` values.
+#[inline(always)]
+unsafe fn short_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
+    let zero = S::splat(0.0);
+    let n = c - c % S::N;
+    // SAFETY: the c - n values from n are within the row.
+    let tail = unsafe { core::slice::from_raw_parts(row.add(n), c - n) };
+    let mut mv = S::splat(f32::NEG_INFINITY);
+    let mut j = 0;
+    while j < n {
+        // SAFETY: j + N <= n <= c.
+        mv = mv.max(unsafe { S::load(row.add(j)) });
+        j += S::N;
+    }
+    if n < c {
+        mv = mv.max(load_tail::<S>(tail, f32::NEG_INFINITY));
+    }
+    // A NaN in the row may hide a lane's maximum here; the NaN then reaches the sum anyway.
+    let max = mv.reduce_max();
+    let mv = S::splat(max);
+    let (mut cnt, mut part, mut acc) = (zero, zero, S::acc_zero());
+    let all = first_lanes::<S>(S::N);
+    j = 0;
+    while j < n {
+        // SAFETY: j + N <= n <= c.
+        let v = unsafe { S::load(row.add(j)) };
+        absorb_below(v, all, mv, &mut cnt, &mut part);
+        j += S::N;
+        if (j / S::N) % 8 == 0 {
+            acc = S::acc_add(acc, part);
+            part = zero;
+        }
+    }
+    if n < c {
+        let v = load_tail::<S>(tail, f32::NEG_INFINITY);
+        absorb_below(v, first_lanes::<S>(c - n), mv, &mut cnt, &mut part);
+    }
+    let ties = cnt.reduce_sum_f64();
+    // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
+    (max, S::acc_sum(S::acc_add(acc, part)) + (ties - 1.0))
+}
+
+/// Counts the `valid` lanes of `v` equal to `max` and adds `exp(v - max)` of the others.
+#[inline(always)]
+fn absorb_below<S: Lanes>(v: S, valid: S::Mask, max: S, cnt: &mut S, part: &mut S) {
+    let zero = S::splat(0.0);
+    let top = v.eq(max);
+    *cnt = cnt.add(S::select(S::and(top, valid), S::splat(1.0), zero));
+    let below = S::and(S::not(top), valid);
+    *part = part.add(S::select(below, exp_nonpos(v.sub(max)), zero));
 }
 
 /// Row maximum and `S_rest` (see the module doc).
@@ -151,6 +210,10 @@ impl<S: Lanes> RowState<S> {
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
 unsafe fn row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
+    if c < LONG_ROW {
+        // SAFETY: forwarded.
+        return unsafe { short_row_stats::<S>(row, c) };
+    }
     let mut st = RowState::<S>::new();
     let all = first_lanes::<S>(S::N);
     let mut j = 0;
@@ -203,7 +266,7 @@ fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32
 /// `f · exp(z - max)`, with `z - max = 0` where `z == max` (also for infinite `z`).
 #[inline(always)]
 fn grad_lanes<S: Lanes>(v: S, max: S, f: S) -> S {
-    exp(S::select(v.eq(max), S::splat(0.0), v.sub(max))).mul(f)
+    exp_nonpos(S::select(v.eq(max), S::splat(0.0), v.sub(max))).mul(f)
 }
 
 /// Writes `f · exp(z_j - max)` over a row, then `gk` at the target class.
