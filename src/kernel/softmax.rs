@@ -317,10 +317,136 @@ pub(crate) unsafe fn run<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>
     unsafe {
         if job.c >= LONG_ROW {
             groups::<S, Scalar, L, G>(job)
+        } else if job.c <= SMALL_C && S::N > 1 {
+            small_rows::<S, L, G>(job)
         } else {
             groups::<S, S, L, G>(job)
         }
     }
+}
+
+/// Rows at most this long are computed across rows: one lane per row.
+const SMALL_C: usize = 16;
+
+/// Column `j` (`j < SMALL_C`) of a transposed block.
+#[inline(always)]
+fn column<S: Lanes>(cols: &[f32; MAX_LANES * SMALL_C], j: usize) -> S {
+    let start = (j * MAX_LANES).min(MAX_LANES * (SMALL_C - 1));
+    // SAFETY: start + MAX_LANES <= the array's length, and S::N <= MAX_LANES.
+    unsafe { S::load(cols.as_ptr().add(start)) }
+}
+
+/// `(out, c, up)` of a mode: the output pointer, the gradient scale, the upstream pointer.
+#[inline(always)]
+fn outputs(mode: Mode) -> (*mut f32, f32, *const f32) {
+    match mode {
+        Mode::Sum => (core::ptr::null_mut(), 0.0, core::ptr::null()),
+        Mode::Loss(o) => (o, 0.0, core::ptr::null()),
+        Mode::Grad(o, s) | Mode::SumGrad(o, s) => (o, s, core::ptr::null()),
+        Mode::GradUpstream(o, u) => (o, 0.0, u),
+    }
+}
+
+/// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: the rows
+/// are transposed into class columns on the stack, every step of the row computation is a
+/// vector operation across rows, and the gradient columns are transposed back. (Within a row
+/// such short rows would leave most lanes idle and pay the per-row reductions every time.)
+///
+/// # Safety
+/// As [`run`], and `C <= SMALL_C`.
+#[inline(always)]
+unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
+    const W: usize = MAX_LANES;
+    let c = job.c.min(SMALL_C);
+    let (out, scale, up) = outputs(job.mode);
+    let sum = matches!(job.mode, Mode::Sum | Mode::SumGrad(..));
+    let grads = !matches!(job.mode, Mode::Sum | Mode::Loss(_));
+    let zero = S::splat(0.0);
+    let mut acc = S::acc_zero();
+    let mut r0 = 0;
+    while r0 < job.rows {
+        let g = (job.rows - r0).min(S::N).min(W);
+        // Column j holds class j of rows r0..r0+g; absent or ignored rows stay 0 (harmless).
+        let mut cols = [0.0f32; W * SMALL_C];
+        let (mut zk, mut alpha, mut kf, mut cr) =
+            ([0.0f32; W], [0.0f32; W], [-1.0f32; W], [0.0f32; W]);
+        let mut valid = [0.0f32; W];
+        for i in 0..g {
+            let r = r0 + i;
+            let Some(k) = job.labels.get(r).and_then(|&l| resolve(l, c, job.ignore)) else {
+                continue;
+            };
+            // SAFETY: r < rows, so row r's c values lie within rows·C; k < c.
+            let row = unsafe { core::slice::from_raw_parts(job.z.add(r * c), c) };
+            for (j, &v) in row.iter().enumerate() {
+                if let Some(slot) = cols.get_mut(j * W + i) {
+                    *slot = v;
+                }
+            }
+            zk[i] = row.get(k).copied().unwrap_or(0.0);
+            alpha[i] = job.alpha.of(k);
+            kf[i] = k as f32;
+            valid[i] = 1.0;
+            // SAFETY: r < rows and the upstream holds rows values.
+            cr[i] = if up.is_null() {
+                scale
+            } else {
+                unsafe { *up.add(r) }
+            };
+        }
+        // SAFETY (block): every array holds W >= S::N values per column.
+        unsafe {
+            let mut max = S::splat(f32::NEG_INFINITY);
+            for j in 0..c {
+                max = max.max(column::<S>(&cols, j));
+            }
+            let (mut cnt, mut part) = (zero, zero);
+            let all = first_lanes::<S>(S::N);
+            for j in 0..c {
+                absorb_below(column::<S>(&cols, j), all, max, &mut cnt, &mut part);
+            }
+            let s_rest = part.add(cnt.sub(S::splat(1.0)));
+            let (loss, w, factor) = finish::<S, G>(
+                max,
+                s_rest,
+                S::load(zk.as_ptr()),
+                S::load(alpha.as_ptr()),
+                job.gamma,
+            );
+            let ok = S::load(valid.as_ptr()).eq(S::splat(1.0));
+            let loss = S::select(ok, loss, zero);
+            if sum {
+                acc = S::acc_add(acc, loss);
+            }
+            if let Mode::Loss(o) = job.mode {
+                let mut lv = [0.0f32; W];
+                loss.store(lv.as_mut_ptr());
+                for (i, &l) in lv.iter().enumerate().take(g) {
+                    *o.add(r0 + i) = l;
+                }
+            }
+            if grads {
+                let crv = S::load(cr.as_ptr());
+                let fv = factor.mul(crv);
+                let gk = w.mul(crv).neg();
+                let kv = S::load(kf.as_ptr());
+                let mut gcols = [0.0f32; W * SMALL_C];
+                for j in 0..c {
+                    let gj = grad_lanes(column::<S>(&cols, j), max, fv);
+                    let gj = S::select(kv.eq(S::splat(j as f32)), gk, gj);
+                    gj.store(gcols.as_mut_ptr().add(j * W));
+                }
+                for i in 0..g {
+                    let orow = core::slice::from_raw_parts_mut(out.add((r0 + i) * c), c);
+                    for (j, o) in orow.iter_mut().enumerate() {
+                        *o = gcols.get(j * W + i).copied().unwrap_or(0.0);
+                    }
+                }
+            }
+        }
+        r0 += g;
+    }
+    S::acc_sum(acc)
 }
 
 /// Rows in groups of `R::N`: statistics of each row with lanes `S`, the group's row results
