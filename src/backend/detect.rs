@@ -1,56 +1,153 @@
-//! x86_64 feature detection with `cpuid` and `xgetbv`, no `std` needed.
+//! x86_64 feature detection with `cpuid` and `xgetbv`: no `std`, no caching (the caller
+//! caches the chosen backend).
 //!
-//! A feature counts only if the CPU has it **and** the OS saves the registers it uses:
-//! `OSXSAVE` must be set, and `XCR0` must enable SSE and AVX state (bits 1, 2) for AVX2, plus
-//! the opmask and both halves of the upper `zmm` state (bits 5, 6, 7) for AVX-512.
+//! A feature counts only if the CPU has it **and** the OS saves the registers it uses
+//! (otherwise the instructions fault or registers get corrupted on a context switch):
+//! `CPUID.1:ECX.OSXSAVE` must be set before `xgetbv` may run at all, then `XCR0` must enable
+//! SSE and AVX state (bits 1, 2) for AVX2, plus the opmask and both parts of the upper `zmm`
+//! state (bits 5, 6, 7) for AVX-512.
+//!
+//! Each check also covers the features that its `#[target_feature]` implies for the
+//! compiler (`avx2` implies SSE3–SSE4.2 and AVX; `avx512f` also implies AVX2, FMA and F16C),
+//! since code compiled for it may use any of them.
+//!
+//! Under Miri both report `false` (Miri cannot run these instructions, nor the SIMD code).
 
 use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
 
-/// XCR0 bits, if the OS has enabled `xgetbv` (CPUID.1:ECX.OSXSAVE).
-fn xcr0() -> Option<u64> {
-    let leaf1 = __cpuid(1);
-    let osxsave = leaf1.ecx & (1 << 27) != 0;
-    let avx = leaf1.ecx & (1 << 28) != 0;
-    if !(osxsave && avx) {
-        return None;
+// CPUID.1:ECX.
+const SSE3: u32 = 1 << 0;
+const SSSE3: u32 = 1 << 9;
+const FMA: u32 = 1 << 12;
+const SSE4_1: u32 = 1 << 19;
+const SSE4_2: u32 = 1 << 20;
+const OSXSAVE: u32 = 1 << 27;
+const AVX: u32 = 1 << 28;
+const F16C: u32 = 1 << 29;
+// CPUID.(7,0):EBX.
+const AVX2: u32 = 1 << 5;
+const AVX512F: u32 = 1 << 16;
+// XCR0: SSE, AVX (ymm upper halves); opmask, zmm0-15 upper halves, zmm16-31.
+const XCR0_YMM: u64 = 0b0000_0110;
+const XCR0_ZMM: u64 = 0b1110_0110;
+
+/// What the CPU and the OS offer.
+struct Cpu {
+    leaf1_ecx: u32,
+    leaf7_ebx: u32,
+    /// 0 when the OS has not enabled `xgetbv` (no OSXSAVE).
+    xcr0: u64,
+}
+
+#[allow(unused_unsafe)] // `__cpuid` is an unsafe fn before Rust 1.94 (this crate's MSRV is 1.89)
+fn cpu() -> Cpu {
+    // SAFETY: `cpuid` exists on every x86_64 CPU and has no preconditions; leaf 0 gives the
+    // highest supported basic leaf.
+    let max_leaf = unsafe { __cpuid(0) }.eax;
+    // SAFETY: as above; leaf 1 always exists on x86_64.
+    let leaf1_ecx = unsafe { __cpuid(1) }.ecx;
+    let leaf7_ebx = if max_leaf >= 7 {
+        // SAFETY: as above; leaf 7 exists (max_leaf >= 7).
+        unsafe { __cpuid_count(7, 0) }.ebx
+    } else {
+        0
+    };
+    let xcr0 = if leaf1_ecx & OSXSAVE != 0 {
+        // SAFETY: OSXSAVE means the CPU has XSAVE/XGETBV and the OS set CR4.OSXSAVE, so
+        // `xgetbv` does not fault; XCR0 (index 0) always exists when XSAVE does.
+        unsafe { _xgetbv(0) }
+    } else {
+        0
+    };
+    Cpu {
+        leaf1_ecx,
+        leaf7_ebx,
+        xcr0,
     }
-    // SAFETY: OSXSAVE is set, so xgetbv is enabled; register 0 is XCR0.
-    Some(unsafe { xgetbv0() })
 }
 
-#[target_feature(enable = "xsave")]
-unsafe fn xgetbv0() -> u64 {
-    // SAFETY: the caller checked OSXSAVE.
-    unsafe { _xgetbv(0) }
-}
-
-/// CPUID leaf 7, sub-leaf 0, `(ebx)`, if the CPU has that leaf.
-fn leaf7_ebx() -> u32 {
-    // Leaf 0 gives the highest leaf.
-    let max = __cpuid(0).eax;
-    if max < 7 {
-        return 0;
+impl Cpu {
+    fn has_avx2_fma(&self) -> bool {
+        let leaf1 = SSE3 | SSSE3 | SSE4_1 | SSE4_2 | FMA | OSXSAVE | AVX;
+        self.leaf1_ecx & leaf1 == leaf1
+            && self.leaf7_ebx & AVX2 != 0
+            && self.xcr0 & XCR0_YMM == XCR0_YMM
     }
-    __cpuid_count(7, 0).ebx
+
+    fn has_avx512f(&self) -> bool {
+        self.has_avx2_fma()
+            && self.leaf1_ecx & F16C != 0
+            && self.leaf7_ebx & AVX512F != 0
+            && self.xcr0 & XCR0_ZMM == XCR0_ZMM
+    }
 }
 
-/// AVX2 and FMA, with `ymm` state saved by the OS.
+/// AVX2 and FMA (and the features they imply), with `ymm` state saved by the OS.
 pub(crate) fn has_avx2_fma() -> bool {
     if cfg!(miri) {
         return false;
     }
-    let Some(x) = xcr0() else { return false };
-    let fma = __cpuid(1).ecx & (1 << 12) != 0;
-    let avx2 = leaf7_ebx() & (1 << 5) != 0;
-    x & 0b110 == 0b110 && fma && avx2
+    cpu().has_avx2_fma()
 }
 
-/// AVX-512F, with `zmm` and opmask state saved by the OS.
+/// AVX-512F (and the features it implies), with `zmm` and opmask state saved by the OS.
 pub(crate) fn has_avx512f() -> bool {
     if cfg!(miri) {
         return false;
     }
-    let Some(x) = xcr0() else { return false };
-    let avx512f = leaf7_ebx() & (1 << 16) != 0;
-    x & 0b1110_0110 == 0b1110_0110 && avx512f
+    cpu().has_avx512f()
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn agrees_with_std() {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let avx512 = avx2
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("f16c");
+        assert_eq!(has_avx2_fma(), avx2);
+        assert_eq!(has_avx512f(), avx512);
+        std::println!("avx2+fma: {avx2}, avx512f: {avx512}");
+    }
+
+    #[test]
+    fn requires_os_support() {
+        let all = Cpu {
+            leaf1_ecx: u32::MAX,
+            leaf7_ebx: u32::MAX,
+            xcr0: XCR0_ZMM,
+        };
+        assert!(all.has_avx2_fma() && all.has_avx512f());
+        // The CPU has everything, but the OS saves only the ymm state.
+        let ymm_only = Cpu {
+            xcr0: XCR0_YMM,
+            ..all
+        };
+        assert!(ymm_only.has_avx2_fma() && !ymm_only.has_avx512f());
+        // No OSXSAVE: xgetbv was not run (xcr0 = 0) and nothing counts.
+        let no_os = Cpu {
+            leaf1_ecx: !OSXSAVE,
+            xcr0: 0,
+            ..all
+        };
+        assert!(!no_os.has_avx2_fma() && !no_os.has_avx512f());
+        // Opmask state missing.
+        let no_k = Cpu {
+            xcr0: XCR0_ZMM & !(1 << 5),
+            ..all
+        };
+        assert!(!no_k.has_avx512f());
+        // AVX-512F without AVX2 (never seen, but the compiled code would use AVX2).
+        let no_avx2 = Cpu {
+            leaf7_ebx: AVX512F,
+            ..all
+        };
+        assert!(!no_avx2.has_avx512f());
+    }
 }
