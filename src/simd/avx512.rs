@@ -180,10 +180,15 @@ impl Lanes for Avx512 {
     fn recip(self) -> Self {
         // 14-bit estimate, then one Newton step r + r·(1 - x·r): about 28 bits before the
         // final rounding, so within 1 ulp (vdivps on zmm has a fraction of the throughput).
+        // Where 1/x is ±inf or ±0 (x = ±0, ±inf, |x| < 2^-128) the estimate is already
+        // exact, but x·r is 0·inf or inf and the correction NaN or -inf; elsewhere
+        // |1 - x·r| < 2^-13. So lanes with 1 - x·r > -1 are corrected, the others keep r
+        // (one compare, and a masked FMA instead of a plain one).
         avx512!({
             let r = _mm512_rcp14_ps(self.0);
             let err = _mm512_fnmadd_ps(self.0, r, _mm512_set1_ps(1.0));
-            Avx512(_mm512_fmadd_ps(r, err, r))
+            let ok = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(err, _mm512_set1_ps(-1.0));
+            Avx512(_mm512_mask_fmadd_ps(r, ok, err, r))
         })
     }
     #[inline(always)]
@@ -289,6 +294,7 @@ mod tests {
     #[target_feature(enable = "avx512f")]
     fn differential(seed: u64) {
         difftest::run::<Avx512>(Fused::Always, seed, 20_000);
+        difftest::ldexp_rounds_once::<Avx512>(seed, 20_000);
     }
 
     #[test]
