@@ -71,7 +71,9 @@ impl Lanes for Avx2 {
     }
     #[inline(always)]
     fn iota() -> Self {
-        Avx2(avx2!(_mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)))
+        Avx2(avx2!(_mm256_setr_ps(
+            0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0
+        )))
     }
     #[inline(always)]
     fn add(self, b: Self) -> Self {
