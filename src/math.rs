@@ -283,10 +283,12 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     sweep_entry!(sweep_avx512, crate::simd::Avx512, "avx512f");
 
+    /// A backend's sweep entry point.
+    type Entry = unsafe fn(Func, &[f32], &mut [f32]);
+
     /// The backends available here, with their entry points.
-    fn sweep_backends() -> std::vec::Vec<(&'static str, unsafe fn(Func, &[f32], &mut [f32]))> {
-        let mut v: std::vec::Vec<(&'static str, unsafe fn(Func, &[f32], &mut [f32]))> =
-            std::vec![("scalar", sweep_scalar)];
+    fn sweep_backends() -> std::vec::Vec<(&'static str, Entry)> {
+        let mut v: std::vec::Vec<(&'static str, Entry)> = std::vec![("scalar", sweep_scalar)];
         for b in crate::Backend::ALL {
             if !b.is_available() {
                 continue;
