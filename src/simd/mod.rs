@@ -95,9 +95,11 @@ pub(crate) trait Lanes: Copy {
     /// For finite positive normal `self = m · 2^e` with `m` in `[1, 2)`: returns `(m, e)`.
     /// Other inputs give unspecified (but non-trapping) values; callers fix them up.
     fn frexp(self) -> (Self, Self);
-    /// `self · 2^n` for integral `n` in `[-152, 152]`, rounded once (also into the subnormal
-    /// range and to ±inf on overflow). The default applies two normal powers of two; AVX-512
-    /// uses `vscalefps`.
+    /// `self · 2^n` for integral `n` in `[-152, 152]`. Rounded once (also into the subnormal
+    /// range and to ±inf on overflow) when `|self| >= 2^-50`, which covers `exp`'s use
+    /// (`self` near 1): the default applies two normal powers of two, and only a product
+    /// already subnormal after the first could round twice. AVX-512 uses `vscalefps`, which
+    /// rounds once for every input.
     #[inline(always)]
     fn ldexp(self, n: Self) -> Self {
         let n1 = n.mul(Self::splat(0.5)).round();
@@ -133,7 +135,8 @@ pub(crate) trait Lanes: Copy {
 
     /// Largest lane (NaN lanes are skipped unless all are NaN).
     fn reduce_max(self) -> f32;
-    /// Sum of the lanes, in `f64`, in a fixed order.
+    /// Sum of the lanes, in `f64`, in a fixed order (every backend: lane `i` += lane
+    /// `i + n/2`, halving `n` until one lane is left).
     fn reduce_sum_f64(self) -> f64;
 
     /// A zero accumulator.
