@@ -2,7 +2,8 @@
 
 use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
-use crate::kernel::sigmoid::{Job, Mode, Params};
+use crate::kernel::Mode;
+use crate::kernel::sigmoid::{Job, Params};
 use crate::params::{
     Reduction, SigmoidForm, check_alpha, check_gamma, check_len, grad_factor, ready, reduced,
 };

@@ -2,7 +2,8 @@
 
 use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
-use crate::kernel::softmax::{ClassAlpha, Job, Mode};
+use crate::kernel::Mode;
+use crate::kernel::softmax::{ClassAlpha, Job};
 use crate::label::{self, ClassIndex};
 use crate::params::{Alpha, Reduction, check_gamma, check_len, grad_factor, ready, reduced};
 

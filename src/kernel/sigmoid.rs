@@ -14,6 +14,7 @@
 //! Products of an exactly-zero weight with an infinite log (only at `x = ±inf`) are taken as
 //! 0, their limit.
 
+use super::Mode;
 use crate::math::{exp, exp_nonpos, ln, log1p_unit};
 use crate::simd::{Lanes, first_lanes, load_tail, mul_or_zero, store_tail};
 
@@ -29,21 +30,6 @@ pub(crate) struct Params {
     pub alpha: Option<f32>,
     /// `γ >= 0`, finite.
     pub gamma: f32,
-}
-
-/// What one call computes and where it writes.
-#[derive(Clone, Copy)]
-pub(crate) enum Mode {
-    /// The sum of the losses only.
-    Sum,
-    /// `out[i] = L_i`.
-    Loss(*mut f32),
-    /// `out[i] = c · dL_i/dx_i`.
-    Grad(*mut f32, f32),
-    /// `out[i] = up[i] · dL_i/dx_i`.
-    GradUpstream(*mut f32, *const f32),
-    /// The sum of the losses, and `out[i] = c · dL_i/dx_i` (fused; `out` may be the logits).
-    SumGrad(*mut f32, f32),
 }
 
 /// One call's slices, as raw pointers so that the gradient may overwrite the logits.
@@ -286,13 +272,7 @@ unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
 #[inline(always)]
 unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     let n = job.n;
-    let null = core::ptr::null_mut();
-    let (out, c, up) = match job.mode {
-        Mode::Sum => (null, 0.0, core::ptr::null()),
-        Mode::Loss(o) => (o, 0.0, core::ptr::null()),
-        Mode::Grad(o, c) | Mode::SumGrad(o, c) => (o, c, core::ptr::null()),
-        Mode::GradUpstream(o, u) => (o, 0.0, u),
-    };
+    let (out, c, up) = job.mode.parts();
     let sum = M == SUM || M == SUM_GRAD;
     let cv = S::splat(c);
     // Losses are non-negative: summing BLOCK of them per lane in f32 before adding the block

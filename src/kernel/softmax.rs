@@ -19,6 +19,7 @@ use crate::label::{ClassIndex, resolve};
 use crate::math::{exp, exp_nonpos, ln, log1p};
 use crate::simd::{Lanes, MAX_LANES, Scalar, first_lanes, load_tail, mul_or_zero, store_tail};
 
+use super::Mode;
 use super::sigmoid::{GENERAL, powi};
 
 /// Rows at least this long are finished one at a time, while they are still in L1.
@@ -44,21 +45,6 @@ impl ClassAlpha<'_> {
             ClassAlpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
         }
     }
-}
-
-/// What one call computes and where it writes.
-#[derive(Clone, Copy)]
-pub(crate) enum Mode {
-    /// The sum of the row losses only.
-    Sum,
-    /// `out[row] = L_row`.
-    Loss(*mut f32),
-    /// `out[row·C + j] = c · dL_row/dz_j`.
-    Grad(*mut f32, f32),
-    /// `out[row·C + j] = up[row] · dL_row/dz_j`.
-    GradUpstream(*mut f32, *const f32),
-    /// The sum of the losses, and the scaled gradient (fused; `out` may be the logits).
-    SumGrad(*mut f32, f32),
 }
 
 /// One call, with validated arguments.
@@ -336,17 +322,6 @@ fn column<S: Lanes>(cols: &[f32; MAX_LANES * SMALL_C], j: usize) -> S {
     unsafe { S::load(cols.as_ptr().add(start)) }
 }
 
-/// `(out, c, up)` of a mode: the output pointer, the gradient scale, the upstream pointer.
-#[inline(always)]
-fn outputs(mode: Mode) -> (*mut f32, f32, *const f32) {
-    match mode {
-        Mode::Sum => (core::ptr::null_mut(), 0.0, core::ptr::null()),
-        Mode::Loss(o) => (o, 0.0, core::ptr::null()),
-        Mode::Grad(o, s) | Mode::SumGrad(o, s) => (o, s, core::ptr::null()),
-        Mode::GradUpstream(o, u) => (o, 0.0, u),
-    }
-}
-
 /// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: the rows
 /// are transposed into class columns on the stack, every step of the row computation is a
 /// vector operation across rows, and the gradient columns are transposed back. (Within a row
@@ -358,9 +333,8 @@ fn outputs(mode: Mode) -> (*mut f32, f32, *const f32) {
 unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
     const W: usize = MAX_LANES;
     let c = job.c.min(SMALL_C);
-    let (out, scale, up) = outputs(job.mode);
-    let sum = matches!(job.mode, Mode::Sum | Mode::SumGrad(..));
-    let grads = !matches!(job.mode, Mode::Sum | Mode::Loss(_));
+    let (out, scale, up) = job.mode.parts();
+    let (sum, grads) = (job.mode.sums(), job.mode.grads());
     let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
     let mut r0 = 0;
@@ -454,14 +428,8 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
 #[inline(always)]
 unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
     let c = job.c;
-    let (out, scale, up, sum) = match job.mode {
-        Mode::Sum => (core::ptr::null_mut(), 0.0, core::ptr::null(), true),
-        Mode::Loss(o) => (o, 0.0, core::ptr::null(), false),
-        Mode::Grad(o, s) => (o, s, core::ptr::null(), false),
-        Mode::GradUpstream(o, u) => (o, 0.0, u, false),
-        Mode::SumGrad(o, s) => (o, s, core::ptr::null(), true),
-    };
-    let grads = !matches!(job.mode, Mode::Sum | Mode::Loss(_));
+    let (out, scale, up) = job.mode.parts();
+    let (sum, grads) = (job.mode.sums(), job.mode.grads());
     let mut acc = R::acc_zero();
     let mut r0 = 0;
     while r0 < job.rows {
