@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Fails if a hot SIMD kernel entry point was not compiled as intended.
+
+Disassembles a release binary (default: the quickstart example) and, for every
+`backend::{avx512,avx2}::{sigmoid_g,softmax_g,first_outside_unit}` instance, requires that
+  * it uses the backend's registers (zmm for AVX-512, ymm for AVX2), and
+  * no out-of-line copy of the crate's math, lane methods or kernels exists anywhere in the
+    binary: each must be inlined into its #[target_feature] entry, or it would run without
+    the features (LLVM calls such copies through registers, so the check looks for the
+    copies themselves rather than for call instructions).
+Usage: python3 .ci/check-codegen.py [binary]
+"""
+import re
+import subprocess
+import sys
+
+binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/examples/quickstart"
+asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", binary],
+                     check=True, capture_output=True, text=True).stdout
+head = re.compile(r"^[0-9a-f]+ <(.*)>:$")
+want = {"avx512": "zmm", "avx2": "ymm"}
+entry = re.compile(r"focal_loss::backend::(avx512|avx2)::(sigmoid_g|softmax_g|first_outside_unit)")
+outlined = re.compile(r"^(focal_loss::(math|simd|kernel)::|<focal_loss::simd::)")
+
+functions, name, body = [], None, []
+for line in asm.splitlines():
+    m = head.match(line)
+    if m:
+        if name:
+            functions.append((name, body))
+        name, body = m.group(1), []
+    elif name:
+        body.append(line)
+if name:
+    functions.append((name, body))
+
+checked, failures = 0, []
+for name, body in functions:
+    if outlined.match(name):
+        failures.append(f"out-of-line copy of {name}")
+    m = entry.search(name)
+    if not m:
+        continue
+    checked += 1
+    text = "\n".join(body)
+    if want[m.group(1)] not in text:
+        failures.append(f"{name}: no {want[m.group(1)]} register used")
+print(f"checked {checked} SIMD entry points in {binary}")
+if checked == 0:
+    failures.append("no SIMD entry point found (symbols changed?)")
+for f in failures:
+    print("FAIL", f)
+sys.exit(1 if failures else 0)
