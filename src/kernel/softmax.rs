@@ -1,10 +1,16 @@
 //! Softmax (log-softmax) focal loss over row-major `[rows × C]` logits.
 //!
-//! Each row is read twice. The first pass keeps, per lane, a running maximum `m`, the number
-//! of elements equal to it and the sum of `exp(z - m)` over the others (rescaled when `m`
-//! grows), so that the row's `S_rest = Σ_{j ≠ argmax} exp(z_j - max)` is never formed as
-//! `S - 1`. Sums are held in `f64`. The row's scalar quantities are then computed for a group
-//! of rows at once, in lanes:
+//! Every row needs its maximum, the number of elements equal to it and
+//! `S_rest = Σ_{j ≠ one argmax} exp(z_j - max)`, which is never formed as `S - 1`. Three row
+//! strategies, chosen by `C`:
+//!
+//! * `C <= 16`: one lane per row (the rows are transposed into class columns on the stack);
+//! * `C < 512`: a max pass, then one pass of `exp(z - max)` (the row is in L1);
+//! * longer rows: one pass keeping, per lane, a running maximum, its count and the sum of
+//!   the other terms (rescaled when the maximum grows), so each row is read twice in all.
+//!
+//! Sums are held in `f64` (after short `f32` partial sums of non-negative terms). The row's
+//! scalar quantities are then computed for a group of rows at once, in lanes:
 //!
 //! * `ℓ = ln p_k = (z_k - max) - log1p(S_rest)`,
 //! * `q = 1 - p_k`: `S_rest / (1 + S_rest)` when `k` is an argmax, else `1 - p_k` (`p_k <= 1/2`),
