@@ -2,6 +2,7 @@
 
 use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
+use crate::label::{self, ClassIndex};
 
 /// Which of the two published sigmoid focal losses to compute. They agree for hard targets
 /// (`t` in `{0, 1}`) and differ for soft ones.
@@ -124,6 +125,46 @@ pub(crate) fn check_len(
             found,
         })
     }
+}
+
+/// Softmax shape checks, in order: `num_classes` positive and dividing the `len` logits, one
+/// label per row, one per-class alpha per class. Returns the number of rows.
+pub(crate) fn check_rows(
+    len: usize,
+    num_classes: usize,
+    labels: usize,
+    alpha: &Alpha<'_>,
+) -> Result<usize, FocalError> {
+    if num_classes == 0 || !len.is_multiple_of(num_classes) {
+        return Err(FocalError::InvalidNumClasses { num_classes, len });
+    }
+    let rows = len / num_classes;
+    check_len("labels", rows, labels)?;
+    if let Alpha::PerClass(v) = alpha
+        && v.len() != num_classes
+    {
+        return Err(FocalError::ClassAlphaLength {
+            expected: num_classes,
+            found: v.len(),
+        });
+    }
+    Ok(rows)
+}
+
+/// The labels' values: the number of rows not ignored, or the first label that is neither a
+/// class nor the ignore index.
+pub(crate) fn check_labels<L: ClassIndex>(
+    labels: &[L],
+    num_classes: usize,
+    ignore: Option<i64>,
+) -> Result<usize, FocalError> {
+    label::check(labels, num_classes, ignore).map_err(|(index, label)| {
+        FocalError::LabelOutOfRange {
+            index,
+            label,
+            num_classes,
+        }
+    })
 }
 
 /// The reduced loss from the kernel's `f64` sum.

@@ -4,8 +4,10 @@ use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
 use crate::kernel::Mode;
 use crate::kernel::softmax::{ClassAlpha, Job};
-use crate::label::{self, ClassIndex};
-use crate::params::{Alpha, Reduction, check_gamma, check_len, grad_factor, ready, reduced};
+use crate::label::ClassIndex;
+use crate::params::{
+    Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, grad_factor, ready, reduced,
+};
 
 /// Softmax focal loss over row-major `[rows × C]` logits with one class label per row
 /// (multi-class classification), computed in log-space.
@@ -106,35 +108,16 @@ impl<'a> SoftmaxFocal<'a> {
             r.check()?;
         }
         let b = ready(self.backend)?;
-        if num_classes == 0 || !len.is_multiple_of(num_classes) {
-            return Err(FocalError::InvalidNumClasses { num_classes, len });
-        }
-        let rows = len / num_classes;
-        check_len("labels", rows, labels.len())?;
+        let rows = check_rows(len, num_classes, labels.len(), &self.alpha)?;
         let alpha = match self.alpha {
             Alpha::None => ClassAlpha::One,
             Alpha::Scalar(a) => ClassAlpha::Same(a),
-            Alpha::PerClass(v) => {
-                if v.len() != num_classes {
-                    return Err(FocalError::ClassAlphaLength {
-                        expected: num_classes,
-                        found: v.len(),
-                    });
-                }
-                ClassAlpha::PerClass(v)
-            }
+            Alpha::PerClass(v) => ClassAlpha::PerClass(v),
         };
         for &(what, expected, found) in outputs {
             check_len(what, expected, found)?;
         }
-        let valid =
-            label::check(labels, num_classes, self.ignore_index).map_err(|(index, label)| {
-                FocalError::LabelOutOfRange {
-                    index,
-                    label,
-                    num_classes,
-                }
-            })?;
+        let valid = check_labels(labels, num_classes, self.ignore_index)?;
         Ok((b, alpha, rows, valid))
     }
 

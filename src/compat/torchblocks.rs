@@ -18,7 +18,7 @@
 
 use crate::error::FocalError;
 use crate::label::ClassIndex;
-use crate::params::{Alpha, check_alpha, check_gamma, check_len};
+use crate::params::{Alpha, check_alpha, check_gamma, check_labels, check_len, check_rows};
 
 fn check_epsilon(e: f32) -> Result<(), FocalError> {
     if e.is_finite() && e >= 0.0 {
@@ -165,26 +165,8 @@ impl FocalLoss<'_> {
         self.alpha.check_values()?;
         check_gamma(self.gamma)?;
         check_epsilon(self.epsilon)?;
-        if num_classes == 0 || !logits.len().is_multiple_of(num_classes) {
-            return Err(FocalError::InvalidNumClasses {
-                num_classes,
-                len: logits.len(),
-            });
-        }
-        check_len("labels", logits.len() / num_classes, labels.len())?;
-        if let Alpha::PerClass(v) = self.alpha {
-            check_len("alpha", num_classes, v.len()).map_err(|_| FocalError::ClassAlphaLength {
-                expected: num_classes,
-                found: v.len(),
-            })?;
-        }
-        crate::label::check(labels, num_classes, None)
-            .map(|_| ())
-            .map_err(|(index, label)| FocalError::LabelOutOfRange {
-                index,
-                label,
-                num_classes,
-            })
+        check_rows(logits.len(), num_classes, labels.len(), &self.alpha)?;
+        check_labels(labels, num_classes, None).map(|_| ())
     }
 
     fn alpha_of(&self, k: usize) -> f64 {
