@@ -73,7 +73,7 @@ fn common<S: Lanes>(x: S, t: S) -> Common<S> {
     let a = x.abs();
     let e = exp_nonpos(a.neg());
     let one = S::splat(1.0);
-    let d = one.add(e).recip();
+    let d = one.add(e).recip_1_2();
     let l = log1p_unit(e);
     let pos = S::splat(0.0).le(x);
     let omt = one.sub(t);
@@ -88,10 +88,27 @@ fn common<S: Lanes>(x: S, t: S) -> Common<S> {
     }
 }
 
+/// What one vector evaluates to: the loss, and the gradient as `s·g` with `s = +1` where
+/// `pos` and `-1` elsewhere (the driver folds the sign into the multiply it does anyway).
+#[derive(Clone, Copy)]
+struct Out<S: Lanes> {
+    loss: S,
+    g: S,
+    pos: S::Mask,
+}
+
+impl<S: Lanes> Out<S> {
+    /// The gradient times `f` (which may be a per-element vector).
+    #[inline(always)]
+    fn grad_times(self, f: S) -> S {
+        self.g.mul(S::select(self.pos, f, f.neg()))
+    }
+}
+
 /// One form at one compile-time `γ`: what the loop evaluates per vector. (A trait, not a
 /// closure, so that it is always inlined into the target-feature entry point.)
 trait Eval {
-    fn eval<S: Lanes>(&self, x: S, t: S) -> (S, S);
+    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S>;
 }
 
 /// Form (A) at `γ = G` (or run-time `γ` for [`GENERAL`]).
@@ -101,21 +118,21 @@ struct FormB<'p, const G: u32>(&'p Params);
 
 impl<const G: u32> Eval for FormA<'_, G> {
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S) -> (S, S) {
+    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
         eval_a::<S, G>(x, t, self.0)
     }
 }
 
 impl<const G: u32> Eval for FormB<'_, G> {
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S) -> (S, S) {
+    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
         eval_b::<S, G>(x, t, self.0)
     }
 }
 
-/// Form (A): `(L, dL/dx)`.
+/// Form (A): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
+fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let c = common(x, t);
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
@@ -175,12 +192,16 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
         };
         g = at.mul(g);
     }
-    (lv, S::select(c.pos, g, g.neg()))
+    Out {
+        loss: lv,
+        g,
+        pos: c.pos,
+    }
 }
 
-/// Form (B): `(L, dL/dx)`.
+/// Form (B): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
+fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let c = common(x, t);
     let (a0, a1) = match p.alpha {
         Some(alpha) => (alpha, 1.0 - alpha),
@@ -209,7 +230,11 @@ fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> (S, S) {
         )
     };
     let g = ww.mul(pc_g).mul(bw).sub(wc.mul(pw_g).mul(bc));
-    (lv, S::select(c.pos, g, g.neg()))
+    Out {
+        loss: lv,
+        g,
+        pos: c.pos,
+    }
 }
 
 /// The compile-time exponent for `gamma`: 0 to 4 exactly, else [`GENERAL`].
@@ -267,7 +292,8 @@ unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
     }
 }
 
-/// The loop shared by every mode: full vectors, then one padded vector for the tail, so an
+/// The loop shared by every mode: two vectors at a time (independent work for the
+/// out-of-order core to overlap), then one, then one padded vector for the tail, so an
 /// element's result does not depend on where it sits in the slice.
 #[inline(always)]
 unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
@@ -275,34 +301,55 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     let (out, c, up) = job.mode.parts();
     let sum = M == SUM || M == SUM_GRAD;
     let cv = S::splat(c);
+    // Writes vector `o` (evaluated at `i`) to the output. The stores come after the loads of
+    // the logits, so the output may be the logits themselves.
+    let emit = |o: Out<S>, i: usize| {
+        // SAFETY: callers pass `i` with i + N <= n; every pointer is valid for n elements
+        // (contract of `run`).
+        unsafe {
+            match M {
+                LOSS => o.loss.store(out.add(i)),
+                GRAD | SUM_GRAD => o.grad_times(cv).store(out.add(i)),
+                GRAD_UP => o.grad_times(S::load(up.add(i))).store(out.add(i)),
+                _ => {}
+            }
+        }
+    };
     // Losses are non-negative: summing BLOCK of them per lane in f32 before adding the block
     // to the f64 accumulator bounds the relative error by (BLOCK - 1)·2^-24 < 1e-6.
     const BLOCK: usize = 8;
     let mut acc = S::acc_zero();
     let mut part = S::splat(0.0);
     let mut i = 0;
-    while i + S::N <= n {
-        // SAFETY: i + N <= n and every pointer is valid for n elements (contract of `run`).
-        // The store comes after both loads, so the output may be the logits themselves.
-        unsafe {
-            let (l, g) = eval.eval(S::load(job.x.add(i)), S::load(job.t.add(i)));
-            if sum {
-                part = part.add(l);
-                if (i / S::N) % BLOCK == BLOCK - 1 {
-                    acc = S::acc_add(acc, part);
-                    part = S::splat(0.0);
-                }
-            }
-            match M {
-                LOSS => l.store(out.add(i)),
-                GRAD | SUM_GRAD => g.mul(cv).store(out.add(i)),
-                GRAD_UP => g.mul(S::load(up.add(i))).store(out.add(i)),
-                _ => {}
+    while i + 2 * S::N <= n {
+        // SAFETY: i + 2N <= n and every pointer is valid for n elements (contract of `run`).
+        let (a, b) = unsafe {
+            (
+                eval.eval(S::load(job.x.add(i)), S::load(job.t.add(i))),
+                eval.eval(S::load(job.x.add(i + S::N)), S::load(job.t.add(i + S::N))),
+            )
+        };
+        if sum {
+            part = part.add(a.loss).add(b.loss);
+            if (i / S::N) % BLOCK == BLOCK - 2 {
+                acc = S::acc_add(acc, part);
+                part = S::splat(0.0);
             }
         }
-        i += S::N;
+        emit(a, i);
+        emit(b, i + S::N);
+        i += 2 * S::N;
     }
     acc = S::acc_add(acc, part);
+    if i + S::N <= n {
+        // SAFETY: i + N <= n, as above.
+        let a = unsafe { eval.eval(S::load(job.x.add(i)), S::load(job.t.add(i))) };
+        if sum {
+            acc = S::acc_add(acc, a.loss);
+        }
+        emit(a, i);
+        i += S::N;
+    }
     let rem = n - i;
     if rem > 0 {
         // SAFETY: the `rem` elements from `i` are in bounds (contract of `run`). Each slice
@@ -310,14 +357,16 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
         unsafe {
             let x: S = load_tail(core::slice::from_raw_parts(job.x.add(i), rem), 0.0);
             let t: S = load_tail(core::slice::from_raw_parts(job.t.add(i), rem), 0.0);
-            let (l, g) = eval.eval(x, t);
+            let o = eval.eval(x, t);
             if sum {
-                acc = S::acc_add(acc, S::select(first_lanes::<S>(rem), l, S::splat(0.0)));
+                acc = S::acc_add(acc, S::select(first_lanes::<S>(rem), o.loss, S::splat(0.0)));
             }
             let v = match M {
-                LOSS => l,
-                GRAD | SUM_GRAD => g.mul(cv),
-                GRAD_UP => g.mul(load_tail(core::slice::from_raw_parts(up.add(i), rem), 0.0)),
+                LOSS => o.loss,
+                GRAD | SUM_GRAD => o.grad_times(cv),
+                GRAD_UP => {
+                    o.grad_times(load_tail(core::slice::from_raw_parts(up.add(i), rem), 0.0))
+                }
                 _ => return S::acc_sum(acc),
             };
             store_tail(v, core::slice::from_raw_parts_mut(out.add(i), rem));

@@ -192,6 +192,15 @@ impl Lanes for Avx512 {
         })
     }
     #[inline(always)]
+    fn recip_1_2(self) -> Self {
+        // As `recip`, where every lane is corrected.
+        avx512!({
+            let r = _mm512_rcp14_ps(self.0);
+            let err = _mm512_fnmadd_ps(self.0, r, _mm512_set1_ps(1.0));
+            Avx512(_mm512_fmadd_ps(err, r, r))
+        })
+    }
+    #[inline(always)]
     fn lt(self, b: Self) -> __mmask16 {
         avx512!(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, b.0))
     }
@@ -307,5 +316,47 @@ mod tests {
             // SAFETY: the CPU has AVX-512F (checked above), so an `Avx512` may exist.
             unsafe { differential(seed) };
         }
+    }
+
+    /// Every `x` in `[1, 2]`: one Newton step on the 14-bit estimate is within 1 ulp.
+    #[target_feature(enable = "avx512f")]
+    fn recip_1_2_everywhere() -> (u32, u32) {
+        use crate::simd::Lanes;
+        let (lo, hi) = (1.0f32.to_bits(), 2.0f32.to_bits());
+        let mut worst = (0, lo);
+        let mut xs = [0.0f32; 16];
+        let mut got = [0.0f32; 16];
+        let mut b = lo;
+        while b <= hi {
+            for (k, x) in xs.iter_mut().enumerate() {
+                *x = f32::from_bits((b + k as u32).min(hi));
+            }
+            // SAFETY: both arrays hold 16 values; AVX-512F is enabled on this function.
+            unsafe {
+                Avx512::load(xs.as_ptr())
+                    .recip_1_2()
+                    .store(got.as_mut_ptr())
+            };
+            for (x, g) in xs.iter().zip(&got) {
+                let (want, g) = ((1.0 / *x as f64) as f32, *g);
+                let d = (g.to_bits() as i64 - want.to_bits() as i64).unsigned_abs() as u32;
+                if d > worst.0 {
+                    worst = (d, x.to_bits());
+                }
+            }
+            b += 16;
+        }
+        worst
+    }
+
+    #[test]
+    fn recip_1_2_within_one_ulp() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            std::println!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        // SAFETY: the CPU has AVX-512F (checked above).
+        let (ulps, at) = unsafe { recip_1_2_everywhere() };
+        assert!(ulps <= 1, "{ulps} ulp at {}", f32::from_bits(at));
     }
 }

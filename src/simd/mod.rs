@@ -111,6 +111,13 @@ pub(crate) trait Lanes: Copy {
     fn recip(self) -> Self {
         Self::splat(1.0).div(self)
     }
+    /// `1 / self` within 1 ulp for `self` in `[1, 2]` (other inputs: unspecified). The same
+    /// as [`recip`](Lanes::recip) by default; AVX-512 drops the guards that only zero,
+    /// infinite and huge inputs need.
+    #[inline(always)]
+    fn recip_1_2(self) -> Self {
+        self.recip()
+    }
 
     /// `self < b`.
     fn lt(self, b: Self) -> Self::Mask;

@@ -683,6 +683,24 @@ pub(crate) mod difftest {
                 };
                 assert!(ok, "recip({:?}): got {:?}, want {want:?}", xq[i], got[i]);
             }
+            // recip_1_2 within 1 ulp on [1, 2], both ends included.
+            for (x, &a) in xq.iter_mut().zip(&xa) {
+                *x = match rng.below(8) {
+                    0 => 1.0,
+                    1 => 2.0,
+                    _ => 1.0 + (a.to_bits() & 0x007f_ffff) as f32 / (1u32 << 23) as f32,
+                };
+            }
+            let got = lanes(load::<S>(&xq).recip_1_2());
+            for i in 0..n {
+                let want = 1.0 / xq[i];
+                assert!(
+                    ulps(got[i], want) <= 1,
+                    "recip_1_2({:?}): got {:?}, want {want:?}",
+                    xq[i],
+                    got[i]
+                );
+            }
 
             // Comparisons and mask logic.
             let mut want = [[false; MAX_LANES]; 7];
