@@ -5,7 +5,10 @@
 //! strategies, chosen by `C`:
 //!
 //! * `C <= 16`: one lane per row (the rows are transposed into class columns on the stack);
-//! * `C < 512`: a max pass, then one pass of `exp(z - max)` (the row is in L1);
+//! * `C < 512`: a max pass, then one pass of `exp(z - max)` (the row is in L1), each done
+//!   for all the rows of a group before the next, so that independent rows overlap; when a
+//!   gradient is written, that pass stores the exponentials in it and the gradient pass is
+//!   one multiply per element;
 //! * longer rows: one pass keeping, per lane, a running maximum, its count and the sum of
 //!   the other terms (rescaled when the maximum grows), so each row is read twice in all.
 //!
@@ -139,18 +142,13 @@ impl<S: Lanes> RowState<S> {
     }
 }
 
-/// Row maximum and `S_rest` for a row shorter than [`LONG_ROW`], which stays in L1: the
-/// maximum first, then one pass of `exp(z - max)` with no rescaling. (The online update of
-/// [`RowState`] would rescale several times per lane in a short row.)
+/// The maximum of a row shorter than [`LONG_ROW`] (the first of its two passes).
 ///
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
-unsafe fn short_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
-    let zero = S::splat(0.0);
+unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> f32 {
     let n = c - c % S::N;
-    // SAFETY: the c - n values from n are within the row.
-    let tail = unsafe { core::slice::from_raw_parts(row.add(n), c - n) };
     let mut mv = S::splat(f32::NEG_INFINITY);
     let mut j = 0;
     while j < n {
@@ -159,18 +157,45 @@ unsafe fn short_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
         j += S::N;
     }
     if n < c {
+        // SAFETY: the c - n values from n are within the row.
+        let tail = unsafe { core::slice::from_raw_parts(row.add(n), c - n) };
         mv = mv.max(load_tail::<S>(tail, f32::NEG_INFINITY));
     }
     // A NaN in the row may hide a lane's maximum here; the NaN then reaches the sum anyway.
-    let max = mv.reduce_max();
+    mv.reduce_max()
+}
+
+/// The second pass over a row shorter than [`LONG_ROW`], which is still in L1: per lane,
+/// the sum of `exp(z - max)` over the elements below `max`, and the count of those equal to
+/// it (no rescaling: the online update of [`RowState`] would rescale several times per lane
+/// in a short row). With `KEEP`, each `exp(z_j - max)` (1 where `z_j` is the maximum) is
+/// also written to `keep`, so that the gradient is one multiply per element instead of a
+/// second `exp`. [`short_row_rest`] reduces the result.
+///
+/// # Safety
+/// `row` must be valid for reading `c >= 1` values; with `KEEP`, `keep` for writing `c`
+/// values (it may be `row` itself).
+#[inline(always)]
+unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
+    row: *const f32,
+    c: usize,
+    max: f32,
+    keep: *mut f32,
+) -> (S::Acc, S) {
+    let zero = S::splat(0.0);
+    let n = c - c % S::N;
     let mv = S::splat(max);
     let (mut cnt, mut part, mut acc) = (zero, zero, S::acc_zero());
     let all = first_lanes::<S>(S::N);
-    j = 0;
+    let mut j = 0;
     while j < n {
-        // SAFETY: j + N <= n <= c.
-        let v = unsafe { S::load(row.add(j)) };
-        absorb_below(v, all, mv, &mut cnt, &mut part);
+        // SAFETY: j + N <= n <= c; the load precedes the store to the same place.
+        unsafe {
+            let e = absorb_below(S::load(row.add(j)), all, mv, &mut cnt, &mut part);
+            if KEEP {
+                e.store(keep.add(j));
+            }
+        }
         j += S::N;
         if (j / S::N) % 8 == 0 {
             acc = S::acc_add(acc, part);
@@ -178,34 +203,90 @@ unsafe fn short_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
         }
     }
     if n < c {
-        let v = load_tail::<S>(tail, f32::NEG_INFINITY);
-        absorb_below(v, first_lanes::<S>(c - n), mv, &mut cnt, &mut part);
+        // SAFETY: the c - n values from n are within the row (and `keep`); the slice over the
+        // row is dropped before `keep` is written.
+        unsafe {
+            let v = load_tail::<S>(
+                core::slice::from_raw_parts(row.add(n), c - n),
+                f32::NEG_INFINITY,
+            );
+            let e = absorb_below(v, first_lanes::<S>(c - n), mv, &mut cnt, &mut part);
+            if KEEP {
+                store_tail(e, core::slice::from_raw_parts_mut(keep.add(n), c - n));
+            }
+        }
     }
-    let ties = cnt.reduce_sum_f64();
-    // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
-    (max, S::acc_sum(S::acc_add(acc, part)) + (ties - 1.0))
+    (S::acc_add(acc, part), cnt)
 }
 
-/// Counts the `valid` lanes of `v` equal to `max` and adds `exp(v - max)` of the others.
+/// `S_rest` from the sums and counts of [`short_row_sums`].
 #[inline(always)]
-fn absorb_below<S: Lanes>(v: S, valid: S::Mask, max: S, cnt: &mut S, part: &mut S) {
+fn short_row_rest<S: Lanes>(acc: S::Acc, cnt: S) -> f64 {
+    let ties = cnt.reduce_sum_f64();
+    // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
+    S::acc_sum(acc) + (ties - 1.0)
+}
+
+/// The statistics of the rows of one group, shorter than [`LONG_ROW`], in three sweeps over
+/// the group (maxima, sums, reductions), so that the long dependency chains of different
+/// rows overlap instead of running one row after the other. With `KEEP` the exponentials go
+/// to the gradient rows (see [`short_row_sums`]).
+///
+/// # Safety
+/// For every `i < g` with `class[i]` set, row `r0 + i` (and with `KEEP` its gradient row)
+/// lies within `rows·C` values; `g <= MAX_LANES`.
+#[inline(always)]
+unsafe fn short_group_stats<S: Lanes, L, const KEEP: bool>(
+    job: &Job<'_, L>,
+    out: *mut f32,
+    r0: usize,
+    class: &[Option<usize>; MAX_LANES],
+    max: &mut [f32; MAX_LANES],
+    s_rest: &mut [f32; MAX_LANES],
+) {
+    let c = job.c;
+    let mut sums = [(S::acc_zero(), S::splat(0.0)); MAX_LANES];
+    for (i, k) in class.iter().enumerate() {
+        if k.is_some() {
+            // SAFETY: the row lies within rows·C values (contract).
+            max[i] = unsafe { short_row_max::<S>(job.z.add((r0 + i) * c), c) };
+        }
+    }
+    for (i, k) in class.iter().enumerate() {
+        if k.is_some() {
+            let r = r0 + i;
+            // SAFETY: the row (and with KEEP its gradient row) lie within rows·C values.
+            sums[i] = unsafe {
+                short_row_sums::<S, KEEP>(job.z.add(r * c), c, max[i], out.wrapping_add(r * c))
+            };
+        }
+    }
+    for (i, k) in class.iter().enumerate() {
+        if k.is_some() {
+            s_rest[i] = short_row_rest::<S>(sums[i].0, sums[i].1) as f32;
+        }
+    }
+}
+
+/// Counts the `valid` lanes of `v` equal to `max`, adds `exp(v - max)` of the others, and
+/// returns [`exp_shifted`] of `v`.
+#[inline(always)]
+fn absorb_below<S: Lanes>(v: S, valid: S::Mask, max: S, cnt: &mut S, part: &mut S) -> S {
     let zero = S::splat(0.0);
     let top = v.eq(max);
     *cnt = cnt.add(S::select(S::and(top, valid), S::splat(1.0), zero));
     let below = S::and(S::not(top), valid);
-    *part = part.add(S::select(below, exp_nonpos(v.sub(max)), zero));
+    let e = exp_shifted(v, max);
+    *part = part.add(S::select(below, e, zero));
+    e
 }
 
-/// Row maximum and `S_rest` (see the module doc).
+/// Row maximum and `S_rest` of a row of at least [`LONG_ROW`] values, in one online pass.
 ///
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
-unsafe fn row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
-    if c < LONG_ROW {
-        // SAFETY: forwarded.
-        return unsafe { short_row_stats::<S>(row, c) };
-    }
+unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
     let mut st = RowState::<S>::new();
     let all = first_lanes::<S>(S::N);
     let mut j = 0;
@@ -255,10 +336,38 @@ fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32
     (loss, w, factor)
 }
 
-/// `f · exp(z - max)`, with `z - max = 0` where `z == max` (also for infinite `z`).
+/// `exp(z - max)`, with `z - max = 0` where `z == max` (also for infinite `z`).
+#[inline(always)]
+fn exp_shifted<S: Lanes>(v: S, max: S) -> S {
+    exp_nonpos(S::select(v.eq(max), S::splat(0.0), v.sub(max)))
+}
+
+/// `f · exp(z - max)` (see [`exp_shifted`]).
 #[inline(always)]
 fn grad_lanes<S: Lanes>(v: S, max: S, f: S) -> S {
-    exp_nonpos(S::select(v.eq(max), S::splat(0.0), v.sub(max))).mul(f)
+    exp_shifted(v, max).mul(f)
+}
+
+/// Multiplies a row of kept `exp(z_j - max)` by `f`, then writes `gk` at the target class.
+///
+/// # Safety
+/// `out` valid for reading and writing `c` values; `k < c`.
+#[inline(always)]
+unsafe fn scale_row<S: Lanes>(out: *mut f32, c: usize, f: f32, k: usize, gk: f32) {
+    let fv = S::splat(f);
+    let mut j = 0;
+    // SAFETY (block): every access is below c (contract).
+    unsafe {
+        while j + S::N <= c {
+            S::load(out.add(j)).mul(fv).store(out.add(j));
+            j += S::N;
+        }
+        while j < c {
+            *out.add(j) *= f;
+            j += 1;
+        }
+        *out.add(k) = gk;
+    }
 }
 
 /// Writes `f · exp(z_j - max)` over a row, then `gk` at the target class.
@@ -436,6 +545,8 @@ unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, 
     let c = job.c;
     let (out, scale, up) = job.mode.parts();
     let (sum, grads) = (job.mode.sums(), job.mode.grads());
+    // Short rows keep their exponentials in the gradient output between the two passes.
+    let keep = grads && c < LONG_ROW;
     let mut acc = R::acc_zero();
     let mut r0 = 0;
     while r0 < job.rows {
@@ -451,15 +562,26 @@ unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, 
             let k = label.and_then(|l| resolve(l, c, job.ignore));
             class[i] = k;
             if let Some(k) = k {
-                // SAFETY: r < rows, so the row lies within rows·C values; k < C.
-                unsafe {
-                    let row = job.z.add(r * c);
-                    let (m, s) = row_stats::<S>(row, c);
+                // SAFETY: r < rows, so the row lies within rows·C values; k < C. z_k is read
+                // before the kept exponentials may overwrite it.
+                zk[i] = unsafe { *job.z.add(r * c + k) };
+                alpha[i] = job.alpha.of(k);
+                if c >= LONG_ROW {
+                    // SAFETY: as above.
+                    let (m, s) = unsafe { long_row_stats::<S>(job.z.add(r * c), c) };
                     max[i] = m;
                     s_rest[i] = s as f32;
-                    zk[i] = *row.add(k);
                 }
-                alpha[i] = job.alpha.of(k);
+            }
+        }
+        if c < LONG_ROW {
+            // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values.
+            unsafe {
+                if keep {
+                    short_group_stats::<S, L, true>(job, out, r0, &class, &mut max, &mut s_rest);
+                } else {
+                    short_group_stats::<S, L, false>(job, out, r0, &class, &mut max, &mut s_rest);
+                }
             }
         }
         // SAFETY: the arrays hold MAX_LANES >= R::N values.
@@ -501,6 +623,9 @@ unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, 
             };
             let orow = unsafe { out.add(r * c) };
             match class[i] {
+                // SAFETY: the output row lies within rows·C values and holds the row's kept
+                // exponentials; k < C.
+                Some(k) if keep => unsafe { scale_row::<S>(orow, c, fv[i] * cr, k, -(wv[i] * cr)) },
                 // SAFETY: the row and its output lie within rows·C values; k < C.
                 Some(k) => unsafe {
                     row_grad::<S>(
