@@ -38,6 +38,16 @@ macro_rules! avx2 {
     };
 }
 
+/// All ones in the first `n` of the 8 lanes, zero in the others.
+#[inline(always)]
+fn lane_mask(n: usize) -> __m256i {
+    let n = n.min(8) as i32;
+    avx2!(_mm256_cmpgt_epi32(
+        _mm256_set1_epi32(n),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+    ))
+}
+
 /// Lanes `0..4` and `4..8` of `v`, widened exactly to `f64`.
 #[inline(always)]
 fn widen(v: __m256) -> (__m256d, __m256d) {
@@ -64,6 +74,27 @@ impl Lanes for Avx2 {
         // SAFETY: the caller guarantees 8 writable f32 at `p`; `storeu` needs no alignment;
         // AVX is present since `self` exists (module documentation).
         unsafe { _mm256_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize, pad: f32) -> Self {
+        let m = lane_mask(n);
+        // SAFETY: vmaskmovps reads only the lanes whose mask is set, the first n <= 8, which
+        // the caller guarantees readable (masked-out lanes cannot fault); AVX is present
+        // whenever this type is used (module documentation).
+        unsafe {
+            let v = _mm256_maskload_ps(p, m);
+            Avx2(_mm256_blendv_ps(
+                _mm256_set1_ps(pad),
+                v,
+                _mm256_castsi256_ps(m),
+            ))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: vmaskmovps writes only the first n <= 8 lanes, which the caller guarantees
+        // writable; AVX is present since `self` exists.
+        unsafe { _mm256_maskstore_ps(p, lane_mask(n), self.0) }
     }
     #[inline(always)]
     fn splat(v: f32) -> Self {

@@ -28,6 +28,12 @@ use super::Lanes;
 pub(crate) struct Avx512(__m512);
 
 /// Evaluates an expression made of AVX-512F (or implied AVX2/AVX/SSE) intrinsics.
+/// The mask of the first `n` lanes (all 16 for `n >= 16`).
+#[inline(always)]
+fn lane_mask(n: usize) -> __mmask16 {
+    if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
+}
+
 macro_rules! avx512 {
     ($e:expr) => {
         // SAFETY: the only requirement of these intrinsics is that the CPU supports
@@ -71,6 +77,20 @@ impl Lanes for Avx512 {
         // SAFETY: the caller guarantees 16 writable f32 at `p`; `storeu` needs no alignment;
         // AVX-512F is present since `self` exists (module documentation).
         unsafe { _mm512_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize, pad: f32) -> Self {
+        let m = lane_mask(n);
+        // SAFETY: the masked load reads only the first n <= 16 lanes, which the caller
+        // guarantees readable (masked-out lanes are never accessed, so they cannot fault);
+        // AVX-512F is present whenever this type is used (module documentation).
+        Avx512(unsafe { _mm512_mask_loadu_ps(_mm512_set1_ps(pad), m, p) })
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: the masked store writes only the first n <= 16 lanes, which the caller
+        // guarantees writable; AVX-512F is present since `self` exists.
+        unsafe { _mm512_mask_storeu_ps(p, lane_mask(n), self.0) }
     }
     #[inline(always)]
     fn splat(v: f32) -> Self {

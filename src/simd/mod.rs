@@ -55,6 +55,37 @@ pub(crate) trait Lanes: Copy {
     /// # Safety
     /// `p` must be valid for reading `Self::N` consecutive `f32` (no alignment needed).
     unsafe fn load(p: *const f32) -> Self;
+    /// Loads the first `n` values from `p` (`n <= Self::N`); the other lanes hold `pad`.
+    /// AVX-512 and AVX2 use masked loads, which never touch the memory of masked lanes; the
+    /// default goes through a stack buffer.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `n` consecutive `f32`, and `n <= Self::N`.
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize, pad: f32) -> Self {
+        let mut buf = [pad; MAX_LANES];
+        for (i, b) in buf.iter_mut().enumerate().take(n.min(Self::N)) {
+            // SAFETY: i < n, so p + i is readable (contract).
+            *b = unsafe { *p.add(i) };
+        }
+        // SAFETY: `buf` holds MAX_LANES >= Self::N readable f32.
+        unsafe { Self::load(buf.as_ptr()) }
+    }
+    /// Stores the first `n` lanes to `p` (`n <= Self::N`), leaving the memory after them
+    /// alone (masked stores on AVX-512 and AVX2, a stack buffer by default).
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `n` consecutive `f32`, and `n <= Self::N`.
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        let mut buf = [0.0f32; MAX_LANES];
+        // SAFETY: `buf` holds MAX_LANES >= Self::N writable f32.
+        unsafe { self.store(buf.as_mut_ptr()) };
+        for (i, &b) in buf.iter().enumerate().take(n.min(Self::N)) {
+            // SAFETY: i < n, so p + i is writable (contract).
+            unsafe { *p.add(i) = b };
+        }
+    }
     /// Stores `Self::N` values.
     ///
     /// # Safety
@@ -162,21 +193,15 @@ pub(crate) trait Lanes: Copy {
 /// depend on its position in the slice.
 #[inline(always)]
 pub(crate) fn load_tail<S: Lanes>(src: &[f32], pad: f32) -> S {
-    let mut buf = [pad; MAX_LANES];
-    let n = src.len().min(S::N).min(MAX_LANES);
-    buf[..n].copy_from_slice(&src[..n]);
-    // SAFETY: `buf` holds MAX_LANES >= S::N readable f32.
-    unsafe { S::load(buf.as_ptr()) }
+    // SAFETY: `src` holds src.len() readable values, and at most S::N are read.
+    unsafe { S::load_first(src.as_ptr(), src.len().min(S::N), pad) }
 }
 
 /// Stores the first `dst.len() < S::N` lanes of `v` into `dst`.
 #[inline(always)]
 pub(crate) fn store_tail<S: Lanes>(v: S, dst: &mut [f32]) {
-    let mut buf = [0.0f32; MAX_LANES];
-    // SAFETY: `buf` holds MAX_LANES >= S::N writable f32.
-    unsafe { v.store(buf.as_mut_ptr()) };
-    let n = dst.len().min(S::N).min(MAX_LANES);
-    dst[..n].copy_from_slice(&buf[..n]);
+    // SAFETY: `dst` holds dst.len() writable values, and at most S::N are written.
+    unsafe { v.store_first(dst.as_mut_ptr(), dst.len().min(S::N)) }
 }
 
 /// The mask of the first `n` lanes.

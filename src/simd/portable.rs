@@ -515,6 +515,28 @@ pub(crate) mod difftest {
                 assert_eq!(d.to_bits(), want.to_bits(), "load/store lane {i}");
             }
 
+            // load_first/store_first: the first k lanes, `pad` above them on loads, and the
+            // memory past k untouched on stores.
+            let k = rng.below(n as u64 + 1) as usize;
+            // SAFETY: `src` has `off + k <= MAX_LANES + 3` readable f32; k <= N.
+            let v = unsafe { S::load_first(src.as_ptr().add(off), k, xc[0]) };
+            let got = lanes(v);
+            for i in 0..n {
+                let want = if i < k { xa[i] } else { xc[0] };
+                assert_eq!(got[i].to_bits(), want.to_bits(), "load_first({k}) lane {i}");
+            }
+            let mut dst = [guard; MAX_LANES + 3];
+            // SAFETY: `dst` has `off2 + k <= MAX_LANES + 3` writable f32; k <= N.
+            unsafe { b.store_first(dst.as_mut_ptr().add(off2), k) };
+            for (i, &d) in dst.iter().enumerate() {
+                let want = if (off2..off2 + k).contains(&i) {
+                    xb[i - off2]
+                } else {
+                    guard
+                };
+                assert_eq!(d.to_bits(), want.to_bits(), "store_first({k}) lane {i}");
+            }
+
             let splat = lanes(S::splat(xc[0]));
             for (i, &x) in splat[..n].iter().enumerate() {
                 assert_eq!(x.to_bits(), xc[0].to_bits(), "splat lane {i}");
