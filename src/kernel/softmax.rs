@@ -4,7 +4,9 @@
 //! `S_rest = Σ_{j ≠ one argmax} exp(z_j - max)`, which is never formed as `S - 1`. Three row
 //! strategies, chosen by `C`:
 //!
-//! * `C <= 16`: one lane per row (the rows are transposed into class columns on the stack);
+//! * `C <= 16`: one lane per row (class `j` of a group of rows is one strided load, a
+//!   gather on AVX-512, and each gradient column one strided store), the exponentials kept
+//!   for the gradient;
 //! * `C < 512`: a max pass, then one pass of `exp(z - max)` (the row is in L1), each done
 //!   for all the rows of a group before the next, so that independent rows overlap; when a
 //!   gradient is written, that pass stores the exponentials in it and the gradient pass is
@@ -429,17 +431,10 @@ pub(crate) unsafe fn run<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>
 /// Rows at most this long are computed across rows: one lane per row.
 const SMALL_C: usize = 16;
 
-/// Column `j` (`j < SMALL_C`) of a transposed block.
-#[inline(always)]
-fn column<S: Lanes>(cols: &[f32; MAX_LANES * SMALL_C], j: usize) -> S {
-    let start = (j * MAX_LANES).min(MAX_LANES * (SMALL_C - 1));
-    // SAFETY: start + MAX_LANES <= the array's length, and S::N <= MAX_LANES.
-    unsafe { S::load(cols.as_ptr().add(start)) }
-}
-
-/// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: the rows
-/// are transposed into class columns on the stack, every step of the row computation is a
-/// vector operation across rows, and the gradient columns are transposed back. (Within a row
+/// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: class
+/// `j` of the group's rows is one strided load (a gather on AVX-512), every step of the row
+/// computation is a vector operation across rows, the exponentials of the statistics pass
+/// are kept for the gradient, and each gradient column is one strided store. (Within a row
 /// such short rows would leave most lanes idle and pay the per-row reductions every time.)
 ///
 /// # Safety
@@ -455,8 +450,8 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
     let mut r0 = 0;
     while r0 < job.rows {
         let g = (job.rows - r0).min(S::N).min(W);
-        // Column j holds class j of rows r0..r0+g; absent or ignored rows stay 0 (harmless).
-        let mut cols = [0.0f32; W * SMALL_C];
+        // Per row: the target logit, the class weight, the class (-1: ignored or absent),
+        // the gradient scale and whether the row counts.
         let (mut zk, mut alpha, mut kf, mut cr) =
             ([0.0f32; W], [0.0f32; W], [-1.0f32; W], [0.0f32; W]);
         let mut valid = [0.0f32; W];
@@ -466,13 +461,7 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
                 continue;
             };
             // SAFETY: r < rows, so row r's c values lie within rows·C; k < c.
-            let row = unsafe { core::slice::from_raw_parts(job.z.add(r * c), c) };
-            for (j, &v) in row.iter().enumerate() {
-                if let Some(slot) = cols.get_mut(j * W + i) {
-                    *slot = v;
-                }
-            }
-            zk[i] = row.get(k).copied().unwrap_or(0.0);
+            zk[i] = unsafe { *job.z.add(r * c + k) };
             alpha[i] = job.alpha.of(k);
             kf[i] = k as f32;
             valid[i] = 1.0;
@@ -483,18 +472,32 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
                 unsafe { *up.add(r) }
             };
         }
-        // SAFETY (block): every array holds W >= S::N values per column.
+        // Column j: class j of rows r0..r0+g. Lanes from g on are 0 and ignored rows hold
+        // their logits: both are masked out of the results below.
+        let mut cols = [zero; SMALL_C];
+        // SAFETY: rows r0..r0+g lie within rows·C values, so every p[i·C] with i < g from
+        // the group's class j < C is in bounds, and C·N <= 16·16.
         unsafe {
-            let mut max = S::splat(f32::NEG_INFINITY);
-            for j in 0..c {
-                max = max.max(column::<S>(&cols, j));
+            let block = job.z.add(r0 * c);
+            for (j, col) in cols.iter_mut().enumerate().take(c) {
+                *col = S::load_strided(block.add(j), c, g);
             }
-            let (mut cnt, mut part) = (zero, zero);
-            let all = first_lanes::<S>(S::N);
-            for j in 0..c {
-                absorb_below(column::<S>(&cols, j), all, max, &mut cnt, &mut part);
-            }
-            let s_rest = part.add(cnt.sub(S::splat(1.0)));
+        }
+        let mut max = S::splat(f32::NEG_INFINITY);
+        for col in &cols[..c] {
+            max = max.max(*col);
+        }
+        let (mut cnt, mut part) = (zero, zero);
+        let all = first_lanes::<S>(S::N);
+        for col in &mut cols[..c] {
+            // The column now holds its exponentials, kept for the gradient.
+            *col = absorb_below(*col, all, max, &mut cnt, &mut part);
+        }
+        let s_rest = part.add(cnt.sub(S::splat(1.0)));
+        // SAFETY (block): every array holds W >= S::N values; the loss output holds rows
+        // values; the gradient rows lie within rows·C values like the logits', whose reads
+        // are all done, so the output may be the logits.
+        unsafe {
             let (loss, w, factor) = finish::<S, G>(
                 max,
                 s_rest,
@@ -508,28 +511,17 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
                 acc = S::acc_add(acc, loss);
             }
             if let Mode::Loss(o) = job.mode {
-                let mut lv = [0.0f32; W];
-                loss.store(lv.as_mut_ptr());
-                for (i, &l) in lv.iter().enumerate().take(g) {
-                    *o.add(r0 + i) = l;
-                }
+                loss.store_first(o.add(r0), g);
             }
             if grads {
                 let crv = S::load(cr.as_ptr());
                 let fv = factor.mul(crv);
                 let gk = w.mul(crv).neg();
                 let kv = S::load(kf.as_ptr());
-                let mut gcols = [0.0f32; W * SMALL_C];
-                for j in 0..c {
-                    let gj = grad_lanes(column::<S>(&cols, j), max, fv);
-                    let gj = S::select(kv.eq(S::splat(j as f32)), gk, gj);
-                    gj.store(gcols.as_mut_ptr().add(j * W));
-                }
-                for i in 0..g {
-                    let orow = core::slice::from_raw_parts_mut(out.add((r0 + i) * c), c);
-                    for (j, o) in orow.iter_mut().enumerate() {
-                        *o = gcols.get(j * W + i).copied().unwrap_or(0.0);
-                    }
+                let block = out.add(r0 * c);
+                for (j, col) in cols.iter().enumerate().take(c) {
+                    let gj = S::select(kv.eq(S::splat(j as f32)), gk, col.mul(fv));
+                    S::select(ok, gj, zero).store_strided(block.add(j), c, g);
                 }
             }
         }

@@ -43,6 +43,15 @@ macro_rules! avx512 {
     };
 }
 
+/// The 32-bit lane offsets `i·stride` (`stride·16 < 2^29`).
+#[inline(always)]
+fn strided(stride: usize) -> __m512i {
+    avx512!(_mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(stride as i32),
+    ))
+}
+
 /// The high 8 lanes of `v`, using only AVX-512F (`_mm512_extractf32x8_ps` needs DQ).
 #[inline(always)]
 fn high_half(v: __m512) -> __m256 {
@@ -91,6 +100,27 @@ impl Lanes for Avx512 {
         // SAFETY: the masked store writes only the first n <= 16 lanes, which the caller
         // guarantees writable; AVX-512F is present since `self` exists.
         unsafe { _mm512_mask_storeu_ps(p, lane_mask(n), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_strided(p: *const f32, stride: usize, n: usize) -> Self {
+        // SAFETY: the masked gather reads p[i·stride] for the first n lanes only, which the
+        // caller guarantees readable, at byte offsets below 2^31 (contract); AVX-512F is
+        // present whenever this type is used (module documentation).
+        unsafe {
+            Avx512(_mm512_mask_i32gather_ps::<4>(
+                _mm512_setzero_ps(),
+                lane_mask(n),
+                strided(stride),
+                p,
+            ))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_strided(self, p: *mut f32, stride: usize, n: usize) {
+        // SAFETY: the masked scatter writes p[i·stride] for the first n lanes only, in lane
+        // order, which the caller guarantees writable, at byte offsets below 2^31
+        // (contract); AVX-512F is present since `self` exists.
+        unsafe { _mm512_mask_i32scatter_ps::<4>(p, lane_mask(n), strided(stride), self.0) }
     }
     #[inline(always)]
     fn splat(v: f32) -> Self {

@@ -86,6 +86,39 @@ pub(crate) trait Lanes: Copy {
             unsafe { *p.add(i) = b };
         }
     }
+    /// Loads `p[i·stride]` into lane `i` for `i < n` (`n <= Self::N`), 0 into the others: a
+    /// gather on AVX-512, a loop otherwise (AVX2's gather is slower than the loop on the
+    /// machines measured).
+    ///
+    /// # Safety
+    /// `p[i·stride]` must be readable for every `i < n`, `n <= Self::N`, and
+    /// `stride·Self::N < 2^29` (AVX-512 uses 32-bit byte offsets).
+    #[inline(always)]
+    unsafe fn load_strided(p: *const f32, stride: usize, n: usize) -> Self {
+        let mut buf = [0.0f32; MAX_LANES];
+        for (i, b) in buf.iter_mut().enumerate().take(n.min(Self::N)) {
+            // SAFETY: i < n, so p[i·stride] is readable (contract).
+            *b = unsafe { *p.add(i * stride) };
+        }
+        // SAFETY: `buf` holds MAX_LANES >= Self::N readable f32.
+        unsafe { Self::load(buf.as_ptr()) }
+    }
+    /// Stores lane `i` to `p[i·stride]` for `i < n` (`n <= Self::N`): a scatter on AVX-512,
+    /// a loop otherwise.
+    ///
+    /// # Safety
+    /// `p[i·stride]` must be writable for every `i < n`, `n <= Self::N`, and
+    /// `stride·Self::N < 2^29`.
+    #[inline(always)]
+    unsafe fn store_strided(self, p: *mut f32, stride: usize, n: usize) {
+        let mut buf = [0.0f32; MAX_LANES];
+        // SAFETY: `buf` holds MAX_LANES >= Self::N writable f32.
+        unsafe { self.store(buf.as_mut_ptr()) };
+        for (i, &b) in buf.iter().enumerate().take(n.min(Self::N)) {
+            // SAFETY: i < n, so p[i·stride] is writable (contract).
+            unsafe { *p.add(i * stride) = b };
+        }
+    }
     /// Stores `Self::N` values.
     ///
     /// # Safety

@@ -537,6 +537,35 @@ pub(crate) mod difftest {
                 assert_eq!(d.to_bits(), want.to_bits(), "store_first({k}) lane {i}");
             }
 
+            // load_strided/store_strided: lane i <-> p[i·stride] for i < k, 0 above k on
+            // loads, every other element untouched on stores.
+            let stride = 1 + rng.below(16) as usize;
+            let mut grid = [guard; MAX_LANES * 16];
+            for (i, &x) in xa.iter().enumerate().take(k) {
+                grid[i * stride] = x;
+            }
+            // SAFETY: i·stride < MAX_LANES·16 for i < k <= N; stride·N <= 256.
+            let got = lanes(unsafe { S::load_strided(grid.as_ptr(), stride, k) });
+            for i in 0..n {
+                let want = if i < k { xa[i] } else { 0.0 };
+                assert_eq!(got[i].to_bits(), want.to_bits(), "load_strided lane {i}");
+            }
+            let mut grid = [guard; MAX_LANES * 16];
+            // SAFETY: as above.
+            unsafe { b.store_strided(grid.as_mut_ptr(), stride, k) };
+            for (p, &d) in grid.iter().enumerate() {
+                let want = if p % stride == 0 && p / stride < k {
+                    xb[p / stride]
+                } else {
+                    guard
+                };
+                assert_eq!(
+                    d.to_bits(),
+                    want.to_bits(),
+                    "store_strided({stride}, {k}) at {p}"
+                );
+            }
+
             let splat = lanes(S::splat(xc[0]));
             for (i, &x) in splat[..n].iter().enumerate() {
                 assert_eq!(x.to_bits(), xc[0].to_bits(), "splat lane {i}");
