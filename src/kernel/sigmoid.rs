@@ -16,7 +16,7 @@
 
 use super::Mode;
 use crate::math::{exp, exp_nonpos, ln, log1p_unit};
-use crate::simd::{Lanes, first_lanes, load_tail, mul_or_zero, store_tail};
+use crate::simd::{LINE, Lanes, first_lanes, load_tail, mul_or_zero, prefetch, store_tail};
 
 /// `γ` handled at run time through `exp(γ·ln u)`.
 pub(crate) const GENERAL: u32 = u32::MAX;
@@ -292,6 +292,10 @@ unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
     }
 }
 
+/// How far ahead of the loop the inputs are prefetched, in elements (4 KiB: measured best
+/// among 2, 4, 8 and 16 KiB at N = 16 Mi).
+const PREFETCH: usize = 1024;
+
 /// The loop shared by every mode: two vectors at a time (independent work for the
 /// out-of-order core to overlap), then one, then one padded vector for the tail, so an
 /// element's result does not depend on where it sits in the slice.
@@ -322,6 +326,13 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     let mut part = S::splat(0.0);
     let mut i = 0;
     while i + 2 * S::N <= n {
+        // Out of cache, the hardware prefetcher alone leaves the loop waiting on memory.
+        prefetch(job.x.wrapping_add(i + PREFETCH));
+        prefetch(job.t.wrapping_add(i + PREFETCH));
+        if 2 * S::N > LINE {
+            prefetch(job.x.wrapping_add(i + PREFETCH + LINE));
+            prefetch(job.t.wrapping_add(i + PREFETCH + LINE));
+        }
         // SAFETY: i + 2N <= n and every pointer is valid for n elements (contract of `run`).
         let (a, b) = unsafe {
             (

@@ -28,7 +28,9 @@
 
 use crate::label::{ClassIndex, resolve};
 use crate::math::{exp, exp_nonpos, ln, log1p};
-use crate::simd::{Lanes, MAX_LANES, Scalar, first_lanes, load_tail, mul_or_zero, store_tail};
+use crate::simd::{
+    LINE, Lanes, MAX_LANES, Scalar, first_lanes, load_tail, mul_or_zero, prefetch, store_tail,
+};
 
 use super::Mode;
 use super::sigmoid::{GENERAL, powi};
@@ -249,6 +251,13 @@ unsafe fn short_group_stats<S: Lanes, L, const KEEP: bool>(
     let c = job.c;
     let mut sums = [(S::acc_zero(), S::splat(0.0)); MAX_LANES];
     for (i, k) in class.iter().enumerate() {
+        // The same row of the next group, for when the logits come from memory.
+        let ahead = job.z.wrapping_add((r0 + i + MAX_LANES) * c);
+        let mut j = 0;
+        while j < c {
+            prefetch(ahead.wrapping_add(j));
+            j += LINE;
+        }
         if k.is_some() {
             // SAFETY: the row lies within rows·C values (contract).
             max[i] = unsafe { short_row_max::<S>(job.z.add((r0 + i) * c), c) };

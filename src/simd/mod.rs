@@ -237,6 +237,23 @@ pub(crate) fn store_tail<S: Lanes>(v: S, dst: &mut [f32]) {
     unsafe { v.store_first(dst.as_mut_ptr(), dst.len().min(S::N)) }
 }
 
+/// `f32` values per cache line.
+pub(crate) const LINE: usize = 16;
+
+/// Asks for the cache line holding `p` (a hint: any address is allowed, none is read).
+/// Only x86_64 has a stable prefetch instruction in `core`; elsewhere this does nothing.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetcht0 is part of SSE, which every x86_64 CPU has; it never faults, for
+    // any address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The mask of the first `n` lanes.
 #[inline(always)]
 pub(crate) fn first_lanes<S: Lanes>(n: usize) -> S::Mask {
