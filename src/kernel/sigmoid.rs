@@ -296,7 +296,10 @@ unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
 /// among 2, 4, 8 and 16 KiB at N = 16 Mi).
 const PREFETCH: usize = 1024;
 
-/// The loop shared by every mode: two vectors at a time (independent work for the
+/// Vectors per iteration of the main loop: independent work for the out-of-order core.
+const UNROLL: usize = 4;
+
+/// The loop shared by every mode: [`UNROLL`] vectors at a time (independent work for the
 /// out-of-order core to overlap), then one, then one padded vector for the tail, so an
 /// element's result does not depend on where it sits in the slice.
 #[inline(always)]
@@ -325,34 +328,45 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     let mut acc = S::acc_zero();
     let mut part = S::splat(0.0);
     let mut i = 0;
-    while i + 2 * S::N <= n {
+    // One lane at a time (the scalar backend, also the microcontroller build) skips the
+    // unrolled loop: it gains nothing there and would quadruple the code.
+    while S::N > 1 && i + UNROLL * S::N <= n {
         // Out of cache, the hardware prefetcher alone leaves the loop waiting on memory.
-        prefetch(job.x.wrapping_add(i + PREFETCH));
-        prefetch(job.t.wrapping_add(i + PREFETCH));
-        if 2 * S::N > LINE {
-            prefetch(job.x.wrapping_add(i + PREFETCH + LINE));
-            prefetch(job.t.wrapping_add(i + PREFETCH + LINE));
+        let mut p = 0;
+        while p < UNROLL * S::N {
+            prefetch(job.x.wrapping_add(i + PREFETCH + p));
+            prefetch(job.t.wrapping_add(i + PREFETCH + p));
+            p += LINE;
         }
-        // SAFETY: i + 2N <= n and every pointer is valid for n elements (contract of `run`).
-        let (a, b) = unsafe {
-            (
-                eval.eval(S::load(job.x.add(i)), S::load(job.t.add(i))),
-                eval.eval(S::load(job.x.add(i + S::N)), S::load(job.t.add(i + S::N))),
-            )
-        };
-        if sum {
-            part = part.add(a.loss).add(b.loss);
-            if (i / S::N) % BLOCK == BLOCK - 2 {
-                acc = S::acc_add(acc, part);
-                part = S::splat(0.0);
+        // Written out: closures called several times are not reliably inlined into the
+        // target-feature entry point, and an out-of-line copy would run without its features.
+        macro_rules! at {
+            ($u:expr) => {
+                // SAFETY: i + UNROLL·N <= n and every pointer is valid for n elements
+                // (contract of `run`).
+                unsafe {
+                    eval.eval(
+                        S::load(job.x.add(i + $u * S::N)),
+                        S::load(job.t.add(i + $u * S::N)),
+                    )
+                }
+            };
+        }
+        let o: [Out<S>; UNROLL] = [at!(0), at!(1), at!(2), at!(3)];
+        for (u, o) in o.into_iter().enumerate() {
+            if sum {
+                part = part.add(o.loss);
+                if (i / S::N + u) % BLOCK == BLOCK - 1 {
+                    acc = S::acc_add(acc, part);
+                    part = S::splat(0.0);
+                }
             }
+            emit(o, i + u * S::N);
         }
-        emit(a, i);
-        emit(b, i + S::N);
-        i += 2 * S::N;
+        i += UNROLL * S::N;
     }
     acc = S::acc_add(acc, part);
-    if i + S::N <= n {
+    while i + S::N <= n {
         // SAFETY: i + N <= n, as above.
         let a = unsafe { eval.eval(S::load(job.x.add(i)), S::load(job.t.add(i))) };
         if sum {
