@@ -1082,3 +1082,36 @@ fn torchblocks_errors() {
     ));
     assert!(untouched(&g));
 }
+
+/// The target check reads several vectors per branch: a bad target at any position of a
+/// long slice (every lane of several blocks, the partial vectors and the tail), alone or
+/// followed by another bad one, is the one reported, on every backend.
+#[test]
+fn target_error_index_at_every_position() {
+    const LEN: usize = 300;
+    let xs = vec![0.5f32; LEN];
+    let ts: Vec<f32> = (0..LEN).map(|i| (i % 7) as f32 / 6.0).collect();
+    let mut out = vec![0.0f32; LEN];
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        for pos in 0..LEN {
+            for bad in [f32::NAN, -0.0 - 1e-45, 1.5] {
+                let mut t = ts.clone();
+                t[pos] = bad;
+                if pos + 40 < LEN {
+                    t[pos + 40] = 2.0;
+                }
+                match f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out) {
+                    Err(FocalError::TargetOutOfRange { index, .. }) => {
+                        assert_eq!(index, pos, "{b:?}: bad target {bad} at {pos}")
+                    }
+                    other => panic!("{b:?}: bad target {bad} at {pos}: {other:?}"),
+                }
+            }
+        }
+        // -0.0 is a valid target (it equals 0).
+        let mut t = ts.clone();
+        t[LEN - 1] = -0.0;
+        assert!(f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out).is_ok(), "{b:?}");
+    }
+}
