@@ -185,17 +185,17 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
     c: usize,
     max: f32,
     keep: *mut f32,
-) -> (S::Acc, S) {
+) -> (S::Acc, u32) {
     let zero = S::splat(0.0);
     let n = c - c % S::N;
     let mv = S::splat(max);
-    let (mut cnt, mut part, mut acc) = (zero, zero, S::acc_zero());
+    let (mut ties, mut part, mut acc) = (0, zero, S::acc_zero());
     let all = first_lanes::<S>(S::N);
     let mut j = 0;
     while j < n {
         // SAFETY: j + N <= n <= c; the load precedes the store to the same place.
         unsafe {
-            let e = absorb_below(S::load(row.add(j)), all, mv, &mut cnt, &mut part);
+            let e = exp_below(S::load(row.add(j)), all, mv, &mut ties, &mut part);
             if KEEP {
                 e.store(keep.add(j));
             }
@@ -214,21 +214,31 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
                 core::slice::from_raw_parts(row.add(n), c - n),
                 f32::NEG_INFINITY,
             );
-            let e = absorb_below(v, first_lanes::<S>(c - n), mv, &mut cnt, &mut part);
+            let e = exp_below(v, first_lanes::<S>(c - n), mv, &mut ties, &mut part);
             if KEEP {
                 store_tail(e, core::slice::from_raw_parts_mut(keep.add(n), c - n));
             }
         }
     }
-    (S::acc_add(acc, part), cnt)
+    (S::acc_add(acc, part), ties)
 }
 
-/// `S_rest` from the sums and counts of [`short_row_sums`].
+/// [`absorb_below`] for the lanes of one row: the count of lanes equal to `max` is an
+/// integer (a mask popcount) instead of a vector to reduce.
 #[inline(always)]
-fn short_row_rest<S: Lanes>(acc: S::Acc, cnt: S) -> f64 {
-    let ties = cnt.reduce_sum_f64();
+fn exp_below<S: Lanes>(v: S, valid: S::Mask, max: S, ties: &mut u32, part: &mut S) -> S {
+    let top = v.eq(max);
+    *ties += S::count(S::and(top, valid));
+    let e = exp_shifted(v, max);
+    *part = part.add(S::select(S::and(S::not(top), valid), e, S::splat(0.0)));
+    e
+}
+
+/// `S_rest` from the sums and the tie count of [`short_row_sums`].
+#[inline(always)]
+fn short_row_rest<S: Lanes>(acc: S::Acc, ties: u32) -> f64 {
     // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
-    S::acc_sum(acc) + (ties - 1.0)
+    S::acc_sum(acc) + (f64::from(ties) - 1.0)
 }
 
 /// The statistics of the rows of one group, shorter than [`LONG_ROW`], in three sweeps over
@@ -249,7 +259,7 @@ unsafe fn short_group_stats<S: Lanes, L, const KEEP: bool>(
     s_rest: &mut [f32; MAX_LANES],
 ) {
     let c = job.c;
-    let mut sums = [(S::acc_zero(), S::splat(0.0)); MAX_LANES];
+    let mut sums = [(S::acc_zero(), 0u32); MAX_LANES];
     for (i, k) in class.iter().enumerate() {
         // The same row of the next group, for when the logits come from memory.
         let ahead = job.z.wrapping_add((r0 + i + MAX_LANES) * c);

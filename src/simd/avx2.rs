@@ -235,6 +235,10 @@ impl Lanes for Avx2 {
         }
     }
     #[inline(always)]
+    fn count(m: __m256) -> u32 {
+        (avx2!(_mm256_movemask_ps(m)) as u32).count_ones()
+    }
+    #[inline(always)]
     fn reduce_max(self) -> f32 {
         // NaN lanes become -inf, then a tree of vmaxps (exact once no NaN is left; which
         // zero wins a ±0 tie is unspecified). If every lane is NaN, lane 0 is returned.

@@ -296,6 +296,10 @@ impl Lanes for Avx512 {
         }
     }
     #[inline(always)]
+    fn count(m: __mmask16) -> u32 {
+        m.count_ones()
+    }
+    #[inline(always)]
     fn reduce_max(self) -> f32 {
         // NaN lanes become -inf, then a tree of vmaxps (exact once no NaN is left; which
         // zero wins a ±0 tie is unspecified). If every lane is NaN, lane 0 is returned.

@@ -203,6 +203,8 @@ pub(crate) trait Lanes: Copy {
     fn any(m: Self::Mask) -> bool;
     /// Index of the first set lane, if any.
     fn first_set(m: Self::Mask) -> Option<usize>;
+    /// Number of set lanes.
+    fn count(m: Self::Mask) -> u32;
 
     /// Largest lane (NaN lanes are skipped unless all are NaN).
     fn reduce_max(self) -> f32;

@@ -173,6 +173,10 @@ impl Lanes for Portable {
         }
     }
     #[inline(always)]
+    fn count(m: f32x4) -> u32 {
+        m.to_bitmask().count_ones()
+    }
+    #[inline(always)]
     fn reduce_max(self) -> f32 {
         // A NaN accumulator is replaced by the next lane, a NaN lane never wins: the result
         // is NaN only when every lane is.
@@ -766,6 +770,10 @@ pub(crate) mod difftest {
                 want[6][i] = Scalar::not(x.le(y));
             }
             check_mask::<S>("lt", a.lt(b), &want[0]);
+            for (k, m) in [a.lt(b), a.le(b), a.eq(b)].into_iter().enumerate() {
+                let want_count = want[k][..n].iter().filter(|&&w| w).count() as u32;
+                assert_eq!(S::count(m), want_count, "count of mask {k}");
+            }
             check_mask::<S>("le", a.le(b), &want[1]);
             check_mask::<S>("eq", a.eq(b), &want[2]);
             check_mask::<S>("is_nan", a.is_nan(), &want[3]);

@@ -137,6 +137,10 @@ impl Lanes for Scalar {
         if m { Some(0) } else { None }
     }
     #[inline(always)]
+    fn count(m: bool) -> u32 {
+        m as u32
+    }
+    #[inline(always)]
     fn reduce_max(self) -> f32 {
         self.0
     }
