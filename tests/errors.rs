@@ -1112,6 +1112,37 @@ fn target_error_index_at_every_position() {
         // -0.0 is a valid target (it equals 0).
         let mut t = ts.clone();
         t[LEN - 1] = -0.0;
-        assert!(f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out).is_ok(), "{b:?}");
+        assert!(
+            f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out).is_ok(),
+            "{b:?}"
+        );
     }
+}
+
+/// The TorchBlocks modules check the gradient buffer's length with the other shapes, before
+/// the data: a bad probability or label with a wrong-length buffer is a length error.
+#[test]
+fn torchblocks_grad_length_before_data() {
+    let bin = BinaryFocalLoss::default();
+    let (probs, ts) = (vec![0.5f32, 1.5, 0.25], vec![1.0f32, 0.0, 1.0]);
+    let mut g = vec![0.0f32; 2];
+    assert!(matches!(
+        bin.loss_and_grad(&probs, &ts, &mut g),
+        Err(FocalError::LengthMismatch {
+            expected: 3,
+            found: 2,
+            ..
+        })
+    ));
+    let soft = FocalLoss::default();
+    let (z, labels) = (vec![0.0f32; 6], vec![1u32, 7]);
+    let mut g = vec![0.0f32; 5];
+    assert!(matches!(
+        soft.loss_and_grad(&z, 3, &labels, &mut g),
+        Err(FocalError::LengthMismatch {
+            expected: 6,
+            found: 5,
+            ..
+        })
+    ));
 }

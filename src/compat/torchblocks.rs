@@ -71,11 +71,15 @@ impl Default for BinaryFocalLoss {
 }
 
 impl BinaryFocalLoss {
-    fn check(&self, probs: &[f32], targets: &[f32]) -> Result<(), FocalError> {
+    /// Parameters, then lengths (`grad`: the gradient buffer's, if any), then data.
+    fn check(&self, probs: &[f32], targets: &[f32], grad: Option<usize>) -> Result<(), FocalError> {
         check_alpha(self.alpha)?;
         check_gamma(self.gamma)?;
         check_epsilon(self.epsilon)?;
         check_len("targets", probs.len(), targets.len())?;
+        if let Some(len) = grad {
+            check_len("grad", probs.len(), len)?;
+        }
         let bad = |v: &f32| !(0.0..=1.0).contains(v);
         if let Some((index, &value)) = probs.iter().enumerate().find(|(_, v)| bad(v)) {
             return Err(FocalError::ProbabilityOutOfRange { index, value });
@@ -100,7 +104,7 @@ impl BinaryFocalLoss {
 
     /// The mean loss.
     pub fn loss(&self, probs: &[f32], targets: &[f32]) -> Result<f32, FocalError> {
-        self.check(probs, targets)?;
+        self.check(probs, targets, None)?;
         let sum: f64 = probs
             .iter()
             .zip(targets)
@@ -116,8 +120,7 @@ impl BinaryFocalLoss {
         targets: &[f32],
         grad_probs: &mut [f32],
     ) -> Result<f32, FocalError> {
-        self.check(probs, targets)?;
-        check_len("grad", probs.len(), grad_probs.len())?;
+        self.check(probs, targets, Some(grad_probs.len()))?;
         let n = probs.len() as f64;
         let mut sum = 0.0;
         for ((&p, &t), g) in probs.iter().zip(targets).zip(grad_probs.iter_mut()) {
@@ -156,16 +159,21 @@ impl Default for FocalLoss<'_> {
 }
 
 impl FocalLoss<'_> {
+    /// Parameters, then shapes (`grad`: the gradient buffer's length, if any), then labels.
     fn check<L: ClassIndex>(
         &self,
         logits: &[f32],
         num_classes: usize,
         labels: &[L],
+        grad: Option<usize>,
     ) -> Result<(), FocalError> {
         self.alpha.check_values()?;
         check_gamma(self.gamma)?;
         check_epsilon(self.epsilon)?;
         check_rows(logits.len(), num_classes, labels.len(), &self.alpha)?;
+        if let Some(len) = grad {
+            check_len("grad", logits.len(), len)?;
+        }
         check_labels(labels, num_classes, None).map(|_| ())
     }
 
@@ -203,7 +211,7 @@ impl FocalLoss<'_> {
         num_classes: usize,
         labels: &[L],
     ) -> Result<f32, FocalError> {
-        self.check(logits, num_classes, labels)?;
+        self.check(logits, num_classes, labels, None)?;
         let mut sum = 0.0;
         for (z, &l) in logits.chunks_exact(num_classes).zip(labels) {
             if let Some(k) = crate::label::resolve(l, num_classes, Some(0)) {
@@ -221,8 +229,7 @@ impl FocalLoss<'_> {
         labels: &[L],
         grad_logits: &mut [f32],
     ) -> Result<f32, FocalError> {
-        self.check(logits, num_classes, labels)?;
-        check_len("grad", logits.len(), grad_logits.len())?;
+        self.check(logits, num_classes, labels, Some(grad_logits.len()))?;
         let scale = 1.0 / labels.len().max(1) as f64;
         let mut sum = 0.0;
         let rows = logits
