@@ -280,11 +280,7 @@ mod tests {
         };
     }
     sweep_entry!(sweep_scalar, Scalar);
-    #[cfg(any(
-        target_arch = "x86_64",
-        all(target_arch = "aarch64", target_feature = "neon"),
-        all(target_arch = "wasm32", target_feature = "simd128")
-    ))]
+    #[cfg(focal_portable)]
     sweep_entry!(sweep_portable, crate::simd::Portable);
     #[cfg(target_arch = "x86_64")]
     sweep_entry!(sweep_avx2, crate::simd::Avx2, "avx2,fma");
@@ -303,11 +299,7 @@ mod tests {
             }
             match b {
                 crate::Backend::Scalar => {}
-                #[cfg(any(
-                    target_arch = "x86_64",
-                    all(target_arch = "aarch64", target_feature = "neon"),
-                    all(target_arch = "wasm32", target_feature = "simd128")
-                ))]
+                #[cfg(focal_portable)]
                 crate::Backend::Portable => v.push(("portable", sweep_portable)),
                 #[cfg(target_arch = "x86_64")]
                 crate::Backend::Avx2 => v.push(("avx2", sweep_avx2)),

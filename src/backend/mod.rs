@@ -119,11 +119,7 @@ fn x86_features() -> u8 {
     f
 }
 
-const PORTABLE: bool = cfg!(any(
-    target_arch = "x86_64",
-    all(target_arch = "aarch64", target_feature = "neon"),
-    all(target_arch = "wasm32", target_feature = "simd128")
-));
+const PORTABLE: bool = cfg!(focal_portable);
 
 /// A backend known to be available: only [`resolve`] makes one, so holding it is the proof
 /// that its entry points may run.
@@ -211,11 +207,7 @@ macro_rules! entries {
 }
 
 entries!(scalar, crate::simd::Scalar);
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "aarch64", target_feature = "neon"),
-    all(target_arch = "wasm32", target_feature = "simd128")
-))]
+#[cfg(focal_portable)]
 entries!(portable, crate::simd::Portable);
 #[cfg(target_arch = "x86_64")]
 entries!(avx2, crate::simd::Avx2, "avx2,fma");
@@ -226,11 +218,7 @@ entries!(avx512, crate::simd::Avx512, "avx512f");
 macro_rules! dispatch {
     ($b:expr, $f:ident ( $($arg:expr),* )) => {
         match $b.0 {
-            #[cfg(any(
-                target_arch = "x86_64",
-                all(target_arch = "aarch64", target_feature = "neon"),
-                all(target_arch = "wasm32", target_feature = "simd128")
-            ))]
+            #[cfg(focal_portable)]
             Backend::Portable => portable::$f($($arg),*),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => avx2::$f($($arg),*),
