@@ -289,11 +289,11 @@ mod tests {
     extern crate std;
 
     use super::Avx2;
-    use crate::simd::portable::difftest::{self, Fused};
+    use crate::simd::testing::{self, Fused};
 
     #[target_feature(enable = "avx2,fma")]
     fn differential(seed: u64) {
-        difftest::run::<Avx2>(Fused::Always, seed, 20_000);
+        testing::run::<Avx2>(Fused::Always, seed, 20_000);
     }
 
     #[test]

@@ -352,12 +352,12 @@ mod tests {
     extern crate std;
 
     use super::Avx512;
-    use crate::simd::portable::difftest::{self, Fused};
+    use crate::simd::testing::{self, Fused};
 
     #[target_feature(enable = "avx512f")]
     fn differential(seed: u64) {
-        difftest::run::<Avx512>(Fused::Always, seed, 20_000);
-        difftest::ldexp_rounds_once::<Avx512>(seed, 20_000);
+        testing::run::<Avx512>(Fused::Always, seed, 20_000);
+        testing::ldexp_rounds_once::<Avx512>(seed, 20_000);
     }
 
     #[test]

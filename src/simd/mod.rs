@@ -21,6 +21,8 @@ pub(crate) mod avx512;
 #[cfg(focal_portable)]
 pub(crate) mod portable;
 pub(crate) mod scalar;
+#[cfg(test)]
+pub(crate) mod testing;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::Avx2;
