@@ -362,7 +362,7 @@ mod tests {
 
     /// Every f32 input, every backend available here, against `f64` from `std` (whose
     /// results are far inside an f32 ulp). Release mode: `cargo test --release --lib --
-    /// --ignored sweep` (about 2 minutes on 2 cores).
+    /// --ignored sweep` (about 5 minutes on 2 cores).
     #[test]
     #[ignore = "exhaustive: run in release mode (CI does)"]
     fn sweep_every_f32() {
