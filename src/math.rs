@@ -291,6 +291,8 @@ mod tests {
     type Entry = unsafe fn(Func, &[f32], &mut [f32]);
 
     /// The backends available here, with their entry points.
+    // `mut` is unused where no SIMD backend exists (wasm32 without simd128, for one).
+    #[allow(unused_mut)]
     fn sweep_backends() -> std::vec::Vec<(&'static str, Entry)> {
         let mut v: std::vec::Vec<(&'static str, Entry)> = std::vec![("scalar", sweep_scalar)];
         for b in crate::Backend::ALL {

@@ -21,7 +21,8 @@ pub(crate) mod avx512;
 #[cfg(focal_portable)]
 pub(crate) mod portable;
 pub(crate) mod scalar;
-#[cfg(test)]
+// Only the SIMD backends' tests use it, and every SIMD target has the portable backend.
+#[cfg(all(test, focal_portable))]
 pub(crate) mod testing;
 
 #[cfg(target_arch = "x86_64")]

@@ -11,7 +11,8 @@ use crate::simd::{Lanes, MAX_LANES, Scalar, first_lanes};
 /// What `mul_add` and `neg_mul_add` must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fused {
-    /// One rounding, always.
+    /// One rounding, always (the AVX backends, x86_64 only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Always,
     /// One rounding, or two exactly as in `Scalar` (the target decides).
     Either,
@@ -614,6 +615,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
 /// gives. The trait's default applies two powers of two and may round twice when
 /// `x·2^round(n/2)` is already subnormal, so it is not held to this.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only AVX-512 has it
 pub(crate) fn ldexp_rounds_once<S: Lanes>(seed: u64, iters: usize) {
     let n = S::N;
     let mut rng = Rng(seed);
