@@ -28,12 +28,6 @@ use super::Lanes;
 pub(crate) struct Avx512(__m512);
 
 /// Evaluates an expression made of AVX-512F (or implied AVX2/AVX/SSE) intrinsics.
-/// The mask of the first `n` lanes (all 16 for `n >= 16`).
-#[inline(always)]
-fn lane_mask(n: usize) -> __mmask16 {
-    if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
-}
-
 macro_rules! avx512 {
     ($e:expr) => {
         // SAFETY: the only requirement of these intrinsics is that the CPU supports
@@ -41,6 +35,12 @@ macro_rules! avx512 {
         // documentation). No pointers are involved.
         unsafe { $e }
     };
+}
+
+/// The mask of the first `n` lanes (all 16 for `n >= 16`).
+#[inline(always)]
+fn lane_mask(n: usize) -> __mmask16 {
+    if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
 }
 
 /// The 32-bit lane offsets `i·stride` (`stride·16 < 2^29`).
