@@ -58,13 +58,8 @@ pub(crate) trait Lanes: Copy {
     /// `p` must be valid for reading `n` consecutive `f32`, and `n <= Self::N`.
     #[inline(always)]
     unsafe fn load_first(p: *const f32, n: usize, pad: f32) -> Self {
-        let mut buf = [pad; MAX_LANES];
-        for (i, b) in buf.iter_mut().enumerate().take(n.min(Self::N)) {
-            // SAFETY: i < n, so p + i is readable (contract).
-            *b = unsafe { *p.add(i) };
-        }
-        // SAFETY: `buf` holds MAX_LANES >= Self::N readable f32.
-        unsafe { Self::load(buf.as_ptr()) }
+        // SAFETY: forwarded (stride 1).
+        unsafe { load_buffered(p, 1, n, pad) }
     }
     /// Stores the first `n` lanes to `p` (`n <= Self::N`), leaving the memory after them
     /// alone (masked stores on AVX-512 and AVX2, a stack buffer by default).
@@ -73,13 +68,8 @@ pub(crate) trait Lanes: Copy {
     /// `p` must be valid for writing `n` consecutive `f32`, and `n <= Self::N`.
     #[inline(always)]
     unsafe fn store_first(self, p: *mut f32, n: usize) {
-        let mut buf = [0.0f32; MAX_LANES];
-        // SAFETY: `buf` holds MAX_LANES >= Self::N writable f32.
-        unsafe { self.store(buf.as_mut_ptr()) };
-        for (i, &b) in buf.iter().enumerate().take(n.min(Self::N)) {
-            // SAFETY: i < n, so p + i is writable (contract).
-            unsafe { *p.add(i) = b };
-        }
+        // SAFETY: forwarded (stride 1).
+        unsafe { store_buffered(self, p, 1, n) }
     }
     /// Loads `p[i·stride]` into lane `i` for `i < n` (`n <= Self::N`), 0 into the others: a
     /// gather on AVX-512, a loop otherwise (AVX2's gather is slower than the loop on the
@@ -90,13 +80,8 @@ pub(crate) trait Lanes: Copy {
     /// `stride·Self::N < 2^29` (AVX-512 uses 32-bit byte offsets).
     #[inline(always)]
     unsafe fn load_strided(p: *const f32, stride: usize, n: usize) -> Self {
-        let mut buf = [0.0f32; MAX_LANES];
-        for (i, b) in buf.iter_mut().enumerate().take(n.min(Self::N)) {
-            // SAFETY: i < n, so p[i·stride] is readable (contract).
-            *b = unsafe { *p.add(i * stride) };
-        }
-        // SAFETY: `buf` holds MAX_LANES >= Self::N readable f32.
-        unsafe { Self::load(buf.as_ptr()) }
+        // SAFETY: forwarded.
+        unsafe { load_buffered(p, stride, n, 0.0) }
     }
     /// Stores lane `i` to `p[i·stride]` for `i < n` (`n <= Self::N`): a scatter on AVX-512,
     /// a loop otherwise.
@@ -106,13 +91,8 @@ pub(crate) trait Lanes: Copy {
     /// `stride·Self::N < 2^29`.
     #[inline(always)]
     unsafe fn store_strided(self, p: *mut f32, stride: usize, n: usize) {
-        let mut buf = [0.0f32; MAX_LANES];
-        // SAFETY: `buf` holds MAX_LANES >= Self::N writable f32.
-        unsafe { self.store(buf.as_mut_ptr()) };
-        for (i, &b) in buf.iter().enumerate().take(n.min(Self::N)) {
-            // SAFETY: i < n, so p[i·stride] is writable (contract).
-            unsafe { *p.add(i * stride) = b };
-        }
+        // SAFETY: forwarded.
+        unsafe { store_buffered(self, p, stride, n) }
     }
     /// Stores `Self::N` values.
     ///
@@ -215,6 +195,38 @@ pub(crate) trait Lanes: Copy {
     fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc;
     /// Sum of the accumulator's lanes, in a fixed order.
     fn acc_sum(acc: Self::Acc) -> f64;
+}
+
+/// `p[i·stride]` into lane `i` for `i < n`, `pad` into the others, through a stack buffer:
+/// the default of [`Lanes::load_first`] and [`Lanes::load_strided`].
+///
+/// # Safety
+/// `p[i·stride]` must be readable for every `i < min(n, S::N)`.
+#[inline(always)]
+unsafe fn load_buffered<S: Lanes>(p: *const f32, stride: usize, n: usize, pad: f32) -> S {
+    let mut buf = [pad; MAX_LANES];
+    for (i, b) in buf.iter_mut().enumerate().take(n.min(S::N)) {
+        // SAFETY: i < n, so p[i·stride] is readable (contract).
+        *b = unsafe { *p.add(i * stride) };
+    }
+    // SAFETY: `buf` holds MAX_LANES >= S::N readable f32.
+    unsafe { S::load(buf.as_ptr()) }
+}
+
+/// Lane `i` of `v` to `p[i·stride]` for `i < n`, through a stack buffer: the default of
+/// [`Lanes::store_first`] and [`Lanes::store_strided`].
+///
+/// # Safety
+/// `p[i·stride]` must be writable for every `i < min(n, S::N)`.
+#[inline(always)]
+unsafe fn store_buffered<S: Lanes>(v: S, p: *mut f32, stride: usize, n: usize) {
+    let mut buf = [0.0f32; MAX_LANES];
+    // SAFETY: `buf` holds MAX_LANES >= S::N writable f32.
+    unsafe { v.store(buf.as_mut_ptr()) };
+    for (i, &b) in buf.iter().enumerate().take(n.min(S::N)) {
+        // SAFETY: i < n, so p[i·stride] is writable (contract).
+        unsafe { *p.add(i * stride) = b };
+    }
 }
 
 /// Loads the first `n < S::N` values of `src` into a vector whose other lanes hold `pad`.
