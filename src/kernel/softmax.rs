@@ -195,7 +195,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
     while j < n {
         // SAFETY: j + N <= n <= c; the load precedes the store to the same place.
         unsafe {
-            let e = exp_below(S::load(row.add(j)), all, mv, &mut ties, &mut part);
+            let (e, top) = exp_below(S::load(row.add(j)), all, mv, &mut part);
+            ties += S::count(top);
             if KEEP {
                 e.store(keep.add(j));
             }
@@ -214,7 +215,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
                 core::slice::from_raw_parts(row.add(n), c - n),
                 f32::NEG_INFINITY,
             );
-            let e = exp_below(v, first_lanes::<S>(c - n), mv, &mut ties, &mut part);
+            let (e, top) = exp_below(v, first_lanes::<S>(c - n), mv, &mut part);
+            ties += S::count(top);
             if KEEP {
                 store_tail(e, core::slice::from_raw_parts_mut(keep.add(n), c - n));
             }
@@ -223,15 +225,15 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
     (S::acc_add(acc, part), ties)
 }
 
-/// [`absorb_below`] for the lanes of one row: the count of lanes equal to `max` is an
-/// integer (a mask popcount) instead of a vector to reduce.
+/// Adds `exp(v - max)` of the `valid` lanes below `max` to `part`; returns [`exp_shifted`]
+/// of `v` and the mask of the `valid` lanes equal to `max` (the caller counts them: per
+/// row as an integer, or per lane when each lane is a row).
 #[inline(always)]
-fn exp_below<S: Lanes>(v: S, valid: S::Mask, max: S, ties: &mut u32, part: &mut S) -> S {
+fn exp_below<S: Lanes>(v: S, valid: S::Mask, max: S, part: &mut S) -> (S, S::Mask) {
     let top = v.eq(max);
-    *ties += S::count(S::and(top, valid));
     let e = exp_shifted(v, max);
     *part = part.add(S::select(S::and(S::not(top), valid), e, S::splat(0.0)));
-    e
+    (e, S::and(top, valid))
 }
 
 /// `S_rest` from the sums and the tie count of [`short_row_sums`].
@@ -287,19 +289,6 @@ unsafe fn short_group_stats<S: Lanes, L, const KEEP: bool>(
             s_rest[i] = short_row_rest::<S>(sums[i].0, sums[i].1) as f32;
         }
     }
-}
-
-/// Counts the `valid` lanes of `v` equal to `max`, adds `exp(v - max)` of the others, and
-/// returns [`exp_shifted`] of `v`.
-#[inline(always)]
-fn absorb_below<S: Lanes>(v: S, valid: S::Mask, max: S, cnt: &mut S, part: &mut S) -> S {
-    let zero = S::splat(0.0);
-    let top = v.eq(max);
-    *cnt = cnt.add(S::select(S::and(top, valid), S::splat(1.0), zero));
-    let below = S::and(S::not(top), valid);
-    let e = exp_shifted(v, max);
-    *part = part.add(S::select(below, e, zero));
-    e
 }
 
 /// Row maximum and `S_rest` of a row of at least [`LONG_ROW`] values, in one online pass.
@@ -510,7 +499,9 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
         let all = first_lanes::<S>(S::N);
         for col in &mut cols[..c] {
             // The column now holds its exponentials, kept for the gradient.
-            *col = absorb_below(*col, all, max, &mut cnt, &mut part);
+            let (e, top) = exp_below(*col, all, max, &mut part);
+            cnt = cnt.add(S::select(top, S::splat(1.0), zero));
+            *col = e;
         }
         let s_rest = part.add(cnt.sub(S::splat(1.0)));
         // SAFETY (block): every array holds W >= S::N values; the loss output holds rows
