@@ -478,17 +478,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         for x in xn.iter_mut() {
             *x = rng.below(305) as f32 - 152.0;
         }
-        let got = lanes(load::<S>(&xl).ldexp(load::<S>(&xn)));
-        for i in 0..n {
-            let want = ldexp_ref(xl[i], xn[i]);
-            assert!(
-                same(got[i], want),
-                "ldexp({:?}, {:?}): got {:?}, want {want:?}",
-                xl[i],
-                xn[i],
-                got[i]
-            );
-        }
+        check_ldexp::<S>(&xl, &xn);
 
         // recip within 1 ulp where 1/x is finite and not zero (subnormal results
         // included), else exactly 1/x (±0, ±inf, NaN).
@@ -610,6 +600,22 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
     }
 }
 
+/// `S::ldexp(x, n)` equals [`ldexp_ref`] (one rounding), bit for bit, in every lane.
+#[inline(always)]
+fn check_ldexp<S: Lanes>(x: &Arr, n: &Arr) {
+    let got = lanes(load::<S>(x).ldexp(load::<S>(n)));
+    for i in 0..S::N {
+        let want = ldexp_ref(x[i], n[i]);
+        assert!(
+            same(got[i], want),
+            "ldexp({:?}, {:?}): got {:?}, want {want:?}",
+            x[i],
+            n[i],
+            got[i]
+        );
+    }
+}
+
 /// `ldexp` rounded once for every `x` (subnormal inputs and results included) and
 /// integral `n` in `[-152, 152]`: what a single-instruction `ldexp` (`vscalefps`)
 /// gives. The trait's default applies two powers of two and may round twice when
@@ -617,7 +623,6 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
 #[inline(always)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only AVX-512 has it
 pub(crate) fn ldexp_rounds_once<S: Lanes>(seed: u64, iters: usize) {
-    let n = S::N;
     let mut rng = Rng(seed);
     for _ in 0..iters {
         let xa = rng.vec();
@@ -625,16 +630,6 @@ pub(crate) fn ldexp_rounds_once<S: Lanes>(seed: u64, iters: usize) {
         for x in xn.iter_mut() {
             *x = rng.below(305) as f32 - 152.0;
         }
-        let got = lanes(load::<S>(&xa).ldexp(load::<S>(&xn)));
-        for i in 0..n {
-            let want = ldexp_ref(xa[i], xn[i]);
-            assert!(
-                same(got[i], want),
-                "ldexp({:?}, {:?}): got {:?}, want {want:?}",
-                xa[i],
-                xn[i],
-                got[i]
-            );
-        }
+        check_ldexp::<S>(&xa, &xn);
     }
 }
