@@ -296,83 +296,92 @@ unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
 /// among 2, 4, 8 and 16 KiB at N = 16 Mi).
 const PREFETCH: usize = 1024;
 
-/// Vectors per iteration of the main loop: independent work for the out-of-order core.
-const UNROLL: usize = 4;
+/// Writes the output of vector `o`, evaluated at element `i`, for mode `M` (`c` is the
+/// gradient scale, `up` the upstream gradient).
+///
+/// # Safety
+/// `out` (and `up` for [`GRAD_UP`]) must be valid for `V::N` elements from `i`.
+#[inline(always)]
+unsafe fn emit<V: Lanes, const M: u8>(o: Out<V>, out: *mut f32, c: f32, up: *const f32, i: usize) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        match M {
+            LOSS => o.loss.store(out.add(i)),
+            GRAD | SUM_GRAD => o.grad_times(V::splat(c)).store(out.add(i)),
+            GRAD_UP => o.grad_times(V::load(up.add(i))).store(out.add(i)),
+            _ => {}
+        }
+    }
+}
 
-/// The loop shared by every mode: [`UNROLL`] vectors at a time (independent work for the
-/// out-of-order core to overlap), then one, then one padded vector for the tail, so an
-/// element's result does not depend on where it sits in the slice.
+/// Losses are non-negative: summing BLOCK of them per lane in `f32` before adding the block
+/// to the `f64` accumulator bounds the relative error by `(BLOCK - 1)·2^-24 < 1e-6`.
+const BLOCK: usize = 8;
+
+/// The main loop over `W`-wide groups (several vectors evaluated in lockstep, see
+/// [`Lanes::Wide`]), prefetching ahead. Returns how many elements it did and the sum of
+/// their losses (0 unless the mode sums).
+///
+/// # Safety
+/// As for [`run`].
+#[inline(always)]
+unsafe fn wide<W: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> (usize, f64) {
+    let (out, c, up) = job.mode.parts();
+    let mut acc = W::acc_zero();
+    let mut part = W::splat(0.0);
+    let mut i = 0;
+    let mut filled = 0;
+    while i + W::N <= job.n {
+        // Out of cache, the hardware prefetcher alone leaves the loop waiting on memory.
+        let mut p = 0;
+        while p < W::N {
+            prefetch(job.x.wrapping_add(i + PREFETCH + p));
+            prefetch(job.t.wrapping_add(i + PREFETCH + p));
+            p += LINE;
+        }
+        // SAFETY: i + W::N <= n and every pointer is valid for n elements (contract of
+        // `run`); the stores come after the loads, so the output may be the logits.
+        let o = unsafe { eval.eval(W::load(job.x.add(i)), W::load(job.t.add(i))) };
+        if M == SUM || M == SUM_GRAD {
+            part = part.add(o.loss);
+            filled += 1;
+            if filled == BLOCK {
+                acc = W::acc_add(acc, part);
+                part = W::splat(0.0);
+                filled = 0;
+            }
+        }
+        // SAFETY: as above.
+        unsafe { emit::<W, M>(o, out, c, up, i) };
+        i += W::N;
+    }
+    (i, W::acc_sum(W::acc_add(acc, part)))
+}
+
+/// The loop shared by every mode: groups of vectors in lockstep ([`wide`]), then one
+/// vector at a time, then one padded vector for the tail, so an element's result does not
+/// depend on where it sits in the slice.
 #[inline(always)]
 unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     let n = job.n;
     let (out, c, up) = job.mode.parts();
     let sum = M == SUM || M == SUM_GRAD;
-    let cv = S::splat(c);
-    // Writes vector `o` (evaluated at `i`) to the output. The stores come after the loads of
-    // the logits, so the output may be the logits themselves.
-    let emit = |o: Out<S>, i: usize| {
-        // SAFETY: callers pass `i` with i + N <= n; every pointer is valid for n elements
-        // (contract of `run`).
-        unsafe {
-            match M {
-                LOSS => o.loss.store(out.add(i)),
-                GRAD | SUM_GRAD => o.grad_times(cv).store(out.add(i)),
-                GRAD_UP => o.grad_times(S::load(up.add(i))).store(out.add(i)),
-                _ => {}
-            }
-        }
+    // The scalar backend (also the microcontroller build) has no wider group.
+    let (mut i, wide_sum) = if <S::Wide as Lanes>::N > S::N {
+        // SAFETY: forwarded from `run`'s contract.
+        unsafe { wide::<S::Wide, F, M>(job, eval) }
+    } else {
+        (0, 0.0)
     };
-    // Losses are non-negative: summing BLOCK of them per lane in f32 before adding the block
-    // to the f64 accumulator bounds the relative error by (BLOCK - 1)·2^-24 < 1e-6.
-    const BLOCK: usize = 8;
     let mut acc = S::acc_zero();
-    let mut part = S::splat(0.0);
-    let mut i = 0;
-    // One lane at a time (the scalar backend, also the microcontroller build) skips the
-    // unrolled loop: it gains nothing there and would quadruple the code.
-    while S::N > 1 && i + UNROLL * S::N <= n {
-        // Out of cache, the hardware prefetcher alone leaves the loop waiting on memory.
-        let mut p = 0;
-        while p < UNROLL * S::N {
-            prefetch(job.x.wrapping_add(i + PREFETCH + p));
-            prefetch(job.t.wrapping_add(i + PREFETCH + p));
-            p += LINE;
-        }
-        // Written out: closures called several times are not reliably inlined into the
-        // target-feature entry point, and an out-of-line copy would run without its features.
-        macro_rules! at {
-            ($u:expr) => {
-                // SAFETY: i + UNROLL·N <= n and every pointer is valid for n elements
-                // (contract of `run`).
-                unsafe {
-                    eval.eval(
-                        S::load(job.x.add(i + $u * S::N)),
-                        S::load(job.t.add(i + $u * S::N)),
-                    )
-                }
-            };
-        }
-        let o: [Out<S>; UNROLL] = [at!(0), at!(1), at!(2), at!(3)];
-        for (u, o) in o.into_iter().enumerate() {
-            if sum {
-                part = part.add(o.loss);
-                if (i / S::N + u) % BLOCK == BLOCK - 1 {
-                    acc = S::acc_add(acc, part);
-                    part = S::splat(0.0);
-                }
-            }
-            emit(o, i + u * S::N);
-        }
-        i += UNROLL * S::N;
-    }
-    acc = S::acc_add(acc, part);
     while i + S::N <= n {
-        // SAFETY: i + N <= n, as above.
+        // SAFETY: i + N <= n and every pointer is valid for n elements (contract of `run`).
         let a = unsafe { eval.eval(S::load(job.x.add(i)), S::load(job.t.add(i))) };
         if sum {
             acc = S::acc_add(acc, a.loss);
         }
-        emit(a, i);
+        // SAFETY: as above.
+        unsafe { emit::<S, M>(a, out, c, up, i) };
         i += S::N;
     }
     let rem = n - i;
@@ -388,14 +397,14 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
             }
             let v = match M {
                 LOSS => o.loss,
-                GRAD | SUM_GRAD => o.grad_times(cv),
+                GRAD | SUM_GRAD => o.grad_times(S::splat(c)),
                 GRAD_UP => {
                     o.grad_times(load_tail(core::slice::from_raw_parts(up.add(i), rem), 0.0))
                 }
-                _ => return S::acc_sum(acc),
+                _ => return wide_sum + S::acc_sum(acc),
             };
             store_tail(v, core::slice::from_raw_parts_mut(out.add(i), rem));
         }
     }
-    S::acc_sum(acc)
+    wide_sum + S::acc_sum(acc)
 }

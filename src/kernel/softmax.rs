@@ -29,7 +29,8 @@
 use crate::label::{ClassIndex, resolve};
 use crate::math::{exp, exp_nonpos, ln, log1p};
 use crate::simd::{
-    LINE, Lanes, MAX_LANES, Scalar, first_lanes, load_tail, mul_or_zero, prefetch, store_tail,
+    LINE, Lanes, MAX_LANES, MAX_WIDE, Scalar, first_lanes, load_tail, mul_or_zero, prefetch,
+    store_tail,
 };
 
 use super::Mode;
@@ -429,7 +430,7 @@ pub(crate) unsafe fn run<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>
         if job.c >= LONG_ROW {
             groups::<S, Scalar, L, G>(job)
         } else if job.c <= SMALL_C && S::N > 1 {
-            small_rows::<S, L, G>(job)
+            small_rows::<S::Wide, L, G>(job)
         } else {
             groups::<S, S, L, G>(job)
         }
@@ -449,7 +450,8 @@ const SMALL_C: usize = 16;
 /// As [`run`], and `C <= SMALL_C`.
 #[inline(always)]
 unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
-    const W: usize = MAX_LANES;
+    const W: usize = MAX_WIDE;
+    const { assert!(S::N <= W) };
     let c = job.c.min(SMALL_C);
     let (out, scale, up) = job.mode.parts();
     let (sum, grads) = (job.mode.sums(), job.mode.grads());

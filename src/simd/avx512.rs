@@ -74,6 +74,9 @@ impl Lanes for Avx512 {
     type Mask = __mmask16;
     /// Lanes `0..8` and `8..16`.
     type Acc = (__m512d, __m512d);
+    /// Four vectors (measured: 1.1x the throughput of one at a time, eight spill too much).
+    type Wide = super::Pair<super::Pair<Self>>;
+    const SCALEF: bool = true;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -336,6 +339,10 @@ impl Lanes for Avx512 {
         avx512!((_mm512_mul_pd(acc.0, lo), _mm512_mul_pd(acc.1, hi)))
     }
     #[inline(always)]
+    fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc {
+        avx512!((_mm512_add_pd(a.0, b.0), _mm512_add_pd(a.1, b.1)))
+    }
+    #[inline(always)]
     fn acc_sum(acc: Self::Acc) -> f64 {
         // Halving order, fixed: lane i += lane i + n/2 for n = 16, 8, 4, 2.
         avx512!({
@@ -352,11 +359,13 @@ mod tests {
     extern crate std;
 
     use super::Avx512;
+    use crate::simd::Lanes;
     use crate::simd::testing::{self, Fused};
 
     #[target_feature(enable = "avx512f")]
     fn differential(seed: u64) {
         testing::run::<Avx512>(Fused::Always, seed, 20_000);
+        testing::run::<<Avx512 as Lanes>::Wide>(Fused::Always, seed, 5_000);
         testing::ldexp_rounds_once::<Avx512>(seed, 20_000);
     }
 

@@ -18,6 +18,7 @@
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+pub(crate) mod pair;
 #[cfg(focal_portable)]
 pub(crate) mod portable;
 pub(crate) mod scalar;
@@ -29,12 +30,16 @@ pub(crate) mod testing;
 pub(crate) use avx2::Avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::Avx512;
+pub(crate) use pair::Pair;
 #[cfg(focal_portable)]
 pub(crate) use portable::Portable;
 pub(crate) use scalar::Scalar;
 
 /// The widest lane count of any implementation: tail buffers are this long.
 pub(crate) const MAX_LANES: usize = 16;
+
+/// The widest [`Lanes::Wide`] group (four AVX-512 vectors).
+pub(crate) const MAX_WIDE: usize = 64;
 
 /// A vector of `Self::N` lanes of `f32`.
 pub(crate) trait Lanes: Copy {
@@ -44,6 +49,14 @@ pub(crate) trait Lanes: Copy {
     type Mask: Copy;
     /// One `f64` per lane, for sums that must not lose precision.
     type Acc: Copy;
+    /// The group of vectors the elementwise loops evaluate in lockstep: [`Pair`]s of `Self`
+    /// (or `Self` where grouping gains nothing), sized per backend by measurement. Wider
+    /// groups give the out-of-order core more independent work until their live values
+    /// spill out of the register file.
+    type Wide: Lanes;
+    /// `ldexp` is one instruction (AVX-512 `vscalefps`): nothing to gain from a cheaper
+    /// special case.
+    const SCALEF: bool = false;
 
     /// Loads `Self::N` values.
     ///
@@ -138,7 +151,7 @@ pub(crate) trait Lanes: Copy {
     /// range and to ±inf on overflow) when `|self| >= 2^-50`, which covers `exp`'s use
     /// (`self` near 1): the default applies two normal powers of two, and only a product
     /// already subnormal after the first could round twice. AVX-512 uses `vscalefps`, which
-    /// rounds once for every input.
+    /// rounds once for every input (and sets [`SCALEF`](Lanes::SCALEF)).
     #[inline(always)]
     fn ldexp(self, n: Self) -> Self {
         let n1 = n.mul(Self::splat(0.5)).round();
@@ -193,6 +206,8 @@ pub(crate) trait Lanes: Copy {
     fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc;
     /// `acc · f`, lane-wise.
     fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc;
+    /// `a + b`, lane-wise.
+    fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc;
     /// Sum of the accumulator's lanes, in a fixed order.
     fn acc_sum(acc: Self::Acc) -> f64;
 }

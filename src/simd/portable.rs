@@ -37,6 +37,8 @@ impl Lanes for Portable {
     const N: usize = 4;
     type Mask = f32x4;
     type Acc = [f64; 4];
+    /// Eight vectors (measured with SSE2: 1.45x the throughput of one at a time).
+    type Wide = super::Pair<super::Pair<super::Pair<Self>>>;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -219,6 +221,10 @@ impl Lanes for Portable {
         ]
     }
     #[inline(always)]
+    fn acc_join(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+        [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+    }
+    #[inline(always)]
     fn acc_sum(acc: [f64; 4]) -> f64 {
         // Halving order, fixed (the same as the AVX lanes): lane i += lane i + n/2.
         (acc[0] + acc[2]) + (acc[1] + acc[3])
@@ -228,6 +234,7 @@ impl Lanes for Portable {
 #[cfg(test)]
 mod tests {
     use super::Portable;
+    use crate::simd::Lanes;
     use crate::simd::testing::{self, Fused};
 
     #[test]
@@ -235,6 +242,7 @@ mod tests {
     fn lanes_match_scalar() {
         for seed in 1..=4 {
             testing::run::<Portable>(Fused::Either, seed, 20_000);
+            testing::run::<<Portable as Lanes>::Wide>(Fused::Either, seed, 5_000);
         }
     }
 }

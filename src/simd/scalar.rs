@@ -14,6 +14,9 @@ impl Lanes for Scalar {
     const N: usize = 1;
     type Mask = bool;
     type Acc = f64;
+    /// One value at a time: grouping gains nothing for the microcontroller build and would
+    /// multiply its code size.
+    type Wide = Self;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -159,6 +162,10 @@ impl Lanes for Scalar {
     #[inline(always)]
     fn acc_mul(acc: f64, f: Self) -> f64 {
         acc * f.0 as f64
+    }
+    #[inline(always)]
+    fn acc_join(a: f64, b: f64) -> f64 {
+        a + b
     }
     #[inline(always)]
     fn acc_sum(acc: f64) -> f64 {

@@ -6,7 +6,7 @@
 // Lane-by-lane checks index several arrays (inputs, results, expectations) in parallel.
 #![allow(clippy::needless_range_loop)]
 
-use crate::simd::{Lanes, MAX_LANES, Scalar, first_lanes};
+use crate::simd::{Lanes, MAX_WIDE, Scalar, first_lanes};
 
 /// What `mul_add` and `neg_mul_add` must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub(crate) enum Fused {
     Either,
 }
 
-type Arr = [f32; MAX_LANES];
+type Arr = [f32; MAX_WIDE];
 /// A `Scalar` operation of up to three operands, the reference for one lane.
 type ScalarOp = fn(Scalar, Scalar, Scalar) -> Scalar;
 
@@ -116,7 +116,7 @@ impl Rng {
         }
     }
     fn vec(&mut self) -> Arr {
-        let mut a = [0.0; MAX_LANES];
+        let mut a = [0.0; MAX_WIDE];
         let few = self.below(8) == 0;
         for x in a.iter_mut() {
             *x = if few {
@@ -131,20 +131,20 @@ impl Rng {
 
 #[inline(always)]
 fn load<S: Lanes>(a: &Arr) -> S {
-    // SAFETY: `a` holds MAX_LANES >= S::N readable f32.
+    // SAFETY: `a` holds MAX_WIDE >= S::N readable f32.
     unsafe { S::load(a.as_ptr()) }
 }
 #[inline(always)]
 fn lanes<S: Lanes>(v: S) -> Arr {
-    let mut a = [0.0; MAX_LANES];
-    // SAFETY: `a` holds MAX_LANES >= S::N writable f32.
+    let mut a = [0.0; MAX_WIDE];
+    // SAFETY: `a` holds MAX_WIDE >= S::N writable f32.
     unsafe { v.store(a.as_mut_ptr()) };
     a
 }
 #[inline(always)]
-fn bools<S: Lanes>(m: S::Mask) -> [bool; MAX_LANES] {
+fn bools<S: Lanes>(m: S::Mask) -> [bool; MAX_WIDE] {
     let v = lanes(S::select(m, S::splat(1.0), S::splat(2.0)));
-    let mut b = [false; MAX_LANES];
+    let mut b = [false; MAX_WIDE];
     for i in 0..S::N {
         assert!(v[i] == 1.0 || v[i] == 2.0, "select of a mask gave {}", v[i]);
         b[i] = v[i] == 1.0;
@@ -196,7 +196,7 @@ fn ulps(x: f32, y: f32) -> u32 {
 }
 
 /// Lanes summed in the halving order: lane i += lane i + n/2 while n > 1.
-fn halving_sum(mut v: [f64; MAX_LANES], n: usize) -> f64 {
+fn halving_sum(mut v: [f64; MAX_WIDE], n: usize) -> f64 {
     let mut n = n;
     while n > 1 {
         n /= 2;
@@ -207,7 +207,7 @@ fn halving_sum(mut v: [f64; MAX_LANES], n: usize) -> f64 {
     v[0]
 }
 
-fn check_mask<S: Lanes>(what: &str, m: S::Mask, want: &[bool; MAX_LANES]) {
+fn check_mask<S: Lanes>(what: &str, m: S::Mask, want: &[bool; MAX_WIDE]) {
     let got = bools::<S>(m);
     assert_eq!(got[..S::N], want[..S::N], "{what}");
     let want_first = want[..S::N].iter().position(|&b| b);
@@ -220,7 +220,7 @@ fn check_mask<S: Lanes>(what: &str, m: S::Mask, want: &[bool; MAX_LANES]) {
 #[inline(always)]
 pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
     let n = S::N;
-    assert!(n <= MAX_LANES && n.is_power_of_two());
+    assert!(n <= MAX_WIDE && n.is_power_of_two());
     let mut rng = Rng(seed);
 
     let iota = lanes(S::iota());
@@ -228,10 +228,10 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         assert_eq!(x.to_bits(), (i as f32).to_bits(), "iota lane {i}");
     }
     for k in 0..=n + 1 {
-        let mut want = [false; MAX_LANES];
+        let mut want = [false; MAX_WIDE];
         want[..n.min(k)].fill(true);
         check_mask::<S>("first_lanes", first_lanes::<S>(k), &want);
-        let mut want = [false; MAX_LANES];
+        let mut want = [false; MAX_WIDE];
         if k < n {
             want[k] = true;
         }
@@ -272,15 +272,15 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         let sc = |i: usize| Scalar(xc[i]);
 
         // load/store at unaligned offsets move bits unchanged and stay in bounds.
-        let mut src = [0.0f32; MAX_LANES + 3];
+        let mut src = [0.0f32; MAX_WIDE + 3];
         let off = rng.below(4) as usize;
         src[off..off + n].copy_from_slice(&xa[..n]);
-        // SAFETY: `src` has `off + n <= MAX_LANES + 3` readable f32.
+        // SAFETY: `src` has `off + n <= MAX_WIDE + 3` readable f32.
         let v = unsafe { S::load(src.as_ptr().add(off)) };
         let guard = f32::from_bits(0x7fbd_beef);
-        let mut dst = [guard; MAX_LANES + 3];
+        let mut dst = [guard; MAX_WIDE + 3];
         let off2 = rng.below(4) as usize;
-        // SAFETY: `dst` has `off2 + n <= MAX_LANES + 3` writable f32.
+        // SAFETY: `dst` has `off2 + n <= MAX_WIDE + 3` writable f32.
         unsafe { v.store(dst.as_mut_ptr().add(off2)) };
         for (i, &d) in dst.iter().enumerate() {
             let want = if (off2..off2 + n).contains(&i) {
@@ -294,15 +294,15 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         // load_first/store_first: the first k lanes, `pad` above them on loads, and the
         // memory past k untouched on stores.
         let k = rng.below(n as u64 + 1) as usize;
-        // SAFETY: `src` has `off + k <= MAX_LANES + 3` readable f32; k <= N.
+        // SAFETY: `src` has `off + k <= MAX_WIDE + 3` readable f32; k <= N.
         let v = unsafe { S::load_first(src.as_ptr().add(off), k, xc[0]) };
         let got = lanes(v);
         for i in 0..n {
             let want = if i < k { xa[i] } else { xc[0] };
             assert_eq!(got[i].to_bits(), want.to_bits(), "load_first({k}) lane {i}");
         }
-        let mut dst = [guard; MAX_LANES + 3];
-        // SAFETY: `dst` has `off2 + k <= MAX_LANES + 3` writable f32; k <= N.
+        let mut dst = [guard; MAX_WIDE + 3];
+        // SAFETY: `dst` has `off2 + k <= MAX_WIDE + 3` writable f32; k <= N.
         unsafe { b.store_first(dst.as_mut_ptr().add(off2), k) };
         for (i, &d) in dst.iter().enumerate() {
             let want = if (off2..off2 + k).contains(&i) {
@@ -316,17 +316,17 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         // load_strided/store_strided: lane i <-> p[i·stride] for i < k, 0 above k on
         // loads, every other element untouched on stores.
         let stride = 1 + rng.below(16) as usize;
-        let mut grid = [guard; MAX_LANES * 16];
+        let mut grid = [guard; MAX_WIDE * 16];
         for (i, &x) in xa.iter().enumerate().take(k) {
             grid[i * stride] = x;
         }
-        // SAFETY: i·stride < MAX_LANES·16 for i < k <= N; stride·N <= 256.
+        // SAFETY: i·stride < MAX_WIDE·16 for i < k <= N; stride·N <= 1024.
         let got = lanes(unsafe { S::load_strided(grid.as_ptr(), stride, k) });
         for i in 0..n {
             let want = if i < k { xa[i] } else { 0.0 };
             assert_eq!(got[i].to_bits(), want.to_bits(), "load_strided lane {i}");
         }
-        let mut grid = [guard; MAX_LANES * 16];
+        let mut grid = [guard; MAX_WIDE * 16];
         // SAFETY: as above.
         unsafe { b.store_strided(grid.as_mut_ptr(), stride, k) };
         for (p, &d) in grid.iter().enumerate() {
@@ -410,7 +410,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         }
 
         // round on its domain (numerically: the sign of a zero result may differ).
-        let mut xr = [0.0; MAX_LANES];
+        let mut xr = [0.0; MAX_WIDE];
         xr.iter_mut().for_each(|x| *x = rng.round_domain());
         let got = lanes(load::<S>(&xr).round());
         for i in 0..n {
@@ -424,7 +424,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         }
 
         // mul_pow2 with integral n in [-127, 128].
-        let mut xn = [0.0; MAX_LANES];
+        let mut xn = [0.0; MAX_WIDE];
         for x in xn.iter_mut() {
             *x = match rng.below(8) {
                 0 => -127.0,
@@ -446,7 +446,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         }
 
         // frexp on positive normals; other inputs only must not trap.
-        let mut xf = [0.0; MAX_LANES];
+        let mut xf = [0.0; MAX_WIDE];
         for x in xf.iter_mut() {
             *x = f32::from_bits(0x0080_0000 + rng.below(0x7f80_0000 - 0x0080_0000) as u32);
         }
@@ -465,7 +465,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
 
         // ldexp, where both implementations round once: |x| in [2^-20, 2^20], ±0, ±inf,
         // NaN, and integral n in [-152, 152].
-        let mut xl = [0.0; MAX_LANES];
+        let mut xl = [0.0; MAX_WIDE];
         for (i, x) in xl.iter_mut().enumerate() {
             *x = match rng.below(16) {
                 0 => xa[i] * 0.0, // ±0 or NaN
@@ -482,7 +482,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
 
         // recip within 1 ulp where 1/x is finite and not zero (subnormal results
         // included), else exactly 1/x (±0, ±inf, NaN).
-        let mut xq = [0.0; MAX_LANES];
+        let mut xq = [0.0; MAX_WIDE];
         for (x, &a) in xq.iter_mut().zip(&xa) {
             *x = match rng.below(4) {
                 // Near the overflow of 1/x: |x| around 2^-128.
@@ -520,7 +520,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         }
 
         // Comparisons and mask logic.
-        let mut want = [[false; MAX_LANES]; 7];
+        let mut want = [[false; MAX_WIDE]; 7];
         for i in 0..n {
             let (x, y, z) = (sa(i), sb(i), sc(i));
             want[0][i] = x.lt(y);
@@ -558,7 +558,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         );
 
         // Sums in f64, in the halving order.
-        let mut wide = [0.0f64; MAX_LANES];
+        let mut wide = [0.0f64; MAX_WIDE];
         for i in 0..n {
             wide[i] = xa[i] as f64;
         }
@@ -572,7 +572,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
 
         let acc = S::acc_add(S::acc_add(S::acc_zero(), a), b);
         let acc = S::acc_add(S::acc_mul(acc, c), a);
-        let mut lanes64 = [0.0f64; MAX_LANES];
+        let mut lanes64 = [0.0f64; MAX_WIDE];
         for i in 0..n {
             let l = Scalar::acc_add(Scalar::acc_add(Scalar::acc_zero(), sa(i)), sb(i));
             lanes64[i] = Scalar::acc_add(Scalar::acc_mul(l, sc(i)), sa(i));
@@ -626,7 +626,7 @@ pub(crate) fn ldexp_rounds_once<S: Lanes>(seed: u64, iters: usize) {
     let mut rng = Rng(seed);
     for _ in 0..iters {
         let xa = rng.vec();
-        let mut xn = [0.0; MAX_LANES];
+        let mut xn = [0.0; MAX_WIDE];
         for x in xn.iter_mut() {
             *x = rng.below(305) as f32 - 152.0;
         }
