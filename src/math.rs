@@ -40,9 +40,35 @@ pub(crate) fn exp_nonpos<S: Lanes>(x: S) -> S {
     exp_clamped(S::splat(-104.0).max(x))
 }
 
+/// `e^x` for `x` in `[-87, 0]` (or NaN), where every result is normal: [`exp`] without the
+/// clamp and without the subnormal care, for callers that checked the range anyway.
+///
+/// The same bits as [`exp`] on that domain (the same reduction and polynomial, and one
+/// product by a normal `2^n` rounds once, as `exp`'s two steps do), so the same error bound;
+/// the exhaustive sweep checks it on the domain.
+#[inline(always)]
+pub(crate) fn exp_normal_nonpos<S: Lanes>(x: S) -> S {
+    let (p, n) = exp_reduced(x);
+    // |n| <= 126: 2^n is normal and one product rounds once.
+    if S::SCALEF { p.ldexp(n) } else { p.mul_pow2(n) }
+}
+
 /// `e^x` for `x` in `[-104, 89]` or NaN.
 #[inline(always)]
 fn exp_clamped<S: Lanes>(x: S) -> S {
+    let (p, n) = exp_reduced(x);
+    // |n| <= 150. When every |n| <= 126 (every |x| < 87.3: nearly always) 2^n is normal
+    // and one product rounds once, giving the bits of the two-step `ldexp` for less work.
+    if !S::SCALEF && !S::any(S::splat(126.0).lt(n.abs())) {
+        p.mul_pow2(n)
+    } else {
+        p.ldexp(n)
+    }
+}
+
+/// `(p, n)` with `e^x = p · 2^n`, `n = round(x·log2 e)` and `p = e^r` near 1.
+#[inline(always)]
+fn exp_reduced<S: Lanes>(x: S) -> (S, S) {
     let n = x.mul(S::splat(LOG2_E)).round();
     let r = n.neg_mul_add(S::splat(LN2_HI), x);
     let r = n.neg_mul_add(S::splat(LN2_LO), r);
@@ -53,14 +79,7 @@ fn exp_clamped<S: Lanes>(x: S) -> S {
         .mul_add(r, S::splat(4.166_579_6e-2))
         .mul_add(r, S::splat(1.666_666_5e-1))
         .mul_add(r, S::splat(0.5));
-    let p = p.mul_add(z, r).add(S::splat(1.0));
-    // |n| <= 150. When every |n| <= 126 (every |x| < 87.3: nearly always) 2^n is normal
-    // and one product rounds once, giving the bits of the two-step `ldexp` for less work.
-    if !S::SCALEF && !S::any(S::splat(126.0).lt(n.abs())) {
-        p.mul_pow2(n)
-    } else {
-        p.ldexp(n)
-    }
+    (p.mul_add(z, r).add(S::splat(1.0)), n)
 }
 
 /// `e·ln2 + ln(1 + f)` for `f` in `[√½ - 1, √2 - 1]` and integral `e`.
@@ -215,8 +234,8 @@ mod tests {
     }
 
     /// The bounds every backend meets over every f32, in ulp (see each function's doc):
-    /// exp, ln, log1p, log1p_unit.
-    const MAX_ULP: [f64; 4] = [1.02, 0.85, 1.4, 1.9];
+    /// exp, ln, log1p, log1p_unit, exp_normal_nonpos.
+    const MAX_ULP: [f64; 5] = [1.02, 0.85, 1.4, 1.9, 1.02];
 
     #[test]
     fn sampled_accuracy() {
@@ -252,9 +271,17 @@ mod tests {
         Log1p,
         /// `log1p_unit`, checked on `[0, 1]` and NaN only (its domain).
         Log1pUnit,
+        /// `exp_normal_nonpos`, checked on `[-87, 0]` and NaN only (its domain).
+        ExpNormal,
     }
 
-    const FUNCS: [Func; 4] = [Func::Exp, Func::Ln, Func::Log1p, Func::Log1pUnit];
+    const FUNCS: [Func; 5] = [
+        Func::Exp,
+        Func::Ln,
+        Func::Log1p,
+        Func::Log1pUnit,
+        Func::ExpNormal,
+    ];
 
     /// Evaluates `f` over `xs` with lanes `S` (inlined into each backend's entry below).
     #[inline(always)]
@@ -268,6 +295,7 @@ mod tests {
                     Func::Ln => ln(v),
                     Func::Log1p => log1p(v),
                     Func::Log1pUnit => log1p_unit(v),
+                    Func::ExpNormal => exp_normal_nonpos(v),
                 };
                 r.store(o.as_mut_ptr());
             }
@@ -319,9 +347,14 @@ mod tests {
         v
     }
 
-    /// The domain of `log1p_unit`: NaN or `+0..=1`.
-    fn in_unit(x: f32) -> bool {
-        x.is_nan() || (x.is_sign_positive() && x <= 1.0)
+    /// Whether `x` is in the checked domain of `f`: NaN or `+0..=1` for `log1p_unit`, NaN
+    /// or `-87..=0` for `exp_normal_nonpos`, everything for the others.
+    fn in_domain(f: Func, x: f32) -> bool {
+        match f {
+            Func::Log1pUnit => x.is_nan() || (x.is_sign_positive() && x <= 1.0),
+            Func::ExpNormal => x.is_nan() || (-87.0..=0.0).contains(&x),
+            _ => true,
+        }
     }
 
     /// The `f64` reference (from `std`), NaN where the input is outside `f`'s checked domain.
@@ -332,8 +365,9 @@ mod tests {
                 Func::Exp => xd.exp(),
                 Func::Ln => xd.ln(),
                 Func::Log1p => xd.ln_1p(),
-                Func::Log1pUnit if in_unit(x) => xd.ln_1p(),
-                Func::Log1pUnit => f64::NAN,
+                _ if !in_domain(f, x) => f64::NAN,
+                Func::Log1pUnit => xd.ln_1p(),
+                Func::ExpNormal => xd.exp(),
             };
         }
     }
@@ -343,7 +377,7 @@ mod tests {
         let mut worst = 0.0f64;
         let mut bad = 0;
         for ((&x, &want), &g) in xs.iter().zip(want).zip(got) {
-            if matches!(f, Func::Log1pUnit) && !in_unit(x) {
+            if !in_domain(f, x) {
                 continue;
             }
             let w32 = want as f32;
@@ -381,8 +415,8 @@ mod tests {
                 .map(|tid| {
                     let backends = &backends;
                     s.spawn(move || {
-                        let mut worst = std::vec![[0.0f64; 4]; backends.len()];
-                        let mut bad = std::vec![[0u64; 4]; backends.len()];
+                        let mut worst = std::vec![[0.0f64; 5]; backends.len()];
+                        let mut bad = std::vec![[0u64; 5]; backends.len()];
                         let mut xs = std::vec![0.0f32; CHUNK as usize];
                         let mut out = std::vec![0.0f32; CHUNK as usize];
                         let mut want = std::vec![0.0f64; CHUNK as usize];

@@ -15,7 +15,7 @@
 //! 0, their limit.
 
 use super::Mode;
-use crate::math::{exp, exp_nonpos, ln, log1p_unit};
+use crate::math::{exp, exp_nonpos, exp_normal_nonpos, ln, log1p_unit};
 use crate::simd::{LINE, Lanes, first_lanes, load_tail, mul_or_zero, prefetch, store_tail};
 
 /// `γ` handled at run time through `exp(γ·ln u)`.
@@ -66,12 +66,22 @@ struct Common<S: Lanes> {
     pos: S::Mask,
     w: S,
     wbar: S,
+    /// Some `|x| > 87` (or infinite): the products that may meet an infinite logit take
+    /// their guarded form.
+    big: bool,
 }
 
 #[inline(always)]
 fn common<S: Lanes>(x: S, t: S) -> Common<S> {
     let a = x.abs();
-    let e = exp_nonpos(a.neg());
+    // Nearly always every |x| <= 87: then exp needs neither its clamp nor its subnormal
+    // care (the same bits), and no logit is infinite.
+    let big = S::any(S::splat(87.0).lt(a));
+    let e = if big {
+        exp_nonpos(a.neg())
+    } else {
+        exp_normal_nonpos(a.neg())
+    };
     let one = S::splat(1.0);
     let d = one.add(e).recip_1_2();
     let l = log1p_unit(e);
@@ -85,6 +95,7 @@ fn common<S: Lanes>(x: S, t: S) -> Common<S> {
         pos,
         w: S::select(pos, omt, t),
         wbar: S::select(pos, t, omt),
+        big,
     }
 }
 
@@ -140,9 +151,10 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let w_one = c.w.eq(one);
     let soft = S::not(S::or(w_zero, w_one));
     let any_soft = S::any(soft);
-    // Only an infinite logit makes a product 0·inf below; those vectors take the guarded
-    // path (the limits), every other vector skips the guards.
-    let any_inf = S::any(c.a.eq(S::splat(f32::INFINITY)));
+    // Only an infinite logit makes a product 0·inf below; vectors that may hold one take
+    // the guarded path (the limits; the same bits where nothing is infinite), every other
+    // vector skips the guards.
+    let any_inf = c.big;
     // ce = l + w·a.
     let mut ce = c.w.mul_add(c.a, c.l);
     if any_inf {

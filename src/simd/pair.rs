@@ -3,8 +3,9 @@
 //! A kernel written for [`Lanes`] and instantiated with `Pair<S>` issues every operation
 //! twice in a row, once per half. The generated code then interleaves two independent
 //! dependency chains instruction by instruction, where evaluating two `S` vectors one after
-//! the other puts a whole chain (one `exp`, one `log1p`, one reciprocal: about 50 cycles of
-//! latency) between them, more than the out-of-order scheduler can look across. Every
+//! the other puts a whole chain between them (the sigmoid's `exp`, reciprocal, `log1p` and
+//! focal terms: on the order of 100 cycles of latency), more than the out-of-order
+//! scheduler can look across. Every
 //! operation is the one of `S` on each half, so results are bit-identical to `S`'s.
 //!
 //! Not a backend: it is what [`Lanes::Wide`] is made of, used by the sigmoid main loop and
