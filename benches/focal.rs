@@ -2,7 +2,7 @@
 //! loop a user would write with libm and `1 - p`) and a streaming floor (reads the same
 //! inputs, writes the same outputs, computes nothing) for every kernel and size.
 //!
-//! `cargo bench` runs everything (about 10 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
+//! `cargo bench` runs everything (about 12 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
 //! the N = 64 Ki sigmoid and (16384, 80) softmax cases with short measurements.
 //! Throughput is in elements (sigmoid: N; softmax: rows·C).
 
