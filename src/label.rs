@@ -1,8 +1,26 @@
 //! Class-index types accepted as softmax labels.
 
 mod sealed {
-    pub trait Sealed {}
+    /// A slice of labels with its element type as a run-time tag. The kernels take this
+    /// instead of a type parameter, so they are compiled once, in this crate, whatever label
+    /// type a caller uses; only the small per-type loops of [`super::Visit`] are generic.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Labels<'a> {
+        U8(&'a [u8]),
+        U16(&'a [u16]),
+        U32(&'a [u32]),
+        U64(&'a [u64]),
+        Usize(&'a [usize]),
+        I32(&'a [i32]),
+        I64(&'a [i64]),
+    }
+
+    pub trait Sealed: Sized {
+        fn erase(labels: &[Self]) -> Labels<'_>;
+    }
 }
+
+pub(crate) use sealed::Labels;
 
 /// An integer type usable as a class label: `u8`, `u16`, `u32`, `u64`, `usize`, `i32`, `i64`.
 ///
@@ -14,20 +32,58 @@ pub trait ClassIndex: Copy + sealed::Sealed {
     fn widen(self) -> i128;
 }
 
+/// A loop over labels, written once and run on the slice of each label type.
+pub(crate) trait Visit {
+    /// What the loop gives.
+    type Out;
+    /// The loop over labels of type `L`.
+    fn run<L: ClassIndex>(self, labels: &[L]) -> Self::Out;
+}
+
 macro_rules! class_index {
-    ($($t:ty),*) => {$(
-        impl sealed::Sealed for $t {}
-        impl ClassIndex for $t {
+    ($($t:ty => $v:ident),*) => {
+        $(
+            impl sealed::Sealed for $t {
+                #[inline(always)]
+                fn erase(labels: &[$t]) -> Labels<'_> {
+                    Labels::$v(labels)
+                }
+            }
+            impl ClassIndex for $t {
+                #[inline(always)]
+                fn widen(self) -> i128 {
+                    self as i128
+                }
+            }
+        )*
+
+        impl Labels<'_> {
+            /// The number of labels.
+            pub(crate) fn len(&self) -> usize {
+                match *self {
+                    $(Labels::$v(s) => s.len(),)*
+                }
+            }
+
+            /// Runs `v` on the labels, as the type they have.
             #[inline(always)]
-            fn widen(self) -> i128 {
-                self as i128
+            pub(crate) fn visit<V: Visit>(&self, v: V) -> V::Out {
+                match *self {
+                    $(Labels::$v(s) => v.run(s),)*
+                }
             }
         }
-    )*};
+    };
 }
-class_index!(u8, u16, u32, u64, usize, i32, i64);
+class_index!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, usize => Usize, i32 => I32, i64 => I64);
 
-/// What a row's label means once checked.
+/// `labels` with its type erased.
+#[inline(always)]
+pub(crate) fn erase<L: ClassIndex>(labels: &[L]) -> Labels<'_> {
+    L::erase(labels)
+}
+
+/// What a label means: its class, or `None` if it is the ignore index or not a class.
 #[inline(always)]
 pub(crate) fn resolve<L: ClassIndex>(
     label: L,
@@ -45,23 +101,30 @@ pub(crate) fn resolve<L: ClassIndex>(
     }
 }
 
-/// The first row whose label is neither a class nor the ignore index, and the number of rows
-/// that are not ignored.
-pub(crate) fn check<L: ClassIndex>(
-    labels: &[L],
-    num_classes: usize,
-    ignore: Option<i64>,
-) -> Result<usize, (usize, i128)> {
-    let mut valid = 0usize;
-    for (i, &l) in labels.iter().enumerate() {
-        let v = l.widen();
-        if ignore.is_some_and(|ig| ig as i128 == v) {
-            continue;
+/// The first row whose label is neither a class nor the ignore index (with the label
+/// widened), or the number of rows that are not ignored.
+pub(crate) struct Check {
+    /// The number of classes.
+    pub num_classes: usize,
+    /// The ignore index.
+    pub ignore: Option<i64>,
+}
+
+impl Visit for Check {
+    type Out = Result<usize, (usize, i128)>;
+
+    fn run<L: ClassIndex>(self, labels: &[L]) -> Self::Out {
+        let mut valid = 0usize;
+        for (i, &l) in labels.iter().enumerate() {
+            let v = l.widen();
+            if self.ignore.is_some_and(|ig| ig as i128 == v) {
+                continue;
+            }
+            if v < 0 || v >= self.num_classes as i128 {
+                return Err((i, v));
+            }
+            valid += 1;
         }
-        if v < 0 || v >= num_classes as i128 {
-            return Err((i, v));
-        }
-        valid += 1;
+        Ok(valid)
     }
-    Ok(valid)
 }

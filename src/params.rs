@@ -2,7 +2,7 @@
 
 use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
-use crate::label::{self, ClassIndex};
+use crate::label::{Check, Labels};
 
 /// Which of the two published sigmoid focal losses to compute. They agree for hard targets
 /// (`t` in `{0, 1}`) and differ for soft ones.
@@ -153,18 +153,21 @@ pub(crate) fn check_rows(
 
 /// The labels' values: the number of rows not ignored, or the first label that is neither a
 /// class nor the ignore index.
-pub(crate) fn check_labels<L: ClassIndex>(
-    labels: &[L],
+pub(crate) fn check_labels(
+    labels: Labels<'_>,
     num_classes: usize,
     ignore: Option<i64>,
 ) -> Result<usize, FocalError> {
-    label::check(labels, num_classes, ignore).map_err(|(index, label)| {
-        FocalError::LabelOutOfRange {
+    labels
+        .visit(Check {
+            num_classes,
+            ignore,
+        })
+        .map_err(|(index, label)| FocalError::LabelOutOfRange {
             index,
             label,
             num_classes,
-        }
-    })
+        })
 }
 
 /// The reduced loss from the kernel's `f64` sum.

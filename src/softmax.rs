@@ -4,7 +4,7 @@ use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
 use crate::kernel::Mode;
 use crate::kernel::softmax::{ClassAlpha, Job};
-use crate::label::ClassIndex;
+use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{
     Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, grad_factor, ready, reduced,
 };
@@ -94,12 +94,12 @@ impl<'a> SoftmaxFocal<'a> {
 
     /// Every check, in the documented order, before anything is written. Returns the backend,
     /// the class weights, the number of rows and the number of rows not ignored.
-    fn prepare<L: ClassIndex>(
+    fn prepare(
         &self,
         r: Option<Reduction>,
         len: usize,
         num_classes: usize,
-        labels: &[L],
+        labels: Labels<'_>,
         outputs: &[(&'static str, usize, usize)],
     ) -> Result<(Ready, ClassAlpha<'a>, usize, usize), FocalError> {
         self.alpha.check_values()?;
@@ -121,13 +121,13 @@ impl<'a> SoftmaxFocal<'a> {
         Ok((b, alpha, rows, valid))
     }
 
-    fn run<L: ClassIndex>(
+    fn run(
         &self,
         b: Ready,
         alpha: ClassAlpha<'a>,
         z: *const f32,
         num_classes: usize,
-        labels: &[L],
+        labels: Labels<'_>,
         mode: Mode,
     ) -> f64 {
         let job = Job {
@@ -154,6 +154,7 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         r: Reduction,
     ) -> Result<f32, FocalError> {
+        let labels = erase(labels);
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
         let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, Mode::Sum);
@@ -168,6 +169,7 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         out: &mut [f32],
     ) -> Result<(), FocalError> {
+        let labels = erase(labels);
         let rows = labels.len();
         self.prepare(
             None,
@@ -192,6 +194,7 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: f32,
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
+        let labels = erase(labels);
         let outs = [("grad", logits.len(), grad.len())];
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
@@ -213,6 +216,7 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: &[f32],
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
+        let labels = erase(labels);
         let outs = [
             ("upstream", labels.len(), upstream.len()),
             ("grad", logits.len(), grad.len()),
@@ -232,6 +236,7 @@ impl<'a> SoftmaxFocal<'a> {
         r: Reduction,
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
+        let labels = erase(labels);
         let outs = [("grad", logits.len(), grad.len())];
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
@@ -249,6 +254,7 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         r: Reduction,
     ) -> Result<f32, FocalError> {
+        let labels = erase(labels);
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
         let scale = r.scale(rows, valid);

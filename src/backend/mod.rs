@@ -12,7 +12,6 @@ use core::sync::atomic::{AtomicU8, Ordering};
 mod detect;
 
 use crate::kernel::{check, sigmoid, softmax};
-use crate::label::ClassIndex;
 
 /// A family of lanes the kernels can run on.
 ///
@@ -137,7 +136,7 @@ pub(crate) fn resolve(forced: Option<Backend>) -> Option<Ready> {
 
 /// Calls `$f::<$($pre,)* G>` for the compile-time `G` of `$gamma`.
 macro_rules! by_gamma {
-    ($gamma:expr, $f:ident::<$($pre:tt),*>($($arg:expr),*)) => {
+    ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
         match sigmoid::int_gamma($gamma) {
             0 => $f::<$($pre,)* 0>($($arg),*),
             1 => $f::<$($pre,)* 1>($($arg),*),
@@ -184,16 +183,16 @@ macro_rules! entries {
             /// # Safety
             /// The backend's features are present; `softmax::run`'s contract holds.
             $(#[target_feature(enable = $feat)])?
-            unsafe fn softmax_g<L: ClassIndex, const G: u32>(job: &softmax::Job<'_, L>) -> f64 {
+            unsafe fn softmax_g<const G: u32>(job: &softmax::Job<'_>) -> f64 {
                 // SAFETY: forwarded.
-                unsafe { softmax::run::<$lanes, L, G>(job) }
+                unsafe { softmax::run::<$lanes, G>(job) }
             }
 
             /// # Safety
             /// The backend's features are present; `softmax::run`'s contract holds.
-            pub(super) unsafe fn softmax<L: ClassIndex>(job: &softmax::Job<'_, L>) -> f64 {
+            pub(super) unsafe fn softmax(job: &softmax::Job<'_>) -> f64 {
                 // SAFETY: forwarded.
-                unsafe { by_gamma!(job.gamma, softmax_g::<L>(job)) }
+                unsafe { by_gamma!(job.gamma, softmax_g::<>(job)) }
             }
 
             /// # Safety
@@ -242,7 +241,7 @@ pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Para
 ///
 /// # Safety
 /// `softmax::run`'s contract holds.
-pub(crate) unsafe fn run_softmax<L: ClassIndex>(b: Ready, job: &softmax::Job<'_, L>) -> f64 {
+pub(crate) unsafe fn run_softmax(b: Ready, job: &softmax::Job<'_>) -> f64 {
     // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
     unsafe { dispatch!(b, softmax(job)) }
 }

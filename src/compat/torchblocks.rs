@@ -174,7 +174,7 @@ impl FocalLoss<'_> {
         if let Some(len) = grad {
             check_len("grad", logits.len(), len)?;
         }
-        check_labels(labels, num_classes, None).map(|_| ())
+        check_labels(crate::label::erase(labels), num_classes, None).map(|_| ())
     }
 
     fn alpha_of(&self, k: usize) -> f64 {

@@ -26,7 +26,7 @@
 //! Logits equal to the row maximum use `z - max = 0` even when both are infinite, which gives
 //! the limits for `±inf` logits; a NaN anywhere in a row makes that row's loss and gradient NaN.
 
-use crate::label::{ClassIndex, resolve};
+use crate::label::{ClassIndex, Labels, Visit, resolve};
 use crate::math::{exp, exp_nonpos, ln, log1p};
 use crate::simd::{
     LINE, Lanes, MAX_LANES, MAX_WIDE, Scalar, first_lanes, load_tail, mul_or_zero, prefetch,
@@ -63,11 +63,11 @@ impl ClassAlpha<'_> {
 
 /// One call, with validated arguments.
 #[derive(Clone, Copy)]
-pub(crate) struct Job<'a, L> {
+pub(crate) struct Job<'a> {
     pub z: *const f32,
     pub rows: usize,
     pub c: usize,
-    pub labels: &'a [L],
+    pub labels: Labels<'a>,
     pub ignore: Option<i64>,
     pub alpha: ClassAlpha<'a>,
     pub gamma: f32,
@@ -253,8 +253,8 @@ fn short_row_rest<S: Lanes>(acc: S::Acc, ties: u32) -> f64 {
 /// For every `i < g` with `class[i]` set, row `r0 + i` (and with `KEEP` its gradient row)
 /// lies within `rows·C` values; `g <= MAX_LANES`.
 #[inline(always)]
-unsafe fn short_group_stats<S: Lanes, L, const KEEP: bool>(
-    job: &Job<'_, L>,
+unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
+    job: &Job<'_>,
     out: *mut f32,
     r0: usize,
     class: &[Option<usize>; MAX_LANES],
@@ -424,15 +424,96 @@ unsafe fn row_grad<S: Lanes>(
 /// validated (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`.
 /// A gradient output may be `job.z` itself; no other overlap.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
+pub(crate) unsafe fn run<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
     // SAFETY: forwarded.
     unsafe {
         if job.c >= LONG_ROW {
-            groups::<S, Scalar, L, G>(job)
+            groups::<S, Scalar, G>(job)
         } else if job.c <= SMALL_C && S::N > 1 {
-            small_rows::<S::Wide, L, G>(job)
+            small_rows::<S::Wide, G>(job)
         } else {
-            groups::<S, S, L, G>(job)
+            groups::<S, S, G>(job)
+        }
+    }
+}
+
+/// The class of a row without one.
+const NO_CLASS: usize = usize::MAX;
+
+/// What the rows of a group need from their labels, gathered by scalar code once per group.
+/// Entries past the group's rows are those of a row without a class.
+struct Gathered {
+    /// The row's class, or [`NO_CLASS`] (ignored).
+    class: [usize; MAX_WIDE],
+    /// `z_k` (0 without a class).
+    zk: [f32; MAX_WIDE],
+    /// The class weight (0 without a class).
+    alpha: [f32; MAX_WIDE],
+    /// The class as `f32`, −1 without one.
+    kf: [f32; MAX_WIDE],
+    /// The gradient scale: the row's upstream value or the reduction's (0 without a class).
+    cr: [f32; MAX_WIDE],
+}
+
+/// Fills a [`Gathered`] for rows `r0..r0 + g`, entries `0..n`.
+struct Gather<'g, 'j> {
+    job: &'g Job<'j>,
+    r0: usize,
+    g: usize,
+    n: usize,
+    out: &'g mut Gathered,
+}
+
+impl Visit for Gather<'_, '_> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run<L: ClassIndex>(self, labels: &[L]) {
+        let (job, o) = (self.job, self.out);
+        let (_, scale, up) = job.mode.parts();
+        for i in 0..self.n.min(MAX_WIDE) {
+            let r = self.r0 + i;
+            let label = if i < self.g { labels.get(r) } else { None };
+            let Some(k) = label.and_then(|&l| resolve(l, job.c, job.ignore)) else {
+                (o.class[i], o.zk[i], o.alpha[i], o.kf[i], o.cr[i]) =
+                    (NO_CLASS, 0.0, 0.0, -1.0, 0.0);
+                continue;
+            };
+            o.class[i] = k;
+            // SAFETY (both): r < rows (a label exists, and the caller's rows are within
+            // rows), so row r's C values lie within rows·C and k < C; the upstream holds
+            // rows values.
+            o.zk[i] = unsafe { *job.z.add(r * job.c + k) };
+            o.alpha[i] = job.alpha.of(k);
+            o.kf[i] = k as f32;
+            o.cr[i] = if up.is_null() {
+                scale
+            } else {
+                unsafe { *up.add(r) }
+            };
+        }
+    }
+}
+
+/// Gathers what rows `r0..r0 + g` need from their labels into entries `0..n` of `out`
+/// (`n <= MAX_WIDE`). Not inlined: it is scalar code, the same for every backend and `γ`,
+/// and its per-label-type loops stay out of the vector kernels.
+///
+/// # Safety
+/// `r0 + g <= rows`; the job's contract holds.
+#[inline(never)]
+unsafe fn gather_rows(job: &Job<'_>, r0: usize, g: usize, n: usize, out: &mut Gathered) {
+    job.labels.visit(Gather { job, r0, g, n, out })
+}
+
+impl Gathered {
+    const fn new() -> Self {
+        Gathered {
+            class: [NO_CLASS; MAX_WIDE],
+            zk: [0.0; MAX_WIDE],
+            alpha: [0.0; MAX_WIDE],
+            kf: [-1.0; MAX_WIDE],
+            cr: [0.0; MAX_WIDE],
         }
     }
 }
@@ -449,39 +530,20 @@ const SMALL_C: usize = 16;
 /// # Safety
 /// As [`run`], and `C <= SMALL_C`.
 #[inline(always)]
-unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
+unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
     const W: usize = MAX_WIDE;
     const { assert!(S::N <= W) };
     let c = job.c.min(SMALL_C);
-    let (out, scale, up) = job.mode.parts();
+    let out = job.mode.parts().0;
     let (sum, grads) = (job.mode.sums(), job.mode.grads());
     let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
+    let mut rows = Gathered::new();
     let mut r0 = 0;
     while r0 < job.rows {
         let g = (job.rows - r0).min(S::N).min(W);
-        // Per row: the target logit, the class weight, the class (-1: ignored or absent),
-        // the gradient scale and whether the row counts.
-        let (mut zk, mut alpha, mut kf, mut cr) =
-            ([0.0f32; W], [0.0f32; W], [-1.0f32; W], [0.0f32; W]);
-        let mut valid = [0.0f32; W];
-        for i in 0..g {
-            let r = r0 + i;
-            let Some(k) = job.labels.get(r).and_then(|&l| resolve(l, c, job.ignore)) else {
-                continue;
-            };
-            // SAFETY: r < rows, so row r's c values lie within rows·C; k < c.
-            zk[i] = unsafe { *job.z.add(r * c + k) };
-            alpha[i] = job.alpha.of(k);
-            kf[i] = k as f32;
-            valid[i] = 1.0;
-            // SAFETY: r < rows and the upstream holds rows values.
-            cr[i] = if up.is_null() {
-                scale
-            } else {
-                unsafe { *up.add(r) }
-            };
-        }
+        // SAFETY: r0 + g <= rows.
+        unsafe { gather_rows(job, r0, g, S::N, &mut rows) };
         // Column j: class j of rows r0..r0+g. Lanes from g on are 0 and ignored rows hold
         // their logits: both are masked out of the results below.
         let mut cols = [zero; SMALL_C];
@@ -513,11 +575,12 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
             let (loss, w, factor) = finish::<S, G>(
                 max,
                 s_rest,
-                S::load(zk.as_ptr()),
-                S::load(alpha.as_ptr()),
+                S::load(rows.zk.as_ptr()),
+                S::load(rows.alpha.as_ptr()),
                 job.gamma,
             );
-            let ok = S::load(valid.as_ptr()).eq(S::splat(1.0));
+            let kv = S::load(rows.kf.as_ptr());
+            let ok = S::not(kv.lt(zero));
             let loss = S::select(ok, loss, zero);
             if sum {
                 acc = S::acc_add(acc, loss);
@@ -526,10 +589,9 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
                 loss.store_first(o.add(r0), g);
             }
             if grads {
-                let crv = S::load(cr.as_ptr());
+                let crv = S::load(rows.cr.as_ptr());
                 let fv = factor.mul(crv);
                 let gk = w.mul(crv).neg();
-                let kv = S::load(kf.as_ptr());
                 let block = out.add(r0 * c);
                 for (j, col) in cols.iter().enumerate().take(c) {
                     let gj = S::select(kv.eq(S::splat(j as f32)), gk, col.mul(fv));
@@ -545,34 +607,29 @@ unsafe fn small_rows<S: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) ->
 /// Rows in groups of `R::N`: statistics of each row with lanes `S`, the group's row results
 /// with lanes `R`, then each row's gradient with lanes `S`.
 #[inline(always)]
-unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, L>) -> f64 {
+unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
     let c = job.c;
-    let (out, scale, up) = job.mode.parts();
+    let out = job.mode.parts().0;
     let (sum, grads) = (job.mode.sums(), job.mode.grads());
     // Short rows keep their exponentials in the gradient output between the two passes.
     let keep = grads && c < LONG_ROW;
     let mut acc = R::acc_zero();
+    let mut rows = Gathered::new();
     let mut r0 = 0;
     while r0 < job.rows {
         let g = (job.rows - r0).min(R::N).min(MAX_LANES);
         let mut max = [0.0f32; MAX_LANES];
         let mut s_rest = [0.0f32; MAX_LANES];
-        let mut zk = [0.0f32; MAX_LANES];
-        let mut alpha = [0.0f32; MAX_LANES];
-        let mut class = [None; MAX_LANES];
-        for i in 0..g {
-            let r = r0 + i;
-            let label = job.labels.get(r).copied();
-            let k = label.and_then(|l| resolve(l, c, job.ignore));
-            class[i] = k;
-            if let Some(k) = k {
-                // SAFETY: r < rows, so the row lies within rows·C values; k < C. z_k is read
-                // before the kept exponentials may overwrite it.
-                zk[i] = unsafe { *job.z.add(r * c + k) };
-                alpha[i] = job.alpha.of(k);
-                if c >= LONG_ROW {
-                    // SAFETY: as above.
-                    let (m, s) = unsafe { long_row_stats::<S>(job.z.add(r * c), c) };
+        // SAFETY: r0 + g <= rows. z_k is read before the kept exponentials may overwrite it.
+        unsafe { gather_rows(job, r0, g, MAX_LANES, &mut rows) };
+        let class: [Option<usize>; MAX_LANES] =
+            core::array::from_fn(|i| Some(rows.class[i]).filter(|&k| k != NO_CLASS));
+        if c >= LONG_ROW {
+            for (i, k) in class.iter().enumerate() {
+                if k.is_some() {
+                    // SAFETY: the row has a class, so r0 + i < rows and the row lies within
+                    // rows·C values.
+                    let (m, s) = unsafe { long_row_stats::<S>(job.z.add((r0 + i) * c), c) };
                     max[i] = m;
                     s_rest[i] = s as f32;
                 }
@@ -582,9 +639,9 @@ unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, 
             // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values.
             unsafe {
                 if keep {
-                    short_group_stats::<S, L, true>(job, out, r0, &class, &mut max, &mut s_rest);
+                    short_group_stats::<S, true>(job, out, r0, &class, &mut max, &mut s_rest);
                 } else {
-                    short_group_stats::<S, L, false>(job, out, r0, &class, &mut max, &mut s_rest);
+                    short_group_stats::<S, false>(job, out, r0, &class, &mut max, &mut s_rest);
                 }
             }
         }
@@ -593,8 +650,8 @@ unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, 
             finish::<R, G>(
                 R::load(max.as_ptr()),
                 R::load(s_rest.as_ptr()),
-                R::load(zk.as_ptr()),
-                R::load(alpha.as_ptr()),
+                R::load(rows.zk.as_ptr()),
+                R::load(rows.alpha.as_ptr()),
                 job.gamma,
             )
         };
@@ -619,12 +676,8 @@ unsafe fn groups<S: Lanes, R: Lanes, L: ClassIndex, const G: u32>(job: &Job<'_, 
             if !grads {
                 continue;
             }
-            // SAFETY: r < rows: upstream holds rows values; the gradient rows·C.
-            let cr = if up.is_null() {
-                scale
-            } else {
-                unsafe { *up.add(r) }
-            };
+            let cr = rows.cr[i];
+            // SAFETY: r < rows and the gradient holds rows·C values.
             let orow = unsafe { out.add(r * c) };
             match class[i] {
                 // SAFETY: the output row lies within rows·C values and holds the row's kept
