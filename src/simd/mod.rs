@@ -278,6 +278,28 @@ pub(crate) fn prefetch(p: *const f32) {
     let _ = p;
 }
 
+/// Asks for the cache line holding `p` in a state ready to be written (`prefetchw`: the line
+/// arrives owned, so the store that follows needs no second request). A hint: any address is
+/// allowed, none is written. Only x86_64 has it, and `core` offers it only behind an unstable
+/// target feature, hence the one-instruction `asm!`; elsewhere (and under miri) this does
+/// nothing.
+#[inline(always)]
+pub(crate) fn prefetch_write(p: *mut f32) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: `prefetchw` reads no memory, writes none and never faults, for any address;
+    // CPUs without PRFCHW execute its encoding as a no-op. It touches no register but its
+    // input, no flag and no stack.
+    unsafe {
+        core::arch::asm!(
+            "prefetchw [{p}]",
+            p = in(reg) p,
+            options(nostack, preserves_flags, readonly)
+        )
+    };
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = p;
+}
+
 /// The mask of the first `n` lanes.
 #[inline(always)]
 pub(crate) fn first_lanes<S: Lanes>(n: usize) -> S::Mask {
