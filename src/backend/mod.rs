@@ -144,9 +144,9 @@ struct PageAligned(u8);
 ///
 /// Why: the AVX2 sigmoid loop keeps about 2 KiB of vectors on the stack (16 registers are
 /// too few for four vectors in lockstep) and reloads its constants from memory. At some page
-/// offsets of the frame these accesses collide (the CPU matches a load against earlier
-/// stores by the low 12 address bits first), and the loop ran at 0.39-0.55 G/s instead of
-/// 0.67 for half of the stack positions, decided by the environment size of the process.
+/// offsets of the frame the loop ran at 0.39-0.55 G/s instead of 0.67 (half of the stack
+/// positions tried, decided by the environment size of the process; most likely 4K
+/// aliasing: a load is first matched against earlier stores by its low 12 address bits).
 /// With the frame on a page boundary, every position measured 0.665-0.684. It costs up to
 /// 4 KiB of stack per call and nothing measurable in time. The softmax entries showed no such
 /// dependence and do not do it.
