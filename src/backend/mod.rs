@@ -135,6 +135,7 @@ pub(crate) fn resolve(forced: Option<Backend>) -> Option<Ready> {
 }
 
 /// A value aligned to a 4 KiB page.
+#[cfg(target_arch = "x86_64")]
 #[repr(C, align(4096))]
 struct PageAligned(u8);
 
@@ -150,6 +151,7 @@ struct PageAligned(u8);
 /// With the frame on a page boundary, every position measured 0.665-0.684. It costs up to
 /// 4 KiB of stack per call and nothing measurable in time. The softmax entries showed no such
 /// dependence and do not do it.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn page_aligned_frame(_features: &str) {
     // A `let` (`&PageAligned(0)` would be promoted to a static) that escapes, so that it is

@@ -18,6 +18,8 @@
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+// Lockstep groups: only the SIMD backends have them, and every SIMD target has `Portable`.
+#[cfg(focal_portable)]
 pub(crate) mod pair;
 #[cfg(focal_portable)]
 pub(crate) mod portable;
@@ -30,6 +32,7 @@ pub(crate) mod testing;
 pub(crate) use avx2::Avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::Avx512;
+#[cfg(focal_portable)]
 pub(crate) use pair::Pair;
 #[cfg(focal_portable)]
 pub(crate) use portable::Portable;
@@ -206,7 +209,8 @@ pub(crate) trait Lanes: Copy {
     fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc;
     /// `acc · f`, lane-wise.
     fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc;
-    /// `a + b`, lane-wise.
+    /// `a + b`, lane-wise (for [`Lanes::Wide`] groups, which scalar-only targets lack).
+    #[cfg_attr(not(focal_portable), allow(dead_code))]
     fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc;
     /// Sum of the accumulator's lanes, in a fixed order.
     fn acc_sum(acc: Self::Acc) -> f64;
