@@ -1095,7 +1095,15 @@ fn target_error_index_at_every_position() {
     for b in backends() {
         let f = SigmoidFocal::new().backend(b);
         for pos in 0..LEN {
-            for bad in [f32::NAN, -0.0 - 1e-45, 1.5] {
+            let above_one = f32::from_bits(1.0f32.to_bits() + 1);
+            for bad in [
+                f32::NAN,
+                -f32::NAN,
+                -0.0 - 1e-45,
+                1.5,
+                above_one,
+                f32::NEG_INFINITY,
+            ] {
                 let mut t = ts.clone();
                 t[pos] = bad;
                 if pos + 40 < LEN {
@@ -1109,9 +1117,11 @@ fn target_error_index_at_every_position() {
                 }
             }
         }
-        // -0.0 is a valid target (it equals 0).
+        // -0.0 is a valid target (it equals 0), in a full block or in the tail.
         let mut t = ts.clone();
-        t[LEN - 1] = -0.0;
+        for i in [0, 5, 77, 150, LEN - 1] {
+            t[i] = -0.0;
+        }
         assert!(
             f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out).is_ok(),
             "{b:?}"

@@ -9,7 +9,9 @@
 //!
 //! Each check also covers the features that its `#[target_feature]` implies for the
 //! compiler (`avx2` implies SSE3–SSE4.2 and AVX; `avx512f` also implies AVX2, FMA and F16C),
-//! since code compiled for it may use any of them.
+//! since code compiled for it may use any of them, and `popcnt`, which both SIMD backends
+//! enable (every CPU with AVX2 has it; without it a mask's population count is a dozen
+//! instructions instead of one).
 //!
 //! Under Miri both report `false` (Miri cannot run these instructions, nor the SIMD code).
 
@@ -21,6 +23,7 @@ const SSSE3: u32 = 1 << 9;
 const FMA: u32 = 1 << 12;
 const SSE4_1: u32 = 1 << 19;
 const SSE4_2: u32 = 1 << 20;
+const POPCNT: u32 = 1 << 23;
 const OSXSAVE: u32 = 1 << 27;
 const AVX: u32 = 1 << 28;
 const F16C: u32 = 1 << 29;
@@ -68,7 +71,7 @@ fn cpu() -> Cpu {
 
 impl Cpu {
     fn has_avx2_fma(&self) -> bool {
-        let leaf1 = SSE3 | SSSE3 | SSE4_1 | SSE4_2 | FMA | OSXSAVE | AVX;
+        let leaf1 = SSE3 | SSSE3 | SSE4_1 | SSE4_2 | POPCNT | FMA | OSXSAVE | AVX;
         self.leaf1_ecx & leaf1 == leaf1
             && self.leaf7_ebx & AVX2 != 0
             && self.xcr0 & XCR0_YMM == XCR0_YMM
@@ -107,7 +110,9 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore)]
     fn agrees_with_std() {
-        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let avx2 = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("popcnt");
         let avx512 = avx2
             && std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("f16c");
@@ -149,5 +154,11 @@ mod tests {
             ..all
         };
         assert!(!no_avx2.has_avx512f());
+        // No POPCNT (never seen with AVX2): neither SIMD backend.
+        let no_popcnt = Cpu {
+            leaf1_ecx: !POPCNT,
+            ..all
+        };
+        assert!(!no_popcnt.has_avx2_fma() && !no_popcnt.has_avx512f());
     }
 }

@@ -236,9 +236,9 @@ entries!(scalar, crate::simd::Scalar);
 #[cfg(focal_portable)]
 entries!(portable, crate::simd::Portable);
 #[cfg(target_arch = "x86_64")]
-entries!(avx2, crate::simd::Avx2, "avx2,fma");
+entries!(avx2, crate::simd::Avx2, "avx2,fma,popcnt");
 #[cfg(target_arch = "x86_64")]
-entries!(avx512, crate::simd::Avx512, "avx512f");
+entries!(avx512, crate::simd::Avx512, "avx512f,popcnt");
 
 /// Calls backend `$b`'s entry `$f`. `$b` is a [`Ready`], so the backend is available.
 macro_rules! dispatch {

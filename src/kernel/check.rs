@@ -11,6 +11,39 @@ fn bad<S: Lanes>(x: S) -> S::Mask {
 /// Vectors tested before each branch.
 const BLOCK: usize = 4;
 
+/// Whether a block of `BLOCK·S::N` values may hold one that is NaN or outside `[0, 1]`.
+///
+/// Where the lanes have a one-instruction unsigned maximum, the block's bit patterns are
+/// reduced with it: every value of `[+0, 1]` has a pattern at most that of `1.0`, and every
+/// NaN, value above 1 and value with the sign bit set has a larger one. That is one
+/// instruction per vector instead of two comparisons and two mask operations. `-0.0` (a valid
+/// target) is the only false alarm; the caller's exact test clears it.
+///
+/// # Safety
+/// `p` must be valid for reading `BLOCK·S::N` values.
+#[inline(always)]
+unsafe fn block_suspect<S: Lanes>(p: *const f32) -> bool {
+    // SAFETY: the loads stay within the BLOCK·N values of the contract.
+    let v = unsafe {
+        [
+            S::load(p),
+            S::load(p.add(S::N)),
+            S::load(p.add(2 * S::N)),
+            S::load(p.add(3 * S::N)),
+        ]
+    };
+    if S::UMAX_BITS {
+        let one = S::splat(1.0);
+        let top = v[0].umax_bits(v[1]).umax_bits(v[2].umax_bits(v[3]));
+        S::any(S::not(top.umax_bits(one).eq(one)))
+    } else {
+        S::any(S::or(
+            S::or(bad(v[0]), bad(v[1])),
+            S::or(bad(v[2]), bad(v[3])),
+        ))
+    }
+}
+
 /// Index of the first value that is NaN or outside `[0, 1]`.
 #[inline(always)]
 pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
@@ -18,26 +51,17 @@ pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
     if S::N > 1 {
         let mut blocks = v.chunks_exact(BLOCK * S::N);
         for b in &mut blocks {
-            let p = b.as_ptr();
             // SAFETY: a block of chunks_exact(BLOCK·N) holds BLOCK·N values.
-            let any_bad = unsafe {
-                S::any(S::or(
-                    S::or(bad::<S>(S::load(p)), bad::<S>(S::load(p.add(S::N)))),
-                    S::or(
-                        bad::<S>(S::load(p.add(2 * S::N))),
-                        bad::<S>(S::load(p.add(3 * S::N))),
-                    ),
-                ))
-            };
-            if any_bad {
-                return first_in::<S>(b).map(|i| base + i);
+            if unsafe { block_suspect::<S>(b.as_ptr()) }
+                && let Some(i) = first_in::<S>(b)
+            {
+                return Some(base + i);
             }
             base += BLOCK * S::N;
         }
     }
     first_in::<S>(v.get(base..).unwrap_or(&[])).map(|i| base + i)
 }
-
 /// [`first_outside_unit`] one vector at a time.
 #[inline(always)]
 fn first_in<S: Lanes>(v: &[f32]) -> Option<usize> {

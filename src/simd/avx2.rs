@@ -64,6 +64,7 @@ impl Lanes for Avx2 {
     type Acc = (__m256d, __m256d);
     /// Four vectors (measured: 1.3x the throughput of one at a time, eight spill too much).
     type Wide = super::Pair<super::Pair<Self>>;
+    const UMAX_BITS: bool = true;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -152,6 +153,13 @@ impl Lanes for Avx2 {
     fn max(self, b: Self) -> Self {
         // vmaxps returns the second operand when either is NaN (and for ±0 pairs).
         Avx2(avx2!(_mm256_max_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    fn umax_bits(self, b: Self) -> Self {
+        Avx2(avx2!(_mm256_castsi256_ps(_mm256_max_epu32(
+            _mm256_castps_si256(self.0),
+            _mm256_castps_si256(b.0)
+        ))))
     }
     #[inline(always)]
     fn round(self) -> Self {

@@ -46,6 +46,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     type Acc = (S::Acc, S::Acc);
     type Wide = Self;
     const SCALEF: bool = S::SCALEF;
+    const UMAX_BITS: bool = S::UMAX_BITS;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -117,7 +118,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     fn iota() -> Self {
         Pair(S::iota(), S::iota().add(S::splat(S::N as f32)))
     }
-    halves!(fn add, sub, mul, div, min, max, mul_pow2, ldexp (b: Self) -> Self);
+    halves!(fn add, sub, mul, div, min, max, umax_bits, mul_pow2, ldexp (b: Self) -> Self);
     halves!(fn neg, abs, round, recip, recip_1_2 () -> Self);
     halves!(fn lt, le, eq (b: Self) -> Self::Mask);
     #[inline(always)]

@@ -14,7 +14,7 @@
 //!   `bytemuck` casts.
 
 use bytemuck::cast;
-use wide::{f32x4, i32x4};
+use wide::{f32x4, i32x4, u32x4};
 
 use super::Lanes;
 
@@ -39,6 +39,11 @@ impl Lanes for Portable {
     type Acc = [f64; 4];
     /// Eight vectors (measured with SSE2: 1.45x the throughput of one at a time).
     type Wide = super::Pair<super::Pair<super::Pair<Self>>>;
+    const UMAX_BITS: bool = cfg!(any(
+        target_feature = "sse4.1",
+        target_arch = "aarch64",
+        target_feature = "simd128"
+    ));
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -103,6 +108,13 @@ impl Lanes for Portable {
     fn max(self, b: Self) -> Self {
         // `b < self` is false on NaN, so NaN in either operand gives `b`.
         Self::select(b.lt(self), self, b)
+    }
+    #[inline(always)]
+    fn umax_bits(self, b: Self) -> Self {
+        // One instruction with SSE4.1, NEON and simd128; `wide` falls back to scalar code on
+        // plain SSE2 (where UMAX_BITS is false and the checks do not use it).
+        let m: u32x4 = cast::<_, u32x4>(self.0).max(cast(b.0));
+        Portable(cast(m))
     }
     #[inline(always)]
     fn round(self) -> Self {

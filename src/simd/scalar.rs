@@ -17,6 +17,7 @@ impl Lanes for Scalar {
     /// One value at a time: grouping gains nothing for the microcontroller build and would
     /// multiply its code size.
     type Wide = Self;
+    const UMAX_BITS: bool = true;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -75,6 +76,10 @@ impl Lanes for Scalar {
     #[inline(always)]
     fn max(self, b: Self) -> Self {
         Scalar(if self.0 > b.0 { self.0 } else { b.0 })
+    }
+    #[inline(always)]
+    fn umax_bits(self, b: Self) -> Self {
+        Scalar(f32::from_bits(self.0.to_bits().max(b.0.to_bits())))
     }
     #[inline(always)]
     fn round(self) -> Self {
