@@ -83,21 +83,45 @@ pub(crate) fn erase<L: ClassIndex>(labels: &[L]) -> Labels<'_> {
     L::erase(labels)
 }
 
-/// What a label means: its class, or `None` if it is the ignore index or not a class.
+/// What a label means.
+#[derive(Clone, Copy)]
+pub(crate) enum Meaning {
+    /// A class in `0..C`.
+    Class(usize),
+    /// The ignore index.
+    Ignored,
+    /// Neither: the label, widened.
+    Bad(i128),
+}
+
+/// Classifies one label against `C` classes and the ignore index (which wins over a class of
+/// the same value).
+#[inline(always)]
+pub(crate) fn classify<L: ClassIndex>(
+    label: L,
+    num_classes: usize,
+    ignore: Option<i64>,
+) -> Meaning {
+    let v = label.widen();
+    if ignore.is_some_and(|i| i as i128 == v) {
+        Meaning::Ignored
+    } else if v >= 0 && v < num_classes as i128 {
+        Meaning::Class(v as usize)
+    } else {
+        Meaning::Bad(v)
+    }
+}
+
+/// A label's class, or `None` if it is the ignore index or not a class.
 #[inline(always)]
 pub(crate) fn resolve<L: ClassIndex>(
     label: L,
     num_classes: usize,
     ignore: Option<i64>,
 ) -> Option<usize> {
-    let v = label.widen();
-    if ignore.is_some_and(|i| i as i128 == v) {
-        return None;
-    }
-    if v >= 0 && v < num_classes as i128 {
-        Some(v as usize)
-    } else {
-        None
+    match classify(label, num_classes, ignore) {
+        Meaning::Class(k) => Some(k),
+        Meaning::Ignored | Meaning::Bad(_) => None,
     }
 }
 
@@ -116,14 +140,11 @@ impl Visit for Check {
     fn run<L: ClassIndex>(self, labels: &[L]) -> Self::Out {
         let mut valid = 0usize;
         for (i, &l) in labels.iter().enumerate() {
-            let v = l.widen();
-            if self.ignore.is_some_and(|ig| ig as i128 == v) {
-                continue;
+            match classify(l, self.num_classes, self.ignore) {
+                Meaning::Class(_) => valid += 1,
+                Meaning::Ignored => {}
+                Meaning::Bad(v) => return Err((i, v)),
             }
-            if v < 0 || v >= self.num_classes as i128 {
-                return Err((i, v));
-            }
-            valid += 1;
         }
         Ok(valid)
     }
