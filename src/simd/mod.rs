@@ -144,22 +144,9 @@ pub(crate) trait Lanes: Copy {
     /// Lane-wise maximum (second operand on NaN).
     fn max(self, b: Self) -> Self;
     /// The lane-wise maximum of the bit patterns read as `u32` (so every NaN and every value
-    /// with the sign bit set, `-0.0` included, is above `1.0`). The default goes through
-    /// memory; backends where it is one instruction override it and set
-    /// [`UMAX_BITS`](Lanes::UMAX_BITS).
-    #[inline(always)]
-    fn umax_bits(self, b: Self) -> Self {
-        let (mut x, mut y) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
-        // SAFETY: both buffers hold MAX_LANES >= Self::N writable and readable f32.
-        unsafe {
-            self.store(x.as_mut_ptr());
-            b.store(y.as_mut_ptr());
-            for (a, b) in x.iter_mut().zip(y).take(Self::N) {
-                *a = f32::from_bits(a.to_bits().max(b.to_bits()));
-            }
-            Self::load(x.as_ptr())
-        }
-    }
+    /// with the sign bit set, `-0.0` included, is above `1.0`). Backends where it is one
+    /// instruction set [`UMAX_BITS`](Lanes::UMAX_BITS).
+    fn umax_bits(self, b: Self) -> Self;
     /// Rounds to the nearest integer, ties to even, for `|self| < 2^22` (other values: any
     /// value, the callers clamp first).
     fn round(self) -> Self;
