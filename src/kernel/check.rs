@@ -24,23 +24,14 @@ const BLOCK: usize = 4;
 #[inline(always)]
 unsafe fn block_suspect<S: Lanes>(p: *const f32) -> bool {
     // SAFETY: the loads stay within the BLOCK·N values of the contract.
-    let v = unsafe {
-        [
-            S::load(p),
-            S::load(p.add(S::N)),
-            S::load(p.add(2 * S::N)),
-            S::load(p.add(3 * S::N)),
-        ]
-    };
+    let v: [S; BLOCK] = core::array::from_fn(|k| unsafe { S::load(p.add(k * S::N)) });
     if S::UMAX_BITS {
         let one = S::splat(1.0);
-        let top = v[0].umax_bits(v[1]).umax_bits(v[2].umax_bits(v[3]));
-        S::any(S::not(top.umax_bits(one).eq(one)))
+        let top = v.iter().fold(one, |m, &x| m.umax_bits(x));
+        S::any(S::not(top.eq(one)))
     } else {
-        S::any(S::or(
-            S::or(bad(v[0]), bad(v[1])),
-            S::or(bad(v[2]), bad(v[3])),
-        ))
+        let any = v.iter().map(|&x| bad(x)).reduce(S::or);
+        any.is_some_and(S::any)
     }
 }
 
@@ -62,6 +53,7 @@ pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
     }
     first_in::<S>(v.get(base..).unwrap_or(&[])).map(|i| base + i)
 }
+
 /// [`first_outside_unit`] one vector at a time.
 #[inline(always)]
 fn first_in<S: Lanes>(v: &[f32]) -> Option<usize> {

@@ -311,6 +311,17 @@ unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
 /// among 2, 4, 8 and 16 KiB at N = 16 Mi).
 const PREFETCH: usize = 1024;
 
+/// What mode `M` writes for vector `o`: its losses, or its gradient times `c` or times the
+/// upstream gradient, which `up` loads (called for [`GRAD_UP`] only). Unused for [`SUM`].
+#[inline(always)]
+fn output<V: Lanes, const M: u8>(o: Out<V>, c: f32, up: impl FnOnce() -> V) -> V {
+    match M {
+        LOSS => o.loss,
+        GRAD_UP => o.grad_times(up()),
+        _ => o.grad_times(V::splat(c)),
+    }
+}
+
 /// Writes the output of vector `o`, evaluated at element `i`, for mode `M` (`c` is the
 /// gradient scale, `up` the upstream gradient).
 ///
@@ -318,14 +329,9 @@ const PREFETCH: usize = 1024;
 /// `out` (and `up` for [`GRAD_UP`]) must be valid for `V::N` elements from `i`.
 #[inline(always)]
 unsafe fn emit<V: Lanes, const M: u8>(o: Out<V>, out: *mut f32, c: f32, up: *const f32, i: usize) {
-    // SAFETY: forwarded from this function's contract.
-    unsafe {
-        match M {
-            LOSS => o.loss.store(out.add(i)),
-            GRAD | SUM_GRAD => o.grad_times(V::splat(c)).store(out.add(i)),
-            GRAD_UP => o.grad_times(V::load(up.add(i))).store(out.add(i)),
-            _ => {}
-        }
+    if M != SUM {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { output::<V, M>(o, c, || V::load(up.add(i))).store(out.add(i)) };
     }
 }
 
@@ -373,13 +379,10 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
         let x: S = load_tail(core::slice::from_raw_parts(job.x.add(i), r), 0.0);
         let t: S = load_tail(core::slice::from_raw_parts(job.t.add(i), r), 0.0);
         let o = eval.eval(x, t);
-        let v = match M {
-            LOSS => o.loss,
-            GRAD | SUM_GRAD => o.grad_times(S::splat(c)),
-            GRAD_UP => o.grad_times(load_tail(core::slice::from_raw_parts(up.add(i), r), 0.0)),
-            _ => S::splat(0.0),
-        };
         if M != SUM {
+            let v = output::<S, M>(o, c, || {
+                load_tail(core::slice::from_raw_parts(up.add(i), r), 0.0)
+            });
             store_tail(v, core::slice::from_raw_parts_mut(out.add(i), r));
         }
         S::select(first_lanes::<S>(r), o.loss, S::splat(0.0))
