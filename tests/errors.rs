@@ -1129,6 +1129,47 @@ fn target_error_index_at_every_position() {
     }
 }
 
+/// Long slices go through the check that reads several regions side by side: a bad target at
+/// any position (in any region or in what is left over after them) is the one reported, also
+/// when a later bad target sits in a region that is read first, on every backend.
+#[test]
+fn target_error_index_in_long_slices() {
+    // 3 blocks in each of 8 regions for AVX-512 (blocks of 64), more for narrower lanes, and a
+    // remainder that is not a whole number of vectors.
+    const LEN: usize = 8 * 64 * 3 + 101;
+    let xs = vec![0.5f32; LEN];
+    let ts: Vec<f32> = (0..LEN).map(|i| (i % 5) as f32 / 4.0).collect();
+    let mut out = vec![0.0f32; LEN];
+    let above_one = f32::from_bits(1.0f32.to_bits() + 1);
+    let bads = [f32::NAN, -1e-45, above_one, f32::INFINITY, -2.0];
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        for pos in 0..LEN {
+            let bad = bads[pos % bads.len()];
+            let mut t = ts.clone();
+            t[pos] = bad;
+            let later = pos + (LEN - pos) / 2;
+            if later > pos {
+                t[later] = f32::NAN;
+            }
+            match f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out) {
+                Err(FocalError::TargetOutOfRange { index, .. }) => {
+                    assert_eq!(index, pos, "{b:?}: bad target {bad} at {pos}")
+                }
+                other => panic!("{b:?}: bad target {bad} at {pos}: {other:?}"),
+            }
+        }
+        let mut t = ts.clone();
+        for i in (0..LEN).step_by(97) {
+            t[i] = -0.0;
+        }
+        assert!(
+            f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out).is_ok(),
+            "{b:?}"
+        );
+    }
+}
+
 /// The TorchBlocks modules check the gradient buffer's length with the other shapes, before
 /// the data: a bad probability or label with a wrong-length buffer is a length error.
 #[test]

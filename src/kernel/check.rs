@@ -35,9 +35,47 @@ unsafe fn block_suspect<S: Lanes>(p: *const f32) -> bool {
     }
 }
 
+/// Regions of the slice that [`any_suspect`] reads side by side.
+///
+/// Out of cache, one sequential stream of reads is served far below the memory's speed: the
+/// hardware prefetchers follow each stream with a bounded number of requests. Reading 8 streams
+/// in lockstep keeps more lines in flight; at N = 16 Mi this took the whole fused sigmoid call
+/// on AVX-512 from 0.82 to 0.86 G elements/s (AVX2: 0.56 to 0.58), and changes nothing in cache.
+const STREAMS: usize = 8;
+
+/// Whether `v` may hold a value that is NaN or outside `[0, 1]`: never false when it does,
+/// and true when it does not only for `-0.0` (see [`block_suspect`]).
+///
+/// The whole blocks are split into [`STREAMS`] equal regions, read in lockstep; what is left
+/// over (fewer than `STREAMS` blocks) is tested exactly.
+#[inline(always)]
+fn any_suspect<S: Lanes>(v: &[f32]) -> bool {
+    let block = BLOCK * S::N;
+    let per = v.len() / block / STREAMS;
+    let p = v.as_ptr();
+    for j in 0..per {
+        let mut suspect = false;
+        for r in 0..STREAMS {
+            // SAFETY: block j of region r starts at (r·per + j)·block and ends by
+            // STREAMS·per·block <= v.len().
+            suspect |= unsafe { block_suspect::<S>(p.add((r * per + j) * block)) };
+        }
+        if suspect {
+            return true;
+        }
+    }
+    first_in::<S>(v.get(STREAMS * per * block..).unwrap_or(&[])).is_some()
+}
+
 /// Index of the first value that is NaN or outside `[0, 1]`.
+///
+/// Valid targets, the case that matters for speed, are confirmed by [`any_suspect`]; only when
+/// it raises a suspicion is the slice scanned again in order, for the first offending index.
 #[inline(always)]
 pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
+    if S::N > 1 && !any_suspect::<S>(v) {
+        return None;
+    }
     let mut base = 0;
     if S::N > 1 {
         let mut blocks = v.chunks_exact(BLOCK * S::N);
