@@ -1083,6 +1083,31 @@ fn torchblocks_errors() {
     assert!(untouched(&g));
 }
 
+/// Asserts that the fused call on targets `t` fails with the target error at `pos` (`bad` is
+/// the value put there, for the message).
+fn expect_target_error_at(f: &SigmoidFocal, xs: &[f32], t: &[f32], pos: usize, bad: f32) {
+    let mut out = vec![0.0f32; xs.len()];
+    match f.loss_and_grad(xs, t, Reduction::Mean, &mut out) {
+        Err(FocalError::TargetOutOfRange { index, .. }) => {
+            assert_eq!(index, pos, "{f:?}: bad target {bad} at {pos}")
+        }
+        other => panic!("{f:?}: bad target {bad} at {pos}: {other:?}"),
+    }
+}
+
+/// Asserts that `-0.0` (a valid target: it equals 0) at each of `at` in `ts` is accepted.
+fn expect_negative_zero_accepted(f: &SigmoidFocal, xs: &[f32], ts: &[f32], at: &[usize]) {
+    let mut t = ts.to_vec();
+    for &i in at {
+        t[i] = -0.0;
+    }
+    let mut out = vec![0.0f32; xs.len()];
+    assert!(
+        f.loss_and_grad(xs, &t, Reduction::Mean, &mut out).is_ok(),
+        "{f:?}"
+    );
+}
+
 /// The target check reads several vectors per branch: a bad target at any position of a
 /// long slice (every lane of several blocks, the partial vectors and the tail), alone or
 /// followed by another bad one, is the one reported, on every backend.
@@ -1091,7 +1116,6 @@ fn target_error_index_at_every_position() {
     const LEN: usize = 300;
     let xs = vec![0.5f32; LEN];
     let ts: Vec<f32> = (0..LEN).map(|i| (i % 7) as f32 / 6.0).collect();
-    let mut out = vec![0.0f32; LEN];
     for b in backends() {
         let f = SigmoidFocal::new().backend(b);
         for pos in 0..LEN {
@@ -1109,23 +1133,11 @@ fn target_error_index_at_every_position() {
                 if pos + 40 < LEN {
                     t[pos + 40] = 2.0;
                 }
-                match f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out) {
-                    Err(FocalError::TargetOutOfRange { index, .. }) => {
-                        assert_eq!(index, pos, "{b:?}: bad target {bad} at {pos}")
-                    }
-                    other => panic!("{b:?}: bad target {bad} at {pos}: {other:?}"),
-                }
+                expect_target_error_at(&f, &xs, &t, pos, bad);
             }
         }
-        // -0.0 is a valid target (it equals 0), in a full block or in the tail.
-        let mut t = ts.clone();
-        for i in [0, 5, 77, 150, LEN - 1] {
-            t[i] = -0.0;
-        }
-        assert!(
-            f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out).is_ok(),
-            "{b:?}"
-        );
+        // In a full block or in the tail.
+        expect_negative_zero_accepted(&f, &xs, &ts, &[0, 5, 77, 150, LEN - 1]);
     }
 }
 
@@ -1139,7 +1151,6 @@ fn target_error_index_in_long_slices() {
     const LEN: usize = 8 * 64 * 3 + 101;
     let xs = vec![0.5f32; LEN];
     let ts: Vec<f32> = (0..LEN).map(|i| (i % 5) as f32 / 4.0).collect();
-    let mut out = vec![0.0f32; LEN];
     let above_one = f32::from_bits(1.0f32.to_bits() + 1);
     let bads = [f32::NAN, -1e-45, above_one, f32::INFINITY, -2.0];
     for b in backends() {
@@ -1152,21 +1163,10 @@ fn target_error_index_in_long_slices() {
             if later > pos {
                 t[later] = f32::NAN;
             }
-            match f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out) {
-                Err(FocalError::TargetOutOfRange { index, .. }) => {
-                    assert_eq!(index, pos, "{b:?}: bad target {bad} at {pos}")
-                }
-                other => panic!("{b:?}: bad target {bad} at {pos}: {other:?}"),
-            }
+            expect_target_error_at(&f, &xs, &t, pos, bad);
         }
-        let mut t = ts.clone();
-        for i in (0..LEN).step_by(97) {
-            t[i] = -0.0;
-        }
-        assert!(
-            f.loss_and_grad(&xs, &t, Reduction::Mean, &mut out).is_ok(),
-            "{b:?}"
-        );
+        let zeros: Vec<usize> = (0..LEN).step_by(97).collect();
+        expect_negative_zero_accepted(&f, &xs, &ts, &zeros);
     }
 }
 
