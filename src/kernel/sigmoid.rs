@@ -307,9 +307,12 @@ unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
     }
 }
 
-/// How far ahead of the loop the inputs are prefetched, in elements (4 KiB: measured best
-/// among 2, 4, 8 and 16 KiB at N = 16 Mi).
-const PREFETCH: usize = 1024;
+/// How far ahead of the loop the inputs are prefetched, in elements (2 KiB). Measured at
+/// N = 16 Mi, fused AVX-512, on two machines: on an Intel Xeon VM 2, 4 and 8 KiB ran the same
+/// and no prefetch was 15% slower; on an AMD EPYC VM (medians of 8 alternating runs) 2 KiB
+/// beat 4 KiB by 7% in a quiet hour (0.93 against 0.87 G elements/s) and by 11% in a busy
+/// one, 8 and 16 KiB were slower than 4, and no prefetch ran as 2 KiB.
+const PREFETCH: usize = 512;
 
 /// What mode `M` writes for vector `o`: its losses, or its gradient times `c` or times the
 /// upstream gradient, which `up` loads (called for [`GRAD_UP`] only). Unused for [`SUM`].
