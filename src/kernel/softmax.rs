@@ -29,8 +29,8 @@
 use crate::label::{ClassIndex, Labels, Visit, resolve};
 use crate::math::{exp, exp_nonpos, ln, log1p};
 use crate::simd::{
-    LINE, Lanes, MAX_LANES, MAX_WIDE, Scalar, first_lanes, load_tail, mul_or_zero, prefetch,
-    store_tail,
+    LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Scalar, first_lanes, load_tail, mul_or_zero,
+    prefetch, store_tail,
 };
 
 use super::Mode;
@@ -461,6 +461,8 @@ struct Gather<'g, 'j> {
     r0: usize,
     g: usize,
     n: usize,
+    /// Whether to load `z_k` (the small-row path takes it from its columns instead).
+    zk: bool,
     out: &'g mut Gathered,
 }
 
@@ -483,7 +485,9 @@ impl Visit for Gather<'_, '_> {
             // SAFETY (both): r < rows (a label exists, and the caller's rows are within
             // rows), so row r's C values lie within rows·C and k < C; the upstream holds
             // rows values.
-            o.zk[i] = unsafe { *job.z.add(r * job.c + k) };
+            if self.zk {
+                o.zk[i] = unsafe { *job.z.add(r * job.c + k) };
+            }
             o.alpha[i] = job.alpha.of(k);
             o.kf[i] = k as f32;
             o.cr[i] = if up.is_null() {
@@ -496,14 +500,21 @@ impl Visit for Gather<'_, '_> {
 }
 
 /// Gathers what rows `r0..r0 + g` need from their labels into entries `0..n` of `out`
-/// (`n <= MAX_WIDE`). Not inlined: it is scalar code, the same for every backend and `γ`,
+/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Not inlined: it is scalar code, the same for every backend and `γ`,
 /// and its per-label-type loops stay out of the vector kernels.
 ///
 /// # Safety
 /// `r0 + g <= rows`; the job's contract holds.
 #[inline(never)]
-unsafe fn gather_rows(job: &Job<'_>, r0: usize, g: usize, n: usize, out: &mut Gathered) {
-    job.labels.visit(Gather { job, r0, g, n, out })
+unsafe fn gather_rows(job: &Job<'_>, r0: usize, g: usize, n: usize, zk: bool, out: &mut Gathered) {
+    job.labels.visit(Gather {
+        job,
+        r0,
+        g,
+        n,
+        zk,
+        out,
+    })
 }
 
 impl Gathered {
@@ -519,7 +530,7 @@ impl Gathered {
 }
 
 /// Rows at most this long are computed across rows: one lane per row.
-const SMALL_C: usize = 16;
+const SMALL_C: usize = MAX_COLUMNS;
 
 /// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: class
 /// `j` of the group's rows is one strided load (a gather on AVX-512), every step of the row
@@ -539,25 +550,26 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
     let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
     let mut rows = Gathered::new();
+    // Set once: each group overwrites the first C.
+    let mut cols = [zero; SMALL_C];
     let mut r0 = 0;
     while r0 < job.rows {
         let g = (job.rows - r0).min(S::N).min(W);
         // SAFETY: r0 + g <= rows.
-        unsafe { gather_rows(job, r0, g, S::N, &mut rows) };
+        unsafe { gather_rows(job, r0, g, S::N, false, &mut rows) };
         // Column j: class j of rows r0..r0+g. Lanes from g on are 0 and ignored rows hold
         // their logits: both are masked out of the results below.
-        let mut cols = [zero; SMALL_C];
-        // SAFETY: rows r0..r0+g lie within rows·C values, so every p[i·C] with i < g from
-        // the group's class j < C is in bounds, and C·N <= 16·16.
-        unsafe {
-            let block = job.z.add(r0 * c);
-            for (j, col) in cols.iter_mut().enumerate().take(c) {
-                *col = S::load_strided(block.add(j), c, g);
-            }
-        }
+        // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
+        // vectors and C <= SMALL_C = MAX_COLUMNS, g <= S::N.
+        unsafe { S::load_columns(job.z.add(r0 * c), c, g, cols.as_mut_ptr(), 1) };
+        // SAFETY: `kf` holds W >= S::N values.
+        let kv = unsafe { S::load(rows.kf.as_ptr()) };
         let mut max = S::splat(f32::NEG_INFINITY);
-        for col in &cols[..c] {
+        // z_k: the column of the row's class (0 without one).
+        let mut zk = zero;
+        for (j, col) in cols[..c].iter().enumerate() {
             max = max.max(*col);
+            zk = S::select(kv.eq(S::splat(j as f32)), *col, zk);
         }
         let (mut cnt, mut part) = (zero, zero);
         let all = first_lanes::<S>(S::N);
@@ -572,14 +584,8 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         // values; the gradient rows lie within rows·C values like the logits', whose reads
         // are all done, so the output may be the logits.
         unsafe {
-            let (loss, w, factor) = finish::<S, G>(
-                max,
-                s_rest,
-                S::load(rows.zk.as_ptr()),
-                S::load(rows.alpha.as_ptr()),
-                job.gamma,
-            );
-            let kv = S::load(rows.kf.as_ptr());
+            let (loss, w, factor) =
+                finish::<S, G>(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma);
             let ok = S::not(kv.lt(zero));
             let loss = S::select(ok, loss, zero);
             if sum {
@@ -592,11 +598,11 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
                 let crv = S::load(rows.cr.as_ptr());
                 let fv = factor.mul(crv);
                 let gk = w.mul(crv).neg();
-                let block = out.add(r0 * c);
-                for (j, col) in cols.iter().enumerate().take(c) {
+                for (j, col) in cols.iter_mut().enumerate().take(c) {
                     let gj = S::select(kv.eq(S::splat(j as f32)), gk, col.mul(fv));
-                    S::select(ok, gj, zero).store_strided(block.add(j), c, g);
+                    *col = S::select(ok, gj, zero);
                 }
+                S::store_columns(out.add(r0 * c), c, g, cols.as_ptr(), 1);
             }
         }
         r0 += g;
@@ -621,7 +627,7 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         let mut max = [0.0f32; MAX_LANES];
         let mut s_rest = [0.0f32; MAX_LANES];
         // SAFETY: r0 + g <= rows. z_k is read before the kept exponentials may overwrite it.
-        unsafe { gather_rows(job, r0, g, MAX_LANES, &mut rows) };
+        unsafe { gather_rows(job, r0, g, MAX_LANES, true, &mut rows) };
         let class: [Option<usize>; MAX_LANES] =
             core::array::from_fn(|i| Some(rows.class[i]).filter(|&k| k != NO_CLASS));
         if c >= LONG_ROW {

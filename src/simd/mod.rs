@@ -41,6 +41,9 @@ pub(crate) use scalar::Scalar;
 /// The widest lane count of any implementation: tail buffers are this long.
 pub(crate) const MAX_LANES: usize = 16;
 
+/// The longest rows [`Lanes::load_columns`] and [`Lanes::store_columns`] take.
+pub(crate) const MAX_COLUMNS: usize = 16;
+
 /// The widest [`Lanes::Wide`] group (four AVX-512 vectors).
 pub(crate) const MAX_WIDE: usize = 64;
 
@@ -111,6 +114,36 @@ pub(crate) trait Lanes: Copy {
     unsafe fn store_strided(self, p: *mut f32, stride: usize, n: usize) {
         // SAFETY: forwarded.
         unsafe { store_buffered(self, p, stride, n) }
+    }
+    /// Reads a row-major block of `n` rows of `c` values (`n <= Self::N`, `c <=`
+    /// [`MAX_COLUMNS`]) as columns: `*cols.add(j·step)` gets lane `i` = `p[i·c + j]` for
+    /// `i < n` and 0 in the other lanes, for every `j < c`. The default is one
+    /// [`load_strided`](Lanes::load_strided) per column; AVX-512 transposes short rows in
+    /// registers instead.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `n·c` consecutive `f32`, `cols.add(j·step)` valid for
+    /// writing a `Self` for every `j < c`, and `c <= MAX_COLUMNS`, `n <= Self::N`.
+    #[inline(always)]
+    unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
+        for j in 0..c {
+            // SAFETY: p[i·c + j] for i < n lies within the n·c values, and c·N <= 16·64 keeps
+            // the strided offsets small (contract).
+            unsafe { cols.add(j * step).write(Self::load_strided(p.add(j), c, n)) };
+        }
+    }
+    /// The inverse of [`load_columns`](Lanes::load_columns): writes lane `i` of
+    /// `*cols.add(j·step)` to `p[i·c + j]` for every `i < n`, `j < c`, and nothing else.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `n·c` consecutive `f32`, `cols.add(j·step)` valid for
+    /// reading a `Self` for every `j < c`, and `c <= MAX_COLUMNS`, `n <= Self::N`.
+    #[inline(always)]
+    unsafe fn store_columns(p: *mut f32, c: usize, n: usize, cols: *const Self, step: usize) {
+        for j in 0..c {
+            // SAFETY: as in `load_columns`.
+            unsafe { cols.add(j * step).read().store_strided(p.add(j), c, n) };
+        }
     }
     /// Stores `Self::N` values.
     ///

@@ -36,8 +36,10 @@ macro_rules! halves {
     )+};
 }
 
-/// Lanes `0..S::N` in `.0`, lanes `S::N..2·S::N` in `.1`.
+/// Lanes `0..S::N` in `.0`, lanes `S::N..2·S::N` in `.1` (`repr(C)`: the two halves are
+/// consecutive `S` values, which [`Lanes::load_columns`] relies on).
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct Pair<S>(pub S, pub S);
 
 impl<S: Lanes> Lanes for Pair<S> {
@@ -106,6 +108,36 @@ impl<S: Lanes> Lanes for Pair<S> {
             self.0.store_strided(p, stride, n.min(S::N));
             if n > S::N {
                 self.1.store_strided(p.add(S::N * stride), stride, n - S::N);
+            }
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
+        // A `Pair<S>` is laid out as two `S` (`repr(C)`), so the halves of the columns are
+        // `S` values every `2·step` from the first half's and the second half's address.
+        let half = cols.cast::<S>();
+        // SAFETY: the first S::N rows are the first n.min(S::N)·c values; the second half's
+        // rows start at row S::N and exist only when n > S::N; both column halves lie
+        // within the caller's `Pair`s (contract).
+        unsafe {
+            S::load_columns(p, c, n.min(S::N), half, 2 * step);
+            if n > S::N {
+                S::load_columns(p.add(S::N * c), c, n - S::N, half.add(1), 2 * step);
+            } else {
+                for j in 0..c {
+                    half.add(2 * j * step + 1).write(S::splat(0.0));
+                }
+            }
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_columns(p: *mut f32, c: usize, n: usize, cols: *const Self, step: usize) {
+        let half = cols.cast::<S>();
+        // SAFETY: as in `load_columns`.
+        unsafe {
+            S::store_columns(p, c, n.min(S::N), half, 2 * step);
+            if n > S::N {
+                S::store_columns(p.add(S::N * c), c, n - S::N, half.add(1), 2 * step);
             }
         }
     }

@@ -6,7 +6,7 @@
 // Lane-by-lane checks index several arrays (inputs, results, expectations) in parallel.
 #![allow(clippy::needless_range_loop)]
 
-use crate::simd::{Lanes, MAX_WIDE, Scalar, first_lanes};
+use crate::simd::{Lanes, MAX_COLUMNS, MAX_WIDE, Scalar, first_lanes};
 
 /// What `mul_add` and `neg_mul_add` must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,6 +339,45 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
                 d.to_bits(),
                 want.to_bits(),
                 "store_strided({stride}, {k}) at {p}"
+            );
+        }
+
+        // load_columns/store_columns: lane i of column j <-> block[i·c + j] for i < k, 0 in
+        // the lanes from k on loads, nothing else written on stores.
+        let cn = 1 + rng.below(MAX_COLUMNS as u64) as usize;
+        let mut block = [guard; MAX_WIDE * MAX_COLUMNS + 1];
+        for v in &mut block[..k * cn] {
+            *v = rng.any();
+        }
+        let mut cols = [S::splat(0.0); MAX_COLUMNS];
+        // SAFETY: `block` holds k·cn values and `cols` MAX_COLUMNS >= cn vectors; k <= N.
+        unsafe { S::load_columns(block.as_ptr(), cn, k, cols.as_mut_ptr(), 1) };
+        for (j, col) in cols.iter().enumerate().take(cn) {
+            let got = lanes(*col);
+            for i in 0..n {
+                let want = if i < k { block[i * cn + j] } else { 0.0 };
+                assert_eq!(
+                    got[i].to_bits(),
+                    want.to_bits(),
+                    "load_columns({cn}, {k}) column {j} lane {i}"
+                );
+            }
+        }
+        let cols: [Arr; MAX_COLUMNS] = core::array::from_fn(|_| rng.vec());
+        let vecs: [S; MAX_COLUMNS] = core::array::from_fn(|j| load::<S>(&cols[j]));
+        let mut back = [guard; MAX_WIDE * MAX_COLUMNS + 1];
+        // SAFETY: as above, for writing.
+        unsafe { S::store_columns(back.as_mut_ptr(), cn, k, vecs.as_ptr(), 1) };
+        for (p, &d) in back.iter().enumerate() {
+            let want = if p < k * cn {
+                cols[p % cn][p / cn]
+            } else {
+                guard
+            };
+            assert_eq!(
+                d.to_bits(),
+                want.to_bits(),
+                "store_columns({cn}, {k}) at {p}"
             );
         }
 
