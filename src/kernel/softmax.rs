@@ -500,8 +500,8 @@ impl Visit for Gather<'_, '_> {
 }
 
 /// Gathers what rows `r0..r0 + g` need from their labels into entries `0..n` of `out`
-/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Not inlined: it is scalar code, the same for every backend and `γ`,
-/// and its per-label-type loops stay out of the vector kernels.
+/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Not inlined: it is scalar code, the same for every
+/// backend and `γ`, and its per-label-type loops stay out of the vector kernels.
 ///
 /// # Safety
 /// `r0 + g <= rows`; the job's contract holds.
@@ -532,11 +532,12 @@ impl Gathered {
 /// Rows at most this long are computed across rows: one lane per row.
 const SMALL_C: usize = MAX_COLUMNS;
 
-/// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: class
-/// `j` of the group's rows is one strided load (a gather on AVX-512), every step of the row
-/// computation is a vector operation across rows, the exponentials of the statistics pass
-/// are kept for the gradient, and each gradient column is one strided store. (Within a row
-/// such short rows would leave most lanes idle and pay the per-row reductions every time.)
+/// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: the
+/// group's block of rows is read as one vector per class ([`Lanes::load_columns`]: permutes
+/// or gathers on AVX-512), every step of the row computation is a vector operation across
+/// rows, the exponentials of the statistics pass are kept for the gradient, and the gradient
+/// columns are written back as rows ([`Lanes::store_columns`]). (Within a row such short
+/// rows would leave most lanes idle and pay the per-row reductions every time.)
 ///
 /// # Safety
 /// As [`run`], and `C <= SMALL_C`.
