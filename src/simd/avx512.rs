@@ -149,11 +149,8 @@ impl Lanes for Avx512 {
     #[inline(always)]
     unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
         if c > PERMUTE_COLUMNS {
-            for j in 0..c {
-                // SAFETY: p[i·c + j] for i < n lies within the n·c readable values (contract).
-                unsafe { cols.add(j * step).write(Self::load_strided(p.add(j), c, n)) };
-            }
-            return;
+            // SAFETY: forwarded.
+            return unsafe { super::load_columns_strided(p, c, n, cols, step) };
         }
         // The block is at most `c` whole vectors; the positions from n·c on load as 0 and
         // never touch memory.
@@ -177,11 +174,8 @@ impl Lanes for Avx512 {
     #[inline(always)]
     unsafe fn store_columns(p: *mut f32, c: usize, n: usize, cols: *const Self, step: usize) {
         if c > PERMUTE_COLUMNS {
-            for j in 0..c {
-                // SAFETY: p[i·c + j] for i < n lies within the n·c writable values (contract).
-                unsafe { cols.add(j * step).read().store_strided(p.add(j), c, n) };
-            }
-            return;
+            // SAFETY: forwarded.
+            return unsafe { super::store_columns_strided(p, c, n, cols, step) };
         }
         let mut v = [avx512!(_mm512_setzero_ps()); PERMUTE_COLUMNS];
         for (j, vj) in v.iter_mut().enumerate().take(c) {

@@ -126,11 +126,8 @@ pub(crate) trait Lanes: Copy {
     /// writing a `Self` for every `j < c`, and `c <= MAX_COLUMNS`, `n <= Self::N`.
     #[inline(always)]
     unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
-        for j in 0..c {
-            // SAFETY: p[i·c + j] for i < n lies within the n·c values, and c·N <= 16·64 keeps
-            // the strided offsets small (contract).
-            unsafe { cols.add(j * step).write(Self::load_strided(p.add(j), c, n)) };
-        }
+        // SAFETY: forwarded.
+        unsafe { load_columns_strided(p, c, n, cols, step) }
     }
     /// The inverse of [`load_columns`](Lanes::load_columns): writes lane `i` of
     /// `*cols.add(j·step)` to `p[i·c + j]` for every `i < n`, `j < c`, and nothing else.
@@ -140,10 +137,8 @@ pub(crate) trait Lanes: Copy {
     /// reading a `Self` for every `j < c`, and `c <= MAX_COLUMNS`, `n <= Self::N`.
     #[inline(always)]
     unsafe fn store_columns(p: *mut f32, c: usize, n: usize, cols: *const Self, step: usize) {
-        for j in 0..c {
-            // SAFETY: as in `load_columns`.
-            unsafe { cols.add(j * step).read().store_strided(p.add(j), c, n) };
-        }
+        // SAFETY: forwarded.
+        unsafe { store_columns_strided(p, c, n, cols, step) }
     }
     /// Stores `Self::N` values.
     ///
@@ -274,6 +269,45 @@ unsafe fn load_buffered<S: Lanes>(p: *const f32, stride: usize, n: usize, pad: f
 /// Lane `i` of `v` to `p[i·stride]` for `i < n`, through a stack buffer: the default of
 /// [`Lanes::store_first`] and [`Lanes::store_strided`].
 ///
+/// [`Lanes::load_columns`] as one [`Lanes::load_strided`] per column: the default, and
+/// AVX-512's way for rows too long to permute.
+///
+/// # Safety
+/// As for [`Lanes::load_columns`].
+#[inline(always)]
+pub(crate) unsafe fn load_columns_strided<S: Lanes>(
+    p: *const f32,
+    c: usize,
+    n: usize,
+    cols: *mut S,
+    step: usize,
+) {
+    for j in 0..c {
+        // SAFETY: p[i·c + j] for i < n lies within the n·c values, and c·N <= 16·64 keeps
+        // the strided offsets small (contract).
+        unsafe { cols.add(j * step).write(S::load_strided(p.add(j), c, n)) };
+    }
+}
+
+/// [`Lanes::store_columns`] as one [`Lanes::store_strided`] per column (see
+/// [`load_columns_strided`]).
+///
+/// # Safety
+/// As for [`Lanes::store_columns`].
+#[inline(always)]
+pub(crate) unsafe fn store_columns_strided<S: Lanes>(
+    p: *mut f32,
+    c: usize,
+    n: usize,
+    cols: *const S,
+    step: usize,
+) {
+    for j in 0..c {
+        // SAFETY: as in `load_columns_strided`.
+        unsafe { cols.add(j * step).read().store_strided(p.add(j), c, n) };
+    }
+}
+
 /// # Safety
 /// `p[i·stride]` must be writable for every `i < min(n, S::N)`.
 #[inline(always)]
