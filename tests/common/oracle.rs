@@ -138,9 +138,10 @@ fn modulated_bce(x: f64, t: f64, alpha: Option<f64>, gamma: f64) -> (Eval, Eval)
     let bce_pos = (1.0 - t) * p;
     let bce_neg = t * q;
     let s = alpha_t * ug;
+    // The bracket is a difference of two non-negative sums; either side may cancel the other.
     let grad = Eval {
         value: s * (focal + bce_pos - bce_neg),
-        mag: s * focal.abs().max(bce_pos).max(bce_neg),
+        mag: s * (bce_pos + focal.max(0.0)).max(bce_neg - focal.min(0.0)),
     };
     (loss, grad)
 }
@@ -194,9 +195,12 @@ fn per_term(x: f64, t: f64, alpha: Option<f64>, gamma: f64) -> (Eval, Eval) {
         value: l_pos + l_neg,
         mag: l_pos.max(l_neg),
     };
+    // A difference of two products `weight·b^γ·[...]`: each side carries the error of its own
+    // power, so the gradient is judged against the larger side.
+    let (g_neg, g_pos) = (g_neg_a + g_neg_b, g_pos_a + g_pos_b);
     let grad = Eval {
-        value: (g_neg_a + g_neg_b) - (g_pos_a + g_pos_b),
-        mag: g_pos_a.max(g_pos_b).max(g_neg_a).max(g_neg_b),
+        value: g_neg - g_pos,
+        mag: g_neg.max(g_pos),
     };
     (loss, grad)
 }
