@@ -26,10 +26,21 @@ pub(crate) use sealed::Labels;
 ///
 /// Sealed: the crate decides how each type widens, so that `u64::MAX` never compares equal to
 /// an `i64` ignore index and negative labels are never mistaken for large classes.
-pub trait ClassIndex: Copy + sealed::Sealed {
+pub trait ClassIndex: Copy + PartialEq + sealed::Sealed {
     /// The label, widened losslessly.
     #[doc(hidden)]
     fn widen(self) -> i128;
+    /// `v` as this type, if it is one (the ignore index, for comparisons in the label's own
+    /// type).
+    #[doc(hidden)]
+    fn narrow(v: i64) -> Option<Self>;
+    /// The label as a class index (meaningful for validated labels, which are in `0..C`).
+    #[doc(hidden)]
+    fn index(self) -> usize;
+    /// The label as `f32` (exact below 2^24, so for every class of the short rows that
+    /// compare it).
+    #[doc(hidden)]
+    fn to_f32(self) -> f32;
 }
 
 /// A loop over labels, written once and run on the slice of each label type.
@@ -53,6 +64,18 @@ macro_rules! class_index {
                 #[inline(always)]
                 fn widen(self) -> i128 {
                     self as i128
+                }
+                #[inline(always)]
+                fn narrow(v: i64) -> Option<Self> {
+                    <$t>::try_from(v).ok()
+                }
+                #[inline(always)]
+                fn index(self) -> usize {
+                    self as usize
+                }
+                #[inline(always)]
+                fn to_f32(self) -> f32 {
+                    self as f32
                 }
             }
         )*

@@ -357,10 +357,16 @@ fn every_label_type_gives_the_same_result() {
     let rows = 23;
     let (z, l64) = sm_inputs(400, c, rows);
     let l64: Vec<i64> = l64.iter().map(|l| if *l < 0 { 0 } else { *l }).collect();
-    for b in backends() {
+    // The default ignore index (-100: no unsigned label can be it), one that is a class
+    // (rows labelled 3 are ignored whatever the label type), and none.
+    for (b, ignore) in backends()
+        .into_iter()
+        .flat_map(|b| [Some(-100), Some(3), None].map(|i| (b, i)))
+    {
         let f = SoftmaxFocal::new()
             .alpha(Alpha::Scalar(0.4))
             .gamma(1.5)
+            .ignore_index(ignore)
             .backend(b);
         let run = |labels: &dyn Fn(&mut Vec<f32>, &mut Vec<f32>)| {
             let mut l = vec![0.0f32; rows];
@@ -378,6 +384,12 @@ fn every_label_type_gives_the_same_result() {
             }};
         }
         let want = with!(i64);
+        let threes: Vec<usize> = (0..rows).filter(|&r| l64[r] == 3).collect();
+        assert!(!threes.is_empty());
+        for &r in &threes {
+            let ignored = ignore == Some(3);
+            assert_eq!(want.0[r] == 0, ignored, "{b:?} {ignore:?} row {r}");
+        }
         assert_eq!(with!(u8), want, "{b:?} u8");
         assert_eq!(with!(u16), want, "{b:?} u16");
         assert_eq!(with!(u32), want, "{b:?} u32");
