@@ -37,6 +37,13 @@ pub trait ClassIndex: Copy + PartialEq + sealed::Sealed {
     /// The label as a class index (meaningful for validated labels, which are in `0..C`).
     #[doc(hidden)]
     fn index(self) -> usize;
+    /// `v`, or this type's maximum if `v` is larger (the last class, as a bound in the
+    /// label's own type).
+    #[doc(hidden)]
+    fn saturate(v: usize) -> Self;
+    /// Whether the label is in `0..=last`, compared in its own type.
+    #[doc(hidden)]
+    fn upto(self, last: Self) -> bool;
     /// The label as `f32` (exact below 2^24, so for every class of the short rows that
     /// compare it).
     #[doc(hidden)]
@@ -72,6 +79,14 @@ macro_rules! class_index {
                 #[inline(always)]
                 fn index(self) -> usize {
                     self as usize
+                }
+                #[inline(always)]
+                fn saturate(v: usize) -> Self {
+                    <$t>::try_from(v).unwrap_or(<$t>::MAX)
+                }
+                #[inline(always)]
+                fn upto(self, last: Self) -> bool {
+                    (0..=last).contains(&self)
                 }
                 #[inline(always)]
                 fn to_f32(self) -> f32 {
@@ -161,13 +176,30 @@ impl Visit for Check {
     type Out = Result<usize, (usize, i128)>;
 
     fn run<L: ClassIndex>(self, labels: &[L]) -> Self::Out {
+        // Branch-free over each chunk, so the loop vectorises; only a chunk that holds a bad
+        // label is scanned again, in order, for the first one.
+        const CHUNK: usize = 64;
+        let ignore = self.ignore.and_then(L::narrow);
+        // Every label below C is a class: C - 1, or the type's maximum if C is larger.
+        let last = L::saturate(self.num_classes.saturating_sub(1));
+        let none = self.num_classes == 0;
         let mut valid = 0usize;
-        for (i, &l) in labels.iter().enumerate() {
-            match classify(l, self.num_classes, self.ignore) {
-                Meaning::Class(_) => valid += 1,
-                Meaning::Ignored => {}
-                Meaning::Bad(v) => return Err((i, v)),
+        for (n, chunk) in labels.chunks(CHUNK).enumerate() {
+            let (mut bad, mut classes) = (false, 0u32);
+            for &l in chunk {
+                let ignored = ignore == Some(l);
+                let class = !ignored && !none && l.upto(last);
+                bad |= !(ignored || class);
+                classes += u32::from(class);
             }
+            if bad {
+                for (i, &l) in chunk.iter().enumerate() {
+                    if let Meaning::Bad(v) = classify(l, self.num_classes, self.ignore) {
+                        return Err((n * CHUNK + i, v));
+                    }
+                }
+            }
+            valid += classes as usize;
         }
         Ok(valid)
     }
