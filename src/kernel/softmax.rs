@@ -514,8 +514,9 @@ fn fill(out: &mut [f32], class: &[usize], value: impl Fn(usize, usize) -> f32) {
 }
 
 /// Gathers what rows `r0..r0 + g` need from their labels into entries `0..n` of `out`
-/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Not inlined: it is scalar code, the same for every
-/// backend and `γ`, and its per-label-type loops stay out of the vector kernels.
+/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Not inlined: it is the same for every backend and
+/// `γ` (compiled for the baseline target, its loops vectorised with the baseline's vectors),
+/// and its per-label-type loops stay out of the vector kernels.
 ///
 /// # Safety
 /// `r0 + g <= rows`; the job's contract holds.
