@@ -3,16 +3,17 @@
 //!
 //! Sweep: logits on a grid over [-100, 100], random logits at several scales, signed zeros,
 //! subnormals, the edges of the f32 exponential, ±1e4, ±1e30, ±f32::MAX, ±inf and NaN; hard
-//! and soft targets; alpha None / 0.25 / 0 / 1; gamma in {0, 0.25, 0.5, 1, 2, 2.5, 3, 5}; both
-//! forms. Checked outputs: `loss_elementwise`, `grad_elementwise` (upstream 1), the gradient
+//! and soft targets (down to 1e-7 from 0 and 1); alpha None / 0.25 / 0 / 1; gamma in
+//! {0, 0.25, 0.5, 1, 2, 2.5, 3, 3.96, 5}; both forms. Checked outputs: `loss_elementwise`, `grad_elementwise` (upstream 1), the gradient
 //! of the fused `loss_and_grad` (Sum) and its reduced loss.
 //!
-//! The bound (see `common::Bound`): `|got - want| <= (K + c·cond)·max(ulp(want), ulp(m))`, with
-//! `m` the largest term summed inside the formula and `cond = γ·|ln(1 - p_t)|` (form A) or
-//! `γ·max|ln p|, |ln q|` over the terms present (form B) — `γ·|x|` on the saturated side. Where the oracle is finite the result must
-//! be finite; ±inf logits must give the limits (correct saturated: loss 0, gradient 0; wrong:
-//! loss +inf, finite gradient); a NaN logit gives NaN for that element only. Run with
-//! `--nocapture` to see the worst measured errors per backend.
+//! The bound (see `common::Bound`): `|got - want| <= (K + c·cond)·max(ulp(want), ulp(m))`,
+//! with `m` the larger side of the difference the gradient is (`|want|` for the loss) and
+//! `cond = γ·(1 + |ln(1 - p_t)|)` (form A) or `γ·(1 + max(|ln p|, |ln q|))` over the terms
+//! present (form B), about `γ·|x|` on the saturated side. Where the oracle is finite the
+//! result must be finite; ±inf logits must give the limits (correct saturated: loss 0,
+//! gradient 0; wrong: loss +inf, finite gradient); a NaN logit gives NaN for that element
+//! only. Run with `--nocapture` to see the worst measured errors per backend.
 
 mod common;
 
@@ -22,11 +23,12 @@ use focal_loss::{Backend, Reduction, SigmoidFocal, SigmoidForm};
 const LOSS: Bound = SIG_LOSS;
 const GRAD: Bound = SIG_GRAD;
 
-const GAMMAS: [f32; 8] = [0.0, 0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 5.0];
+const GAMMAS: [f32; 9] = [0.0, 0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 3.96, 5.0];
 const ALPHAS: [Option<f32>; 4] = [None, Some(0.25), Some(0.0), Some(1.0)];
-const TARGETS: [f32; 10] = [
+const TARGETS: [f32; 11] = [
     0.0,
     1.0,
+    1e-7,
     1e-3,
     0.1,
     0.25,
