@@ -269,6 +269,19 @@ unsafe fn load_buffered<S: Lanes>(p: *const f32, stride: usize, n: usize, pad: f
 /// Lane `i` of `v` to `p[i·stride]` for `i < n`, through a stack buffer: the default of
 /// [`Lanes::store_first`] and [`Lanes::store_strided`].
 ///
+/// # Safety
+/// `p[i·stride]` must be writable for every `i < min(n, S::N)`.
+#[inline(always)]
+unsafe fn store_buffered<S: Lanes>(v: S, p: *mut f32, stride: usize, n: usize) {
+    let mut buf = [0.0f32; MAX_LANES];
+    // SAFETY: `buf` holds MAX_LANES >= S::N writable f32.
+    unsafe { v.store(buf.as_mut_ptr()) };
+    for (i, &b) in buf.iter().enumerate().take(n.min(S::N)) {
+        // SAFETY: i < n, so p[i·stride] is writable (contract).
+        unsafe { *p.add(i * stride) = b };
+    }
+}
+
 /// [`Lanes::load_columns`] as one [`Lanes::load_strided`] per column: the default, and
 /// AVX-512's way for rows too long to permute.
 ///
@@ -305,19 +318,6 @@ pub(crate) unsafe fn store_columns_strided<S: Lanes>(
     for j in 0..c {
         // SAFETY: as in `load_columns_strided`.
         unsafe { cols.add(j * step).read().store_strided(p.add(j), c, n) };
-    }
-}
-
-/// # Safety
-/// `p[i·stride]` must be writable for every `i < min(n, S::N)`.
-#[inline(always)]
-unsafe fn store_buffered<S: Lanes>(v: S, p: *mut f32, stride: usize, n: usize) {
-    let mut buf = [0.0f32; MAX_LANES];
-    // SAFETY: `buf` holds MAX_LANES >= S::N writable f32.
-    unsafe { v.store(buf.as_mut_ptr()) };
-    for (i, &b) in buf.iter().enumerate().take(n.min(S::N)) {
-        // SAFETY: i < n, so p[i·stride] is writable (contract).
-        unsafe { *p.add(i * stride) = b };
     }
 }
 
