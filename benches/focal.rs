@@ -1,6 +1,8 @@
 //! Criterion benchmarks: every available backend side by side, a naive scalar baseline (the
 //! loop a user would write with libm and `1 - p`) and a streaming floor (reads the same
 //! inputs, writes the same outputs, computes nothing) for every kernel and size.
+//! `sigmoid_fused_checked_gamma2` is the fused call given `Targets::checked` (checked once,
+//! before the timed loop), the SIMD backends at 64 Ki and 16 Mi.
 //!
 //! `cargo bench` runs everything (about 12 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
 //! the N = 64 Ki sigmoid and (16384, 80) softmax cases with short measurements.
@@ -10,7 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use focal_loss::{Backend, Reduction, SigmoidFocal, SoftmaxFocal};
+use focal_loss::{Backend, Reduction, SigmoidFocal, SoftmaxFocal, Targets};
 
 fn quick() -> bool {
     std::env::var_os("FOCAL_BENCH_QUICK").is_some()
@@ -98,23 +100,37 @@ fn bench_sigmoid(c: &mut Criterion) {
         ("forward", 2.0),
         ("backward", 2.0),
         ("fused", 2.5),
+        ("fused_checked", 2.0),
     ] {
         if quick() && kernel != "fused" {
             continue;
         }
         let mut g = c.benchmark_group(format!("sigmoid_{kernel}_gamma{gamma}"));
         for &n in sizes {
-            if gamma != 2.0 && n != 1 << 16 {
+            let wanted = match kernel {
+                // Targets checked once, outside the timed loop: in and out of cache.
+                "fused_checked" => n == 1 << 16 || n == 1 << 24,
+                _ => gamma == 2.0 || n == 1 << 16,
+            };
+            if !wanted {
                 continue;
             }
             let (x, t) = inputs(n, 7);
+            let checked = Targets::checked(&t).unwrap();
             let mut out = vec![0.0f32; n];
             g.throughput(Throughput::Elements(n as u64));
             for b in backends() {
+                if kernel == "fused_checked" && b == Backend::Scalar {
+                    continue;
+                }
                 let f = SigmoidFocal::torchvision().gamma(gamma).backend(b);
                 g.bench_function(BenchmarkId::new(b.name(), n), |bch| match kernel {
                     "fused" => bch.iter(|| {
                         f.loss_and_grad(black_box(&x), &t, Reduction::Mean, &mut out)
+                            .unwrap()
+                    }),
+                    "fused_checked" => bch.iter(|| {
+                        f.loss_and_grad(black_box(&x), checked, Reduction::Mean, &mut out)
                             .unwrap()
                     }),
                     "forward" => bch.iter(|| f.loss(black_box(&x), &t, Reduction::Mean).unwrap()),
@@ -124,7 +140,7 @@ fn bench_sigmoid(c: &mut Criterion) {
                     }),
                 });
             }
-            if gamma == 2.0 {
+            if gamma == 2.0 && kernel != "fused_checked" {
                 let want_grad = kernel != "forward";
                 g.bench_function(BenchmarkId::new("naive", n), |bch| {
                     bch.iter(|| naive_sigmoid(black_box(&x), &t, &mut out, want_grad))

@@ -16,6 +16,7 @@ mod params;
 mod sigmoid;
 mod simd;
 mod softmax;
+mod targets;
 
 pub use backend::Backend;
 pub use error::FocalError;
@@ -23,3 +24,4 @@ pub use label::ClassIndex;
 pub use params::{Alpha, Reduction, SigmoidForm};
 pub use sigmoid::SigmoidFocal;
 pub use softmax::SoftmaxFocal;
+pub use targets::Targets;

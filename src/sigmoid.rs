@@ -7,12 +7,15 @@ use crate::kernel::sigmoid::{Job, Params};
 use crate::params::{
     Reduction, SigmoidForm, check_alpha, check_gamma, check_len, grad_factor, ready, reduced,
 };
+use crate::targets::Targets;
 
 /// Sigmoid focal loss over flat slices of logits and targets in `[0, 1]` (binary and
 /// multi-label classification, dense detection).
 ///
 /// A `Copy` builder: set the parameters, then call any of the methods. Parameters are checked
-/// when a method runs, before anything is written.
+/// when a method runs, before anything is written. The targets are a `&[f32]` (or anything
+/// else that converts into [`Targets`]), checked on every call, or a [`Targets::checked`],
+/// checked once for all the calls that use it.
 ///
 /// ```
 /// use focal_loss::{Reduction, SigmoidFocal};
@@ -137,24 +140,18 @@ impl SigmoidFocal {
     }
 
     /// Shape checks (targets, then each `(name, length)` output or upstream slice), then the
-    /// targets' values.
-    fn inputs(
+    /// targets' values unless they were checked already; returns the targets.
+    fn inputs<'t>(
         b: Ready,
         logits: usize,
-        targets: &[f32],
+        targets: Targets<'t>,
         others: &[(&'static str, usize)],
-    ) -> Result<(), FocalError> {
-        check_len("targets", logits, targets.len())?;
+    ) -> Result<&'t [f32], FocalError> {
+        check_len("targets", logits, targets.values().len())?;
         for &(what, len) in others {
             check_len(what, logits, len)?;
         }
-        match backend::first_outside_unit(b, targets) {
-            Some(index) => Err(FocalError::TargetOutOfRange {
-                index,
-                value: targets.get(index).copied().unwrap_or(f32::NAN),
-            }),
-            None => Ok(()),
-        }
+        targets.in_unit(b)
     }
 
     fn run(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> f64 {
@@ -171,22 +168,27 @@ impl SigmoidFocal {
     }
 
     /// The reduced loss.
-    pub fn loss(&self, logits: &[f32], targets: &[f32], r: Reduction) -> Result<f32, FocalError> {
+    pub fn loss<'t>(
+        &self,
+        logits: &[f32],
+        targets: impl Into<Targets<'t>>,
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets, &[])?;
+        let targets = Self::inputs(b, logits.len(), targets.into(), &[])?;
         let sum = Self::run(b, &p, logits.as_ptr(), targets, Mode::Sum);
         Ok(reduced(sum, r.scale(logits.len(), logits.len())))
     }
 
     /// Each element's loss, written to `out`.
-    pub fn loss_elementwise(
+    pub fn loss_elementwise<'t>(
         &self,
         logits: &[f32],
-        targets: &[f32],
+        targets: impl Into<Targets<'t>>,
         out: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
-        Self::inputs(b, logits.len(), targets, &[("out", out.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets.into(), &[("out", out.len())])?;
         Self::run(
             b,
             &p,
@@ -198,16 +200,16 @@ impl SigmoidFocal {
     }
 
     /// The gradient of `upstream · reduced loss` with respect to the logits.
-    pub fn grad(
+    pub fn grad<'t>(
         &self,
         logits: &[f32],
-        targets: &[f32],
+        targets: impl Into<Targets<'t>>,
         r: Reduction,
         upstream: f32,
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
         let c = grad_factor(upstream, r.scale(logits.len(), logits.len()));
         Self::run(
             b,
@@ -221,31 +223,31 @@ impl SigmoidFocal {
 
     /// `grad[i] = upstream[i] · dL_i/dx_i`: the backward pass of
     /// [`loss_elementwise`](Self::loss_elementwise).
-    pub fn grad_elementwise(
+    pub fn grad_elementwise<'t>(
         &self,
         logits: &[f32],
-        targets: &[f32],
+        targets: impl Into<Targets<'t>>,
         upstream: &[f32],
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
         let others = [("upstream", upstream.len()), ("grad", grad.len())];
-        Self::inputs(b, logits.len(), targets, &others)?;
+        let targets = Self::inputs(b, logits.len(), targets.into(), &others)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
         Self::run(b, &p, logits.as_ptr(), targets, mode);
         Ok(())
     }
 
     /// The reduced loss and its gradient, in one pass.
-    pub fn loss_and_grad(
+    pub fn loss_and_grad<'t>(
         &self,
         logits: &[f32],
-        targets: &[f32],
+        targets: impl Into<Targets<'t>>,
         r: Reduction,
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
         let scale = r.scale(logits.len(), logits.len());
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, scale));
         let sum = Self::run(b, &p, logits.as_ptr(), targets, mode);
@@ -253,14 +255,14 @@ impl SigmoidFocal {
     }
 
     /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
-    pub fn loss_and_grad_in_place(
+    pub fn loss_and_grad_in_place<'t>(
         &self,
         logits: &mut [f32],
-        targets: &[f32],
+        targets: impl Into<Targets<'t>>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        Self::inputs(b, logits.len(), targets, &[])?;
+        let targets = Self::inputs(b, logits.len(), targets.into(), &[])?;
         let scale = r.scale(logits.len(), logits.len());
         // One pointer for both reading and writing.
         let x = logits.as_mut_ptr();

@@ -2,6 +2,7 @@
 //!
 //! * fused `loss_and_grad` == separate `loss` + `grad` (bit-identical, same backend);
 //! * `loss_and_grad_in_place` == `loss_and_grad` (bit-identical);
+//! * targets checked once (`Targets::checked`) give the same bits as a plain slice;
 //! * Mean == Sum/N, MeanValid, Normalize(d) == Sum/d, for the loss and the gradient scale;
 //!   `upstream` scales as specified (`grad`, `grad_elementwise`, `grad_per_row`);
 //! * `loss_elementwise`/`loss_per_row` summed == the Sum reduction (1e-6 relative);
@@ -16,7 +17,7 @@
 mod common;
 
 use common::*;
-use focal_loss::{Alpha, Backend, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal};
+use focal_loss::{Alpha, Backend, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal, Targets};
 
 fn sig_inputs(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
     let mut rng = Rng::new(seed);
@@ -85,13 +86,17 @@ fn fused_and_in_place_equal_separate_passes_bitwise() {
     for b in backends() {
         for n in [0usize, 1, 5, 16, 33, 100] {
             let (xs, ts) = sig_inputs(n as u64, n);
+            // The fused and in-place calls take the targets checked once.
+            let tc = Targets::checked(&ts).unwrap();
             for f in sig_configs(b) {
                 for r in REDUCTIONS {
                     let loss = f.loss(&xs, &ts, r).unwrap();
+                    let lc = f.loss(&xs, tc, r).unwrap();
+                    assert_eq!(lc.to_bits(), loss.to_bits(), "{f:?} {r:?} n {n}: checked");
                     let mut g = vec![0.0f32; n];
                     f.grad(&xs, &ts, r, 1.0, &mut g).unwrap();
                     let mut g2 = vec![0.0f32; n];
-                    let l2 = f.loss_and_grad(&xs, &ts, r, &mut g2).unwrap();
+                    let l2 = f.loss_and_grad(&xs, tc, r, &mut g2).unwrap();
                     assert_eq!(
                         l2.to_bits(),
                         loss.to_bits(),
@@ -99,7 +104,7 @@ fn fused_and_in_place_equal_separate_passes_bitwise() {
                     );
                     assert_eq!(bits(&g2), bits(&g), "{f:?} {r:?} n {n}: fused grad");
                     let mut x3 = xs.clone();
-                    let l3 = f.loss_and_grad_in_place(&mut x3, &ts, r).unwrap();
+                    let l3 = f.loss_and_grad_in_place(&mut x3, tc, r).unwrap();
                     assert_eq!(
                         l3.to_bits(),
                         loss.to_bits(),

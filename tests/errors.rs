@@ -14,7 +14,9 @@ mod common;
 
 use common::*;
 use focal_loss::compat::torchblocks::{BinaryFocalLoss, FocalLoss};
-use focal_loss::{Alpha, Backend, ClassIndex, FocalError, Reduction, SigmoidFocal, SoftmaxFocal};
+use focal_loss::{
+    Alpha, Backend, ClassIndex, FocalError, Reduction, SigmoidFocal, SoftmaxFocal, Targets,
+};
 
 /// Compares errors by their Debug text (so NaN payloads compare equal to themselves).
 fn same(a: &FocalError, b: &FocalError) -> bool {
@@ -27,14 +29,15 @@ type Outcome = (&'static str, Result<(), FocalError>);
 /// Calls every sigmoid entry point with buffers of the given lengths pre-filled with the
 /// sentinel; on error, asserts that nothing was written (in-place: the logits unchanged).
 /// `with_reduction` tells which functions take `r`.
-fn sigmoid_calls(
+fn sigmoid_calls<'t>(
     f: &SigmoidFocal,
     xs: &[f32],
-    ts: &[f32],
+    ts: impl Into<Targets<'t>>,
     r: Reduction,
     out_len: usize,
     up_len: usize,
 ) -> Vec<(Outcome, bool)> {
+    let ts: Targets = ts.into();
     let mut v = Vec::new();
     let check = |name: &'static str, res: Result<(), FocalError>, buf: &[f32]| {
         if res.is_err() {
@@ -1167,6 +1170,64 @@ fn target_error_index_in_long_slices() {
         }
         let zeros: Vec<usize> = (0..LEN).step_by(97).collect();
         expect_negative_zero_accepted(&f, &xs, &ts, &zeros);
+    }
+}
+
+/// `Targets::checked` reports the first bad target as a call would, and a checked
+/// `Targets` still goes through the parameter and length checks, on every backend.
+#[test]
+fn checked_targets() {
+    let (xs, ts) = good_sigmoid();
+    let above_one = f32::from_bits(1.0f32.to_bits() + 1);
+    for (pos, bad) in [(0, f32::NAN), (3, 1.5), (N / 2, above_one), (N - 1, -1e-45)] {
+        let mut t = ts.clone();
+        t[pos] = bad;
+        if pos + 1 < N {
+            t[pos + 1] = 2.0;
+        }
+        let got = Targets::checked(&t).unwrap_err();
+        let call = SigmoidFocal::new()
+            .loss(&xs, &t, Reduction::Sum)
+            .unwrap_err();
+        assert!(same(&got, &call), "{got:?} vs {call:?}");
+        assert_eq!(got.index(), Some(pos));
+    }
+    let mut t = ts.clone();
+    t[5] = -0.0;
+    assert!(Targets::checked(&t).is_ok());
+    assert!(Targets::checked(&[]).is_ok());
+
+    let checked = Targets::checked(&ts).unwrap();
+    assert!(checked.is_checked() && checked.values() == &ts[..]);
+    assert!(!Targets::from(&ts).is_checked());
+    let short = Targets::checked(&ts[1..]).unwrap();
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        expect_ok(
+            &sigmoid_calls(&f, &xs, checked, Reduction::Mean, N, N),
+            "checked",
+        );
+        let want = FocalError::LengthMismatch {
+            what: "targets",
+            expected: N,
+            found: N - 1,
+        };
+        let calls = sigmoid_calls(&f, &xs, short, Reduction::Mean, N, N);
+        expect_all(&calls, &want, false, "checked, short");
+        let want = FocalError::LengthMismatch {
+            what: "grad",
+            expected: N,
+            found: N - 1,
+        };
+        let calls = sigmoid_calls(&f, &xs, checked, Reduction::Mean, N - 1, N);
+        for ((name, res), _) in &calls {
+            if matches!(*name, "grad" | "loss_and_grad") {
+                assert!(same(res.as_ref().unwrap_err(), &want), "{name}: {res:?}");
+            }
+        }
+        let want = FocalError::InvalidGamma { value: -1.0 };
+        let calls = sigmoid_calls(&f.gamma(-1.0), &xs, short, Reduction::Mean, N, N);
+        expect_all(&calls, &want, false, "checked, bad gamma");
     }
 }
 
