@@ -175,8 +175,16 @@ impl SigmoidFocal {
         r: Reduction,
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = Self::inputs(b, logits.len(), targets.into(), &[])?;
-        let sum = Self::run(b, &p, logits.as_ptr(), targets, Mode::Sum);
+        let targets = targets.into();
+        check_len("targets", logits.len(), targets.values().len())?;
+        // Nothing is written, so the targets need no pass of their own: the kernel checks
+        // them as it reads them and returns NaN if one is bad. A NaN sum (also the true
+        // value when a logit is NaN) sends the targets through the ordered check, for the
+        // error and its index.
+        let sum = Self::run(b, &p, logits.as_ptr(), targets.values(), Mode::Sum);
+        if sum.is_nan() {
+            targets.in_unit(b)?;
+        }
         Ok(reduced(sum, r.scale(logits.len(), logits.len())))
     }
 

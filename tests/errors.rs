@@ -1086,15 +1086,20 @@ fn torchblocks_errors() {
     assert!(untouched(&g));
 }
 
-/// Asserts that the fused call on targets `t` fails with the target error at `pos` (`bad` is
-/// the value put there, for the message).
+/// Asserts that the fused call and the reduced loss on targets `t` fail with the target
+/// error at `pos` (`bad` is the value put there, for the message). They check the targets
+/// differently: the fused call before its pass, the loss (which writes nothing) within it.
 fn expect_target_error_at(f: &SigmoidFocal, xs: &[f32], t: &[f32], pos: usize, bad: f32) {
     let mut out = vec![0.0f32; xs.len()];
-    match f.loss_and_grad(xs, t, Reduction::Mean, &mut out) {
-        Err(FocalError::TargetOutOfRange { index, .. }) => {
-            assert_eq!(index, pos, "{f:?}: bad target {bad} at {pos}")
+    let fused = f.loss_and_grad(xs, t, Reduction::Mean, &mut out).map(|_| ());
+    let loss = f.loss(xs, t, Reduction::Sum).map(|_| ());
+    for res in [fused, loss] {
+        match res {
+            Err(FocalError::TargetOutOfRange { index, .. }) => {
+                assert_eq!(index, pos, "{f:?}: bad target {bad} at {pos}")
+            }
+            other => panic!("{f:?}: bad target {bad} at {pos}: {other:?}"),
         }
-        other => panic!("{f:?}: bad target {bad} at {pos}: {other:?}"),
     }
 }
 
@@ -1109,6 +1114,37 @@ fn expect_negative_zero_accepted(f: &SigmoidFocal, xs: &[f32], ts: &[f32], at: &
         f.loss_and_grad(xs, &t, Reduction::Mean, &mut out).is_ok(),
         "{f:?}"
     );
+    assert!(f.loss(xs, &t, Reduction::Sum).is_ok(), "{f:?}");
+}
+
+/// The reduced loss checks its targets within its pass and reads a NaN sum as a sign to look:
+/// NaN logits with valid targets (`-0.0` among them) are a NaN loss, not an error; with a bad
+/// target as well, the error names it, wherever the NaN logit is.
+#[test]
+fn loss_with_nan_logits_and_targets() {
+    const LEN: usize = 700;
+    let ts: Vec<f32> = (0..LEN).map(|i| if i % 3 == 0 { -0.0 } else { 1.0 }).collect();
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        for nan_at in [0, 63, 64, 650, LEN - 1] {
+            let mut xs = vec![0.5f32; LEN];
+            xs[nan_at] = f32::NAN;
+            let loss = f.loss(&xs, &ts, Reduction::Mean).unwrap();
+            assert!(loss.is_nan(), "{b:?}: NaN logit at {nan_at} gave {loss}");
+            for bad_at in [0, 5, 64, 641, LEN - 1] {
+                let mut t = ts.clone();
+                t[bad_at] = 1.25;
+                match f.loss(&xs, &t, Reduction::Mean) {
+                    Err(FocalError::TargetOutOfRange { index, .. }) => {
+                        assert_eq!(index, bad_at, "{b:?}, NaN logit at {nan_at}")
+                    }
+                    other => panic!("{b:?}: bad target at {bad_at}: {other:?}"),
+                }
+            }
+        }
+        let xs = vec![0.5f32; LEN];
+        assert!(f.loss(&xs, &ts, Reduction::Mean).unwrap().is_finite());
+    }
 }
 
 /// The target check reads several vectors per branch: a bad target at any position of a

@@ -115,3 +115,22 @@ fn first_in<S: Lanes>(v: &[f32]) -> Option<usize> {
     let m = bad::<S>(load_tail::<S>(rest, 0.5));
     S::first_set(m).map(|i| base + i)
 }
+
+/// Folds a vector of targets into `top`, a running summary for a loop that reads the targets
+/// but writes nothing (the summed loss), so that they need no pass of their own: `top`
+/// starts as `S::splat(1.0)` and keeps that value in every lane exactly while every target
+/// folded in is in `[0, 1]` ([`outside_unit_seen`] tells). It is the unsigned maximum of the
+/// bit patterns of `t + 0`: the addition turns `-0.0` (valid) into `+0.0` and leaves every
+/// other value, NaN included, as it is, so unlike [`block_suspect`] there is no false alarm.
+/// Only for lanes with [`Lanes::UMAX_BITS`] (elsewhere it would cost more than a pass).
+#[inline(always)]
+pub(crate) fn fold_unit<S: Lanes>(top: S, t: S) -> S {
+    debug_assert!(S::UMAX_BITS);
+    top.umax_bits(t.add(S::splat(0.0)))
+}
+
+/// Whether a target outside `[0, 1]` (or NaN) went into `top` (see [`fold_unit`]).
+#[inline(always)]
+pub(crate) fn outside_unit_seen<S: Lanes>(top: S) -> bool {
+    S::any(S::not(top.eq(S::splat(1.0))))
+}

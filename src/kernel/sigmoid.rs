@@ -15,6 +15,7 @@
 //! 0, their limit.
 
 use super::Mode;
+use super::check::{first_outside_unit, fold_unit, outside_unit_seen};
 use crate::math::{exp, exp_nonpos, exp_normal_nonpos, ln, log1p_unit};
 use crate::simd::{
     LINE, Lanes, MAX_WIDE, first_lanes, load_tail, mul_or_zero, prefetch, prefetch_write,
@@ -265,7 +266,8 @@ pub(crate) fn int_gamma(gamma: f32) -> u32 {
 }
 
 /// Runs `job` with lanes `S`, form (B) if `PER_TERM` else (A), `γ = G` (see [`int_gamma`]),
-/// and returns the sum of the losses (0 unless the mode sums).
+/// and returns the sum of the losses (0 unless the mode sums). [`Mode::Sum`], which writes
+/// nothing, also checks the targets as it reads them: NaN if one is NaN or outside `[0, 1]`.
 ///
 /// # Safety
 /// `job.x`, `job.t` (and the upstream pointer) must be valid for reading `job.n` values; the
@@ -394,7 +396,8 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
 
 /// The main loop over groups `W` (several vectors evaluated in lockstep, see
 /// [`Lanes::Wide`]) from element `i`, prefetching ahead. Returns where it stopped, the `f64`
-/// accumulator and the `f32` partial sums not yet added to it (zeros unless the mode sums).
+/// accumulator, the `f32` partial sums not yet added to it (zeros unless the mode sums) and
+/// the targets folded by [`fold_unit`] (for [`SUM`] with [`Lanes::UMAX_BITS`]; else 1).
 ///
 /// # Safety
 /// As for [`run`].
@@ -403,10 +406,11 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
     job: &Job,
     eval: &F,
     mut i: usize,
-) -> (usize, W::Acc, W) {
+) -> (usize, W::Acc, W, W) {
     let (out, c, up) = job.mode.parts();
     let zero = W::splat(0.0);
     let (mut acc, mut part, mut filled) = (W::acc_zero(), zero, 0);
+    let mut top = W::splat(1.0);
     while i + W::N <= job.n {
         // Out of cache, the hardware prefetcher alone leaves the loop waiting on memory; the
         // output lines are asked for owned, ready for the stores (at N = 16 Mi on AVX-512 that
@@ -426,7 +430,12 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
         }
         // SAFETY: i + W::N <= n and every pointer is valid for n elements (contract of
         // `run`); the stores come after the loads, so the output may be the logits.
-        let o = unsafe { eval.eval(W::load(job.x.add(i)), W::load(job.t.add(i))) };
+        let t = unsafe { W::load(job.t.add(i)) };
+        // SAFETY: as above.
+        let o = eval.eval(unsafe { W::load(job.x.add(i)) }, t);
+        if M == SUM && W::UMAX_BITS {
+            top = fold_unit(top, t);
+        }
         if M == SUM || M == SUM_GRAD {
             part = part.add(o.loss);
             filled += 1;
@@ -440,7 +449,7 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
         unsafe { emit::<W, M>(o, out, c, up, i) };
         i += W::N;
     }
-    (i, acc, part)
+    (i, acc, part, top)
 }
 
 /// The loop shared by every mode and backend: a padded vector up to the output's alignment
@@ -459,8 +468,22 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
         // SAFETY: h <= n and h < S::N (contract of `run` forwarded). No sum has a head.
         unsafe { partial::<S, F, M>(job, eval, 0, h) };
     }
+    // SAFETY: the targets hold n values and are never written (contract of `run`).
+    let targets = unsafe { core::slice::from_raw_parts(job.t, n) };
+    // A sum writes nothing: its targets are checked by the loop (see `fold_unit`), or before
+    // it by lanes without a one-instruction unsigned maximum; a bad one gives NaN.
+    if M == SUM && !S::UMAX_BITS && first_outside_unit::<S>(targets).is_some() {
+        return f64::NAN;
+    }
     // SAFETY: forwarded from `run`'s contract.
-    let (i, acc, mut part) = unsafe { wide::<S::Wide, F, M>(job, eval, h) };
+    let (i, acc, mut part, top) = unsafe { wide::<S::Wide, F, M>(job, eval, h) };
+    if M == SUM
+        && S::UMAX_BITS
+        && (outside_unit_seen(top)
+            || first_outside_unit::<S>(targets.get(i..).unwrap_or(&[])).is_some())
+    {
+        return f64::NAN;
+    }
     if i < n {
         // The tail: the first n - i lanes of one more group, a vector of S at a time.
         let mut buf = [0.0f32; MAX_WIDE];
