@@ -4,7 +4,7 @@
 //! `sigmoid_fused_checked_gamma2` is the fused call given `Targets::checked` (checked once,
 //! before the timed loop), the SIMD backends at 64 Ki and 16 Mi.
 //!
-//! `cargo bench` runs everything (about 12 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
+//! `cargo bench` runs everything (about 11 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
 //! the N = 64 Ki sigmoid and (16384, 80) softmax cases with short measurements.
 //! Throughput is in elements (sigmoid: N; softmax: rows·C).
 

@@ -1091,7 +1091,9 @@ fn torchblocks_errors() {
 /// differently: the fused call before its pass, the loss (which writes nothing) within it.
 fn expect_target_error_at(f: &SigmoidFocal, xs: &[f32], t: &[f32], pos: usize, bad: f32) {
     let mut out = vec![0.0f32; xs.len()];
-    let fused = f.loss_and_grad(xs, t, Reduction::Mean, &mut out).map(|_| ());
+    let fused = f
+        .loss_and_grad(xs, t, Reduction::Mean, &mut out)
+        .map(|_| ());
     let loss = f.loss(xs, t, Reduction::Sum).map(|_| ());
     for res in [fused, loss] {
         match res {
@@ -1123,7 +1125,9 @@ fn expect_negative_zero_accepted(f: &SigmoidFocal, xs: &[f32], ts: &[f32], at: &
 #[test]
 fn loss_with_nan_logits_and_targets() {
     const LEN: usize = 700;
-    let ts: Vec<f32> = (0..LEN).map(|i| if i % 3 == 0 { -0.0 } else { 1.0 }).collect();
+    let ts: Vec<f32> = (0..LEN)
+        .map(|i| if i % 3 == 0 { -0.0 } else { 1.0 })
+        .collect();
     for b in backends() {
         let f = SigmoidFocal::new().backend(b);
         for nan_at in [0, 63, 64, 650, LEN - 1] {
