@@ -8,8 +8,10 @@ use crate::params::ready;
 /// logit.
 ///
 /// Every sigmoid method takes `impl Into<Targets>`, so a plain `&[f32]` (or `&[f32; N]`,
-/// `&Vec<f32>`, any `&T` with `T: AsRef<[f32]>`) can be passed as it is; the method then checks every
-/// value before it writes anything, which out of cache is a pass over the targets of its own.
+/// `&Vec<f32>`, any `&T` with `T: AsRef<[f32]>`) can be passed as it is; the method then
+/// checks every value before it writes anything, which out of cache is a pass over the
+/// targets of its own (the reduced [`loss`](crate::SigmoidFocal::loss), which writes
+/// nothing, checks them within its pass).
 ///
 /// [`Targets::checked`] does that check once and remembers it, for targets used by several
 /// calls, as the forward and backward calls of a training step are. Methods given a checked
