@@ -33,6 +33,8 @@ use crate::params::ready;
 /// // Plain slices, arrays and vectors are checked by the call itself.
 /// assert!(f.loss(&[0.5, -0.5], &[1.0, 0.0], Reduction::Sum).is_ok());
 /// assert!(f.loss(&[0.5, -0.5], &vec![1.0, 7.0], Reduction::Sum).is_err());
+/// let mut buffer = vec![0.0f32, 1.0];
+/// assert!(f.loss(&[0.5, -0.5], &mut buffer, Reduction::Sum).is_ok());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Targets<'a> {
@@ -89,5 +91,13 @@ impl<'a, T: AsRef<[f32]> + ?Sized> From<&'a T> for Targets<'a> {
             values: values.as_ref(),
             checked: false,
         }
+    }
+}
+
+/// A mutable borrow, taken as a shared one for the call (as `&mut [f32]` coerces to
+/// `&[f32]`), checked by each call that takes it.
+impl<'a, T: AsRef<[f32]> + ?Sized> From<&'a mut T> for Targets<'a> {
+    fn from(values: &'a mut T) -> Self {
+        Self::from(&*values)
     }
 }
