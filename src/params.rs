@@ -111,6 +111,19 @@ pub(crate) fn ready(forced: Option<Backend>) -> Result<Ready, FocalError> {
     })
 }
 
+/// `Err(error(index, value))` for the first value of `v` that is NaN or outside `[0, 1]`,
+/// found by backend `b`'s vectorised check (targets, probabilities).
+pub(crate) fn check_unit(
+    b: Ready,
+    v: &[f32],
+    error: fn(usize, f32) -> FocalError,
+) -> Result<(), FocalError> {
+    match backend::first_outside_unit(b, v) {
+        Some(index) => Err(error(index, v.get(index).copied().unwrap_or(f32::NAN))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn check_len(
     what: &'static str,
     expected: usize,

@@ -2,7 +2,7 @@
 
 use crate::backend;
 use crate::error::FocalError;
-use crate::params::ready;
+use crate::params::{self, ready};
 
 /// The targets of a [`SigmoidFocal`](crate::SigmoidFocal) call: values in `[0, 1]`, one per
 /// logit.
@@ -74,13 +74,10 @@ impl<'a> Targets<'a> {
 
 /// `Err` naming the first value of `t` that is NaN or outside `[0, 1]`.
 fn check_unit(b: backend::Ready, t: &[f32]) -> Result<(), FocalError> {
-    match backend::first_outside_unit(b, t) {
-        Some(index) => Err(FocalError::TargetOutOfRange {
-            index,
-            value: t.get(index).copied().unwrap_or(f32::NAN),
-        }),
-        None => Ok(()),
-    }
+    params::check_unit(b, t, |index, value| FocalError::TargetOutOfRange {
+        index,
+        value,
+    })
 }
 
 /// Any borrowed slice of `f32` (`&[f32]`, `&[f32; N]`, `&Vec<f32>`, ...), checked by each

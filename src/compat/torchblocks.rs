@@ -18,7 +18,9 @@
 
 use crate::error::FocalError;
 use crate::label::ClassIndex;
-use crate::params::{Alpha, check_alpha, check_gamma, check_labels, check_len, check_rows};
+use crate::params::{
+    Alpha, check_alpha, check_gamma, check_labels, check_len, check_rows, check_unit, ready,
+};
 
 fn check_epsilon(e: f32) -> Result<(), FocalError> {
     if e.is_finite() && e >= 0.0 {
@@ -80,14 +82,15 @@ impl BinaryFocalLoss {
         if let Some(len) = grad {
             check_len("grad", probs.len(), len)?;
         }
-        let bad = |v: &f32| !(0.0..=1.0).contains(v);
-        if let Some((index, &value)) = probs.iter().enumerate().find(|(_, v)| bad(v)) {
-            return Err(FocalError::ProbabilityOutOfRange { index, value });
-        }
-        if let Some((index, &value)) = targets.iter().enumerate().find(|(_, v)| bad(v)) {
-            return Err(FocalError::TargetOutOfRange { index, value });
-        }
-        Ok(())
+        let b = ready(None)?;
+        check_unit(b, probs, |index, value| FocalError::ProbabilityOutOfRange {
+            index,
+            value,
+        })?;
+        check_unit(b, targets, |index, value| FocalError::TargetOutOfRange {
+            index,
+            value,
+        })
     }
 
     /// `(L, dL/dp)` of one element.
