@@ -1,0 +1,102 @@
+//! The loops a firmware author writes with libm, as the baseline of the instruction counts.
+//!
+//! Straightforward `f32` code over slices, one call of libm per transcendental, no
+//! vectorisation tricks, `Reduction::Mean` semantics like the measured crate calls.
+
+use libm::{expf, log1pf, logf, powf};
+
+/// One sigmoid focal element, torchvision's formula: `p = 1/(1+e^-x)`,
+/// `ce = max(x,0) - x·t + log1p(e^-|x|)`, `p_t = p·t + (1-p)(1-t)`,
+/// `α_t = α·t + (1-α)(1-t)`, `L = α_t·(1-p_t)^γ·ce`, and its derivative
+/// `dL/dx = α_t·[(1-p_t)^γ·(p - t) - γ·(1-p_t)^(γ-1)·ce·(2t-1)·p·(1-p)]`.
+/// `pow(m)` gives `(m^γ, m^(γ-1))`.
+#[inline(always)]
+fn element(x: f32, t: f32, alpha: f32, gamma: f32, pow: impl Fn(f32) -> (f32, f32)) -> (f32, f32) {
+    let p = 1.0 / (1.0 + expf(-x));
+    let ce = x.max(0.0) - x * t + log1pf(expf(-x.abs()));
+    let p_t = p * t + (1.0 - p) * (1.0 - t);
+    let alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t);
+    let (w, w1) = pow(1.0 - p_t);
+    let dp_t = (2.0 * t - 1.0) * p * (1.0 - p);
+    let loss = alpha_t * w * ce;
+    let grad = alpha_t * (w * (p - t) - gamma * w1 * ce * dp_t);
+    (loss, grad)
+}
+
+/// The mean loss over the elements, with the gradient of that mean in `grad`.
+#[inline(always)]
+fn sigmoid_mean(
+    x: &[f32],
+    t: &[f32],
+    grad: &mut [f32],
+    alpha: f32,
+    gamma: f32,
+    pow: impl Fn(f32) -> (f32, f32),
+) -> f32 {
+    let scale = 1.0 / x.len() as f32;
+    let mut sum = 0.0f32;
+    for ((&x, &t), g) in x.iter().zip(t).zip(grad.iter_mut()) {
+        let (l, d) = element(x, t, alpha, gamma, &pow);
+        sum += l;
+        *g = d * scale;
+    }
+    sum * scale
+}
+
+/// Fused sigmoid focal loss (mean) and gradient, γ = 2 by multiplication (`γ` is only the
+/// gradient's factor).
+#[inline(never)]
+pub fn sigmoid_gamma2(x: &[f32], t: &[f32], grad: &mut [f32], alpha: f32, gamma: f32) -> f32 {
+    sigmoid_mean(x, t, grad, alpha, gamma, |m| (m * m, m))
+}
+
+/// Fused sigmoid focal loss (mean) and gradient for any γ: one `powf` per element
+/// (`m^(γ-1)`, then `m^γ = m^(γ-1)·m`).
+#[inline(never)]
+pub fn sigmoid_powf(x: &[f32], t: &[f32], grad: &mut [f32], alpha: f32, gamma: f32) -> f32 {
+    sigmoid_mean(x, t, grad, alpha, gamma, |m| {
+        let w1 = powf(m, gamma - 1.0);
+        (w1 * m, w1)
+    })
+}
+
+/// Fused softmax focal loss, γ = 2 by multiplication, no class weights, mean over rows, and
+/// its gradient: per row the maximum, `e_j = exp(z_j - max)` kept in `grad`, their sum `s`,
+/// `log p = z_y - max - ln s`, `p = exp(log p)`, `L = -(1-p)^2·log p`, and
+/// `dL/dz_j = [γ·(1-p)·p·log p - (1-p)^2]·(δ_jy - e_j/s)`.
+#[inline(never)]
+pub fn softmax_gamma2(
+    z: &[f32],
+    classes: usize,
+    labels: &[u8],
+    grad: &mut [f32],
+    gamma: f32,
+) -> f32 {
+    let scale = 1.0 / labels.len() as f32;
+    let mut sum = 0.0f32;
+    let rows = z.chunks_exact(classes).zip(grad.chunks_exact_mut(classes));
+    for ((z, g), &y) in rows.zip(labels) {
+        let y = usize::from(y);
+        let mut max = f32::NEG_INFINITY;
+        for &v in z {
+            max = max.max(v);
+        }
+        let mut s = 0.0f32;
+        for (g, &v) in g.iter_mut().zip(z) {
+            let e = expf(v - max);
+            *g = e;
+            s += e;
+        }
+        let log_p = z[y] - max - logf(s);
+        let p = expf(log_p);
+        let q = 1.0 - p;
+        sum += -q * q * log_p;
+        let f = (gamma * q * p * log_p - q * q) * scale;
+        let inv_s = 1.0 / s;
+        for (j, g) in g.iter_mut().enumerate() {
+            let delta = if j == y { 1.0 } else { 0.0 };
+            *g = f * (delta - *g * inv_s);
+        }
+    }
+    sum * scale
+}
