@@ -7,6 +7,8 @@
 extern crate std;
 
 mod backend;
+#[cfg(feature = "capi")]
+pub mod capi;
 pub mod compat;
 mod error;
 mod kernel;
