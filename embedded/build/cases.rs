@@ -476,11 +476,11 @@ fn softmax_errors(s: &mut Set) {
         s.cases.push(c);
     }
     // Labels, per-class alpha, output and upstream lengths.
-    for what in 0..4 {
+    for (what, kind) in LABEL_KINDS.into_iter().enumerate() {
         for method in SOFTMAX_METHODS {
             let mut c = base(method);
             c.per_class = true;
-            c.labels = LABEL_KINDS[what];
+            c.labels = kind;
             let mut c = s.softmax(c, 4, 6);
             match what {
                 0 => c.lab.len -= 1,

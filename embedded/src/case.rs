@@ -63,7 +63,7 @@ impl Span {
     pub const EMPTY: Span = Span { at: 0, len: 0 };
 
     /// The elements of `pool` this span names.
-    pub fn of<'p, T>(self, pool: &'p [T]) -> &'p [T] {
+    pub fn of<T>(self, pool: &[T]) -> &[T] {
         &pool[self.at as usize..(self.at + self.len) as usize]
     }
 }

@@ -5,15 +5,39 @@
 
 use libm::{expf, log1pf, logf, powf};
 
+/// `(p, e^-|x|)` with one `expf`: `p = 1/(1+e^-x)` is `1/(1+e)` for `x >= 0` and `e/(1+e)`
+/// otherwise, with `e = e^-|x|` (which the loss needs anyway): what a firmware author who
+/// counts `expf` calls writes.
+#[inline(always)]
+fn one_exp(x: f32) -> (f32, f32) {
+    let e = expf(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    (if x >= 0.0 { r } else { e * r }, e)
+}
+
+/// `(p, e^-|x|)` with two `expf`, the formulas as written: `p = 1/(1+exp(-x))` and
+/// `exp(-|x|)` for the log1p.
+#[inline(always)]
+fn two_exp(x: f32) -> (f32, f32) {
+    (1.0 / (1.0 + expf(-x)), expf(-x.abs()))
+}
+
 /// One sigmoid focal element, torchvision's formula: `p = 1/(1+e^-x)`,
 /// `ce = max(x,0) - x·t + log1p(e^-|x|)`, `p_t = p·t + (1-p)(1-t)`,
 /// `α_t = α·t + (1-α)(1-t)`, `L = α_t·(1-p_t)^γ·ce`, and its derivative
 /// `dL/dx = α_t·[(1-p_t)^γ·(p - t) - γ·(1-p_t)^(γ-1)·ce·(2t-1)·p·(1-p)]`.
-/// `pow(m)` gives `(m^γ, m^(γ-1))`.
+/// `sigmoid(x)` gives `(p, e^-|x|)`, `pow(m)` gives `(m^γ, m^(γ-1))`.
 #[inline(always)]
-fn element(x: f32, t: f32, alpha: f32, gamma: f32, pow: impl Fn(f32) -> (f32, f32)) -> (f32, f32) {
-    let p = 1.0 / (1.0 + expf(-x));
-    let ce = x.max(0.0) - x * t + log1pf(expf(-x.abs()));
+fn element(
+    x: f32,
+    t: f32,
+    alpha: f32,
+    gamma: f32,
+    sigmoid: impl Fn(f32) -> (f32, f32),
+    pow: impl Fn(f32) -> (f32, f32),
+) -> (f32, f32) {
+    let (p, e) = sigmoid(x);
+    let ce = x.max(0.0) - x * t + log1pf(e);
     let p_t = p * t + (1.0 - p) * (1.0 - t);
     let alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t);
     let (w, w1) = pow(1.0 - p_t);
@@ -29,14 +53,14 @@ fn sigmoid_mean(
     x: &[f32],
     t: &[f32],
     grad: &mut [f32],
-    alpha: f32,
-    gamma: f32,
+    (alpha, gamma): (f32, f32),
+    sigmoid: impl Fn(f32) -> (f32, f32),
     pow: impl Fn(f32) -> (f32, f32),
 ) -> f32 {
     let scale = 1.0 / x.len() as f32;
     let mut sum = 0.0f32;
     for ((&x, &t), g) in x.iter().zip(t).zip(grad.iter_mut()) {
-        let (l, d) = element(x, t, alpha, gamma, &pow);
+        let (l, d) = element(x, t, alpha, gamma, &sigmoid, &pow);
         sum += l;
         *g = d * scale;
     }
@@ -44,17 +68,29 @@ fn sigmoid_mean(
 }
 
 /// Fused sigmoid focal loss (mean) and gradient, γ = 2 by multiplication (`γ` is only the
-/// gradient's factor).
+/// gradient's factor), one `expf` and one `log1pf` per element: the baseline.
 #[inline(never)]
 pub fn sigmoid_gamma2(x: &[f32], t: &[f32], grad: &mut [f32], alpha: f32, gamma: f32) -> f32 {
-    sigmoid_mean(x, t, grad, alpha, gamma, |m| (m * m, m))
+    sigmoid_mean(x, t, grad, (alpha, gamma), one_exp, |m| (m * m, m))
 }
 
-/// Fused sigmoid focal loss (mean) and gradient for any γ: one `powf` per element
-/// (`m^(γ-1)`, then `m^γ = m^(γ-1)·m`).
+/// As [`sigmoid_gamma2`] with the formulas as written: two `expf` per element.
+#[inline(never)]
+pub fn sigmoid_gamma2_two_exp(
+    x: &[f32],
+    t: &[f32],
+    grad: &mut [f32],
+    alpha: f32,
+    gamma: f32,
+) -> f32 {
+    sigmoid_mean(x, t, grad, (alpha, gamma), two_exp, |m| (m * m, m))
+}
+
+/// Fused sigmoid focal loss (mean) and gradient for any γ: one `expf`, one `log1pf` and one
+/// `powf` per element (`m^(γ-1)`, then `m^γ = m^(γ-1)·m`).
 #[inline(never)]
 pub fn sigmoid_powf(x: &[f32], t: &[f32], grad: &mut [f32], alpha: f32, gamma: f32) -> f32 {
-    sigmoid_mean(x, t, grad, alpha, gamma, |m| {
+    sigmoid_mean(x, t, grad, (alpha, gamma), one_exp, |m| {
         let w1 = powf(m, gamma - 1.0);
         (w1 * m, w1)
     })

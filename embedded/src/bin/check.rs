@@ -10,7 +10,7 @@
 
 use cortex_m as _;
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 use focal_loss::Backend;
 use focal_loss_embedded::data::{CASES, LONGEST_OUTPUT, expected, pools};
 use focal_loss_embedded::exec::{RESULT_WORDS, run};
@@ -86,10 +86,5 @@ fn main() -> ! {
         failed,
         nan_only
     );
-    debug::exit(if failed == 0 && Backend::detect() == Backend::Scalar {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {}
+    focal_loss_embedded::exit(failed == 0 && Backend::detect() == Backend::Scalar)
 }

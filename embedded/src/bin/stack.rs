@@ -1,0 +1,189 @@
+//! Stack high-water of every public method of both kernels (and `Targets::checked`), by
+//! painting (see `paint`): for each method the worst over a few shapes, γ values (the
+//! multiplication special cases and the general path), both sigmoid forms, per-class α,
+//! label types and C up to 600.
+//!
+//! First validates the method on a closure of known stack use (`paint::known_256`) and an
+//! empty closure: the known one must read exactly 256 bytes more than the empty one (whose
+//! few bytes are the closure call's own, included in every figure: an upper bound). Prints
+//! `stack <method> <bytes>` and `validate ...` lines; exits 1 if a validation fails, a call
+//! fails, or a depth reaches the painted window.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+
+use cortex_m as _;
+use cortex_m_rt::entry;
+use cortex_m_semihosting::hprintln;
+use focal_loss::{Alpha, ClassIndex, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal, Targets};
+use focal_loss_embedded::paint::{WINDOW, high_water, known_256};
+use focal_loss_embedded::{batch, prng::Rng};
+
+focal_loss_embedded::semihosting_panic!();
+
+const N: usize = 4096;
+const MAX_Z: usize = 4 * 600;
+
+/// The worst depth seen per method, and whether everything ran as expected.
+struct Worst {
+    names: [&'static str; 13],
+    bytes: [usize; 13],
+    ok: bool,
+}
+
+impl Worst {
+    /// Measures `f` as method `m` and keeps the larger depth.
+    fn measure(&mut self, m: usize, mut f: impl FnMut() -> bool) {
+        let mut fine = true;
+        let (bytes, agreed) = high_water(&mut || fine &= f());
+        self.ok &= fine && bytes < WINDOW;
+        if !agreed {
+            hprintln!("note: the two patterns disagreed for {}", self.names[m]);
+        }
+        self.bytes[m] = self.bytes[m].max(bytes);
+    }
+}
+
+/// Every sigmoid method on `n` elements with `gamma` and `form`.
+fn sigmoid(
+    w: &mut Worst,
+    x: &mut [f32],
+    t: &[f32],
+    out: &mut [f32],
+    gamma: f32,
+    form: SigmoidForm,
+) {
+    let f = SigmoidFocal::new()
+        .alpha(black_box(Some(0.25)))
+        .gamma(black_box(gamma))
+        .form(black_box(form));
+    let r = black_box(Reduction::Mean);
+    let n = x.len();
+    let up = black_box(&t[..n]);
+    w.measure(0, || f.loss(x, t, r).is_ok());
+    w.measure(1, || f.loss_elementwise(x, t, out).is_ok());
+    w.measure(2, || f.grad(x, t, r, 1.0, out).is_ok());
+    w.measure(3, || f.grad_elementwise(x, t, up, out).is_ok());
+    w.measure(4, || f.loss_and_grad(x, t, r, out).is_ok());
+    w.measure(5, || f.loss_and_grad_in_place(x, t, r).is_ok());
+    w.measure(6, || Targets::checked(t).is_ok());
+    let checked = Targets::checked(t).unwrap();
+    w.measure(4, || f.loss_and_grad(x, checked, r, out).is_ok());
+}
+
+/// Every softmax method on `z` (`classes` per row) with labels of type `L`.
+fn softmax<L: ClassIndex>(
+    w: &mut Worst,
+    z: &mut [f32],
+    classes: usize,
+    labels: &[L],
+    out: &mut [f32],
+    f: SoftmaxFocal,
+) {
+    let r = black_box(Reduction::MeanValid);
+    let rows = labels.len();
+    let up = [0.5f32; 4];
+    let up = black_box(&up[..rows]);
+    w.measure(7, || f.loss(z, classes, labels, r).is_ok());
+    w.measure(8, || {
+        f.loss_per_row(z, classes, labels, &mut out[..rows]).is_ok()
+    });
+    w.measure(9, || f.grad(z, classes, labels, r, 1.0, out).is_ok());
+    w.measure(10, || f.grad_per_row(z, classes, labels, up, out).is_ok());
+    w.measure(11, || f.loss_and_grad(z, classes, labels, r, out).is_ok());
+    w.measure(12, || {
+        f.loss_and_grad_in_place(z, classes, labels, r).is_ok()
+    });
+}
+
+#[entry]
+fn main() -> ! {
+    let mut ok = true;
+    let (known, _) = high_water(&mut || known_256());
+    let (empty, _) = high_water(&mut || ());
+    hprintln!("validate known_256 measured {}", known);
+    hprintln!("validate empty_closure measured {}", empty);
+    // The closure call itself may push a few bytes: the known use must show on top of it.
+    ok &= known == 256 + empty && empty <= 16;
+
+    let mut w = Worst {
+        names: [
+            "SigmoidFocal::loss",
+            "SigmoidFocal::loss_elementwise",
+            "SigmoidFocal::grad",
+            "SigmoidFocal::grad_elementwise",
+            "SigmoidFocal::loss_and_grad",
+            "SigmoidFocal::loss_and_grad_in_place",
+            "Targets::checked",
+            "SoftmaxFocal::loss",
+            "SoftmaxFocal::loss_per_row",
+            "SoftmaxFocal::grad",
+            "SoftmaxFocal::grad_per_row",
+            "SoftmaxFocal::loss_and_grad",
+            "SoftmaxFocal::loss_and_grad_in_place",
+        ],
+        bytes: [0; 13],
+        ok: true,
+    };
+
+    let (mut x, mut t, mut out) = ([0.0f32; N], [0.0f32; N], [0.0f32; N]);
+    batch::detection(&mut x, &mut t, 7);
+    for (n, gamma, form) in [
+        (1, 2.0, SigmoidForm::ModulatedBce),
+        (17, 2.5, SigmoidForm::PerTerm),
+        (100, 0.5, SigmoidForm::ModulatedBce),
+        (N, 2.0, SigmoidForm::PerTerm),
+        (N, 3.7, SigmoidForm::ModulatedBce),
+    ] {
+        sigmoid(&mut w, &mut x[..n], &t[..n], &mut out[..n], gamma, form);
+    }
+
+    let mut rng = Rng::new(11);
+    let mut z = [0.0f32; MAX_Z];
+    let mut gz = [0.0f32; MAX_Z];
+    let class_alpha = [0.25f32; 600];
+    for (rows, classes, gamma, per_class) in [
+        (4, 3, 2.0, false),
+        (4, 10, 2.5, true),
+        (3, 17, 2.0, false),
+        (2, 512, 1.5, true),
+        (4, 600, 2.0, false),
+        (4, 600, 0.7, true),
+    ] {
+        let len = rows * classes;
+        z[..len]
+            .iter_mut()
+            .for_each(|v| *v = rng.uniform(-5.0, 5.0));
+        let alpha = if per_class {
+            Alpha::PerClass(&class_alpha[..classes])
+        } else {
+            Alpha::Scalar(0.25)
+        };
+        let f = SoftmaxFocal::new()
+            .alpha(black_box(alpha))
+            .gamma(black_box(gamma))
+            .ignore_index(black_box(Some(-100)));
+        let mut l = [0i64; 4];
+        l.iter_mut()
+            .for_each(|v| *v = i64::from(rng.below(classes as u32)));
+        l[1] = -100;
+        let (zs, gs) = (&mut z[..len], &mut gz[..len]);
+        softmax(&mut w, zs, classes, &l[..rows], gs, f);
+        let l8 = l.map(|v| v.clamp(0, 255) as u8);
+        softmax(&mut w, zs, classes, &l8[..rows], gs, f);
+        let l16 = l.map(|v| v.max(0) as u16);
+        softmax(&mut w, zs, classes, &l16[..rows], gs, f);
+        let l32 = l.map(|v| v as i32);
+        softmax(&mut w, zs, classes, &l32[..rows], gs, f);
+    }
+
+    for (name, bytes) in w.names.iter().zip(w.bytes) {
+        hprintln!("stack {} {}", name, bytes);
+    }
+    ok &= w.ok;
+    if !w.ok {
+        hprintln!("stack: a call failed or reached the painted window");
+    }
+    focal_loss_embedded::exit(ok)
+}
