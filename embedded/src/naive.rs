@@ -96,6 +96,13 @@ pub fn sigmoid_powf(x: &[f32], t: &[f32], grad: &mut [f32], alpha: f32, gamma: f
     })
 }
 
+/// The sum of `f(x)` over `x`: the cost of one libm function per element, for the report's
+/// breakdown of the naive loops.
+#[inline(never)]
+pub fn sum_of(x: &[f32], f: fn(f32) -> f32) -> f32 {
+    x.iter().map(|&v| f(v)).sum()
+}
+
 /// Fused softmax focal loss, γ = 2 by multiplication, no class weights, mean over rows, and
 /// its gradient: per row the maximum, `e_j = exp(z_j - max)` kept in `grad`, their sum `s`,
 /// `log p = z_y - max - ln s`, `p = exp(log p)`, `L = -(1-p)^2·log p`, and

@@ -7,7 +7,8 @@
 //! * fused sigmoid `loss_and_grad` (ModulatedBce, α 0.25, Mean) at N = 4096 on a detection
 //!   batch (`batch::detection`), γ = 2 and γ = 2.5, and the same through `Targets::checked`;
 //! * the naive libm loops of `naive` on the same data (and, for γ = 2, the variant with
-//!   two `expf` per element, the formulas as written);
+//!   two `expf` per element, the formulas as written), and the libm functions they call,
+//!   one call per element (arguments in the ranges the loops give them);
 //! * fused softmax `loss_and_grad`, 512 rows × 10 classes, `u8` labels, no α, γ = 2, Mean,
 //!   and its naive loop;
 //! * the fixed cost of one call: sigmoid N = 1 and softmax 1 row × 10 classes, each the
@@ -29,6 +30,9 @@ use focal_loss_embedded::icount::{Counter, validate};
 use focal_loss_embedded::{batch, naive};
 
 focal_loss_embedded::semihosting_panic!();
+
+/// A libm function of one `f32`, with its argument range.
+type Unary = fn(f32) -> f32;
 
 const N: usize = 4096;
 const ROWS: usize = 512;
@@ -124,6 +128,19 @@ fn main() -> ! {
     });
     print("naive_sigmoid_g2_two_exp", n, N);
     ok &= agree("sigmoid_fused_g2_two_exp", crate_g2, naive_loss);
+    // What the naive loops are made of: one libm call per element (plus the call through a
+    // function pointer and the sum, a few instructions).
+    let libm_calls: [(&str, Unary); 4] = [
+        ("libm_expf", |v| libm::expf(-v.abs())),
+        ("libm_log1pf", |v| libm::log1pf(libm::fabsf(v) * 0.125)),
+        ("libm_logf", |v| libm::logf(1.0 + libm::fabsf(v) * 0.125)),
+        ("libm_powf", |v| libm::powf(libm::fabsf(v) * 0.125, 1.5)),
+    ];
+    for (name, f) in libm_calls {
+        let (n, s) = counter.instructions(|| naive::sum_of(black_box(&x[..]), black_box(f)));
+        black_box(s);
+        print(name, n, N);
+    }
     let checked = Targets::checked(&t).unwrap();
     let (n, _) = counter.instructions(|| {
         sigmoid(2.0).loss_and_grad(
