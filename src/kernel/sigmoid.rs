@@ -18,8 +18,8 @@ use super::Mode;
 use super::check::{first_outside_unit, fold_unit, outside_unit_seen};
 use crate::math::{exp, exp_nonpos, exp_normal_nonpos, ln, log1p_unit};
 use crate::simd::{
-    LINE, Lanes, MAX_WIDE, first_lanes, load_tail, mul_or_zero, prefetch, prefetch_write,
-    store_tail,
+    LINE, Lanes, MAX_WIDE, Scalar, Total, first_lanes, load_tail, mul_or_zero, prefetch,
+    prefetch_write, store_tail,
 };
 
 /// `γ` handled at run time through `exp(γ·ln u)`.
@@ -45,10 +45,61 @@ pub(crate) struct Job {
     pub mode: Mode,
 }
 
-/// `u^G` for the small integer powers, by multiplication (`0^0 = 1`).
+/// How `γ` reaches the formulas: fixed at compile time ([`Fixed`]: the SIMD backends compile
+/// one loop per value) or read at run time ([`Runtime`]: the scalar backend has one loop for
+/// every value, which is what a microcontroller's flash affords, and a predictable branch
+/// costs it about a cycle). Both compute `u^γ` with the same operations: the same bits.
+pub(crate) trait Gamma: Copy {
+    /// `γ` is not one of 0 to 4: powers go through `exp(γ·ln u)`.
+    fn general(self) -> bool;
+    /// `γ = 0`.
+    fn zero(self) -> bool;
+    /// `u^γ` for `γ` in 0 to 4, by multiplication (`0^0 = 1`).
+    fn powi<S: Lanes>(self, u: S) -> S;
+}
+
+/// `γ = G` (see [`int_gamma`]), known at compile time.
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<const G: u32>;
+
+/// `γ` from [`int_gamma`], read at run time.
+#[derive(Clone, Copy)]
+pub(crate) struct Runtime(pub u32);
+
+impl<const G: u32> Gamma for Fixed<G> {
+    #[inline(always)]
+    fn general(self) -> bool {
+        G == GENERAL
+    }
+    #[inline(always)]
+    fn zero(self) -> bool {
+        G == 0
+    }
+    #[inline(always)]
+    fn powi<S: Lanes>(self, u: S) -> S {
+        powi(u, G)
+    }
+}
+
+impl Gamma for Runtime {
+    #[inline(always)]
+    fn general(self) -> bool {
+        self.0 == GENERAL
+    }
+    #[inline(always)]
+    fn zero(self) -> bool {
+        self.0 == 0
+    }
+    #[inline(always)]
+    fn powi<S: Lanes>(self, u: S) -> S {
+        powi(u, self.0)
+    }
+}
+
+/// `u^g` for `g` in 0 to 4, by multiplication (`0^0 = 1`).
 #[inline(always)]
-pub(crate) fn powi<S: Lanes, const G: u32>(u: S) -> S {
-    match G {
+fn powi<S: Lanes>(u: S, g: u32) -> S {
+    match g {
         0 => S::splat(1.0),
         1 => u,
         2 => u.mul(u),
@@ -126,28 +177,28 @@ trait Eval {
     fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S>;
 }
 
-/// Form (A) at `γ = G` (or run-time `γ` for [`GENERAL`]).
-struct FormA<'p, const G: u32>(&'p Params);
-/// Form (B) at `γ = G` (or run-time `γ` for [`GENERAL`]).
-struct FormB<'p, const G: u32>(&'p Params);
+/// Form (A) at `γ` of `G`.
+struct FormA<'p, G>(&'p Params, G);
+/// Form (B) at `γ` of `G`.
+struct FormB<'p, G>(&'p Params, G);
 
-impl<const G: u32> Eval for FormA<'_, G> {
+impl<G: Gamma> Eval for FormA<'_, G> {
     #[inline(always)]
     fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
-        eval_a::<S, G>(x, t, self.0)
+        eval_a(x, t, self.0, self.1)
     }
 }
 
-impl<const G: u32> Eval for FormB<'_, G> {
+impl<G: Gamma> Eval for FormB<'_, G> {
     #[inline(always)]
     fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
-        eval_b::<S, G>(x, t, self.0)
+        eval_b(x, t, self.0, self.1)
     }
 }
 
 /// Form (A): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
+fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, p: &Params, g: G) -> Out<S> {
     let c = common(x, t);
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
@@ -168,7 +219,7 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let v = c.wbar.mul_add(c.e, c.w);
     let u = c.d.mul(v);
     let gamma = S::splat(p.gamma);
-    let upow = if G == GENERAL {
+    let upow = if g.general() {
         // ln v is exactly -a (w = 0) or 0 (w = 1) for hard targets.
         let hard = S::select(w_zero, c.a.neg(), zero);
         let ln_v = if any_soft {
@@ -178,7 +229,7 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
         };
         exp(gamma.mul(ln_v.sub(c.l)))
     } else {
-        powi::<S, G>(u)
+        g.powi(u)
     };
     let de = c.d.mul(c.e);
     let mut r = S::select(w_zero, c.d, de);
@@ -188,7 +239,7 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let mut lv = upow.mul(ce);
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.
     let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));
-    if G != 0 {
+    if !g.zero() {
         // γ·(2w - 1)·r·ce
         let k = c.w.mul_add(gamma.add(gamma), gamma.neg());
         let rce = if any_inf {
@@ -217,7 +268,7 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
 
 /// Form (B): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
+fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, p: &Params, g: G) -> Out<S> {
     let c = common(x, t);
     let (a0, a1) = match p.alpha {
         Some(alpha) => (alpha, 1.0 - alpha),
@@ -231,13 +282,13 @@ fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let pw = c.d.mul(c.e);
     let sp_w = c.a.add(c.l);
     let sp_c = c.l;
-    let (pc_g, pw_g) = if G == GENERAL {
+    let (pc_g, pw_g) = if g.general() {
         (exp(gamma.mul(c.l.neg())), exp(gamma.mul(sp_w.neg())))
     } else {
-        (powi::<S, G>(pc), powi::<S, G>(pw))
+        (g.powi(pc), g.powi(pw))
     };
     let lv = mul_or_zero(ww, pc_g.mul(sp_w)).add(wc.mul(pw_g).mul(sp_c));
-    let (bw, bc) = if G == 0 {
+    let (bw, bc) = if g.zero() {
         (pc, pw)
     } else {
         (
@@ -277,13 +328,13 @@ pub(crate) fn int_gamma(gamma: f32) -> u32 {
 pub(crate) unsafe fn run<S: Lanes, const PER_TERM: bool, const G: u32>(
     job: &Job,
     p: &Params,
-) -> f64 {
+) -> Total {
     // SAFETY (both arms): forwarded from this function's contract.
     unsafe {
         if PER_TERM {
-            drive::<S, _>(job, &FormB::<G>(p))
+            drive::<S, _>(job, &FormB(p, Fixed::<G>))
         } else {
-            drive::<S, _>(job, &FormA::<G>(p))
+            drive::<S, _>(job, &FormA(p, Fixed::<G>))
         }
     }
 }
@@ -296,7 +347,7 @@ const SUM_GRAD: u8 = 4;
 
 /// Picks the loop for the job's mode.
 #[inline(always)]
-unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
+unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> Total {
     // SAFETY (every arm): forwarded from `run`'s contract.
     unsafe {
         match job.mode {
@@ -341,7 +392,7 @@ unsafe fn emit<V: Lanes, const M: u8>(o: Out<V>, out: *mut f32, c: f32, up: *con
 }
 
 /// Losses are non-negative: summing BLOCK of them per lane in `f32` before adding the block
-/// to the `f64` accumulator bounds the relative error by `(BLOCK - 1)·2^-24 < 1e-6`.
+/// to the accumulator bounds the relative error by `(BLOCK - 1)·2^-24 < 1e-6`.
 const BLOCK: usize = 8;
 
 /// How many elements come before the output is aligned to a whole vector of `S`:
@@ -395,7 +446,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
 }
 
 /// The main loop over groups `W` (several vectors evaluated in lockstep, see
-/// [`Lanes::Wide`]) from element `i`, prefetching ahead. Returns where it stopped, the `f64`
+/// [`Lanes::Wide`]) from element `i`, prefetching ahead. Returns where it stopped, the
 /// accumulator, the `f32` partial sums not yet added to it (zeros unless the mode sums) and
 /// the targets folded by [`fold_unit`] (for [`SUM`] with [`Lanes::UMAX_BITS`]; else 1).
 ///
@@ -458,10 +509,10 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
 /// it sits in the slice.
 ///
 /// A sum adds element `i` to lane `i mod L` (`L` the group's lanes) of `f32` partial sums,
-/// each added to its lane's `f64` accumulator every `BLOCK` elements and at the end; the
+/// each added to its lane's accumulator every `BLOCK` elements and at the end; the
 /// lanes are then reduced in a fixed order. (Sums have no head, see [`head`].)
 #[inline(always)]
-unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
+unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
     let n = job.n;
     let h = head::<S, M>(job);
     if h > 0 {
@@ -473,7 +524,7 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     // A sum writes nothing: its targets are checked by the loop (see `fold_unit`), or before
     // it by lanes without a one-instruction unsigned maximum; a bad one gives NaN.
     if M == SUM && !S::UMAX_BITS && first_outside_unit::<S>(targets).is_some() {
-        return f64::NAN;
+        return Total::from_f32(f32::NAN);
     }
     // SAFETY: forwarded from `run`'s contract.
     let (i, acc, mut part, top) = unsafe { wide::<S::Wide, F, M>(job, eval, h) };
@@ -482,7 +533,7 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
         && (outside_unit_seen(top)
             || first_outside_unit::<S>(targets.get(i..).unwrap_or(&[])).is_some())
     {
-        return f64::NAN;
+        return Total::from_f32(f32::NAN);
     }
     if i < n {
         // The tail: the first n - i lanes of one more group, a vector of S at a time.
@@ -501,4 +552,57 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
         part = part.add(unsafe { <S::Wide as Lanes>::load(buf.as_ptr()) });
     }
     <S::Wide as Lanes>::acc_sum(<S::Wide as Lanes>::acc_add(acc, part))
+}
+
+/// The scalar backend's loop: one function for both forms, every `γ` and every mode, all
+/// read at run time, where the SIMD backends compile a loop per form, `γ` and mode ([`run`]).
+/// A microcontroller runs this, and there flash is scarce and a predictable branch costs
+/// about a cycle. The formulas are those of [`eval_a`] and [`eval_b`], and the sum has the
+/// structure of [`lanes`] with one lane (`BLOCK` losses in `f32`, then into the [`Total`]),
+/// so this computes what `run::<Scalar, ..>` would, bit for bit.
+///
+/// # Safety
+/// As for [`run`].
+#[inline(never)]
+pub(crate) unsafe fn run_scalar(job: &Job, p: &Params) -> Total {
+    let (n, (out, c, up)) = (job.n, job.mode.parts());
+    if let Mode::Sum = job.mode {
+        // SAFETY: the targets hold n values (contract).
+        let targets = unsafe { core::slice::from_raw_parts(job.t, n) };
+        if first_outside_unit::<Scalar>(targets).is_some() {
+            return Total::from_f32(f32::NAN);
+        }
+    }
+    let g = Runtime(int_gamma(p.gamma));
+    let loss_out = matches!(job.mode, Mode::Loss(..));
+    let mut acc = Total::ZERO;
+    let mut i = 0;
+    while i < n {
+        let end = n.min(i + BLOCK);
+        let mut part = 0.0f32;
+        while i < end {
+            // SAFETY: i < n, and every pointer is valid for n elements (contract); the store
+            // comes after the loads, so the output may be the logits.
+            unsafe {
+                let (x, t) = (Scalar::load(job.x.add(i)), Scalar::load(job.t.add(i)));
+                let o = if p.per_term {
+                    eval_b(x, t, p, g)
+                } else {
+                    eval_a(x, t, p, g)
+                };
+                part += o.loss.0;
+                if !out.is_null() {
+                    let v = if loss_out {
+                        o.loss
+                    } else {
+                        o.grad_times(Scalar(if up.is_null() { c } else { *up.add(i) }))
+                    };
+                    v.store(out.add(i));
+                }
+            }
+            i += 1;
+        }
+        acc = acc.add(part);
+    }
+    acc
 }

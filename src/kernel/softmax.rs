@@ -14,7 +14,8 @@
 //! * longer rows: one pass keeping, per lane, a running maximum, its count and the sum of
 //!   the other terms (rescaled when the maximum grows), so each row is read twice in all.
 //!
-//! Sums are held in `f64` (after short `f32` partial sums of non-negative terms). The row's
+//! Sums are held in `f64` on the SIMD backends and in a float-float [`Total`] on the scalar
+//! one (after short `f32` partial sums of non-negative terms). The row's
 //! scalar quantities are then computed for a group of rows at once, in lanes:
 //!
 //! * `ℓ = ln p_k = (z_k - max) - log1p(S_rest)`,
@@ -29,12 +30,12 @@
 use crate::label::{ClassIndex, Labels, Visit};
 use crate::math::{exp, exp_nonpos, ln, log1p};
 use crate::simd::{
-    LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Scalar, first_lanes, load_tail, mul_or_zero,
-    prefetch, store_tail,
+    LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Scalar, Total, first_lanes, load_tail,
+    mul_or_zero, prefetch, store_tail,
 };
 
 use super::Mode;
-use super::sigmoid::{GENERAL, powi};
+use super::sigmoid::{Fixed, Gamma, Runtime, int_gamma};
 
 /// Rows at least this long are finished one at a time, while they are still in L1.
 const LONG_ROW: usize = 512;
@@ -123,16 +124,17 @@ impl<S: Lanes> RowState<S> {
 
     /// The row's maximum and `S_rest`.
     #[inline(always)]
-    fn finish(self) -> (f32, f64) {
+    fn finish(self) -> (f32, Total) {
         let zero = S::splat(0.0);
         let acc = S::acc_add(self.acc, self.part);
         let max = self.m.reduce_max();
         let top = self.m.eq(S::splat(max));
         let f = exp_nonpos(S::select(top, zero, self.m.sub(S::splat(max))));
         let acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, self.cnt)), f);
-        let ties = S::select(top, self.cnt, zero).reduce_sum_f64();
-        // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
-        (max, S::acc_sum(acc) + (ties - 1.0))
+        // The counts of the maximum are integers, added exactly; their total is at least 1,
+        // and removing that 1 cancels nothing against the sum.
+        let acc = S::acc_add(acc, S::select(top, self.cnt, zero));
+        (max, S::acc_sum(acc).add(-1.0))
     }
 }
 
@@ -228,9 +230,10 @@ fn exp_below<S: Lanes>(v: S, valid: S::Mask, max: S, part: &mut S) -> (S, S::Mas
 
 /// `S_rest` from the sums and the tie count of [`short_row_sums`].
 #[inline(always)]
-fn short_row_rest<S: Lanes>(acc: S::Acc, ties: u32) -> f64 {
-    // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
-    S::acc_sum(acc) + (f64::from(ties) - 1.0)
+fn short_row_rest<S: Lanes>(acc: S::Acc, ties: u32) -> Total {
+    // ties >= 1 is an integer below 2^24: (ties - 1) is exact and nothing cancels against
+    // the sum.
+    S::acc_sum(acc).add(ties as f32 - 1.0)
 }
 
 /// The statistics of the rows of one group, shorter than [`LONG_ROW`], in three sweeps over
@@ -276,7 +279,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
     }
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
-            s_rest[i] = short_row_rest::<S>(sums[i].0, sums[i].1) as f32;
+            s_rest[i] = short_row_rest::<S>(sums[i].0, sums[i].1).value();
         }
     }
 }
@@ -286,7 +289,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
-unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
+unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, Total) {
     let mut st = RowState::<S>::new();
     let all = first_lanes::<S>(S::N);
     let mut j = 0;
@@ -309,7 +312,7 @@ unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
 
 /// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`.
 #[inline(always)]
-fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32) -> (S, S, S) {
+fn finish<S: Lanes, G: Gamma>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32, g: G) -> (S, S, S) {
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
     let is_arg = zk.eq(max);
@@ -318,15 +321,15 @@ fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32
     let ell = dk.sub(lsr);
     let p = exp(ell);
     let q = S::select(is_arg, s_rest.div(one.add(s_rest)), one.sub(p));
-    let qg = if G == GENERAL {
+    let qg = if g.general() {
         let ln_q = S::select(is_arg, ln(s_rest).sub(lsr), log1p(p.neg()));
         exp(S::splat(gamma).mul(ln_q))
     } else {
-        powi::<S, G>(q)
+        g.powi(q)
     };
     let aq = alpha.mul(qg);
     let loss = mul_or_zero(aq, ell.neg());
-    let w = if G == 0 {
+    let w = if g.zero() {
         alpha.mul(q)
     } else {
         aq.mul(S::splat(gamma).neg_mul_add(mul_or_zero(p, ell), q))
@@ -413,7 +416,7 @@ unsafe fn row_grad<S: Lanes>(
 /// validated (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`.
 /// A gradient output may be `job.z` itself; no other overlap.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
+pub(crate) unsafe fn run<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     // SAFETY: forwarded.
     unsafe {
         if job.c >= LONG_ROW {
@@ -557,7 +560,7 @@ const SMALL_C: usize = MAX_COLUMNS;
 /// # Safety
 /// As [`run`], and `C <= SMALL_C`.
 #[inline(always)]
-unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
+unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     const W: usize = MAX_WIDE;
     const { assert!(S::N <= W) };
     let c = job.c.min(SMALL_C);
@@ -600,8 +603,14 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         // values; the gradient rows lie within rows·C values like the logits', whose reads
         // are all done, so the output may be the logits.
         unsafe {
-            let (loss, w, factor) =
-                finish::<S, G>(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma);
+            let (loss, w, factor) = finish(
+                max,
+                s_rest,
+                zk,
+                S::load(rows.alpha.as_ptr()),
+                job.gamma,
+                Fixed::<G>,
+            );
             let ok = S::not(kv.lt(zero));
             let loss = S::select(ok, loss, zero);
             if sum {
@@ -629,7 +638,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
 /// Rows in groups of `R::N`: statistics of each row with lanes `S`, the group's row results
 /// with lanes `R`, then each row's gradient with lanes `S`.
 #[inline(always)]
-unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
+unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     let c = job.c;
     let out = job.mode.parts().0;
     let (sum, grads) = (job.mode.sums(), job.mode.grads());
@@ -653,7 +662,7 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
                     // rows·C values.
                     let (m, s) = unsafe { long_row_stats::<S>(job.z.add((r0 + i) * c), c) };
                     max[i] = m;
-                    s_rest[i] = s as f32;
+                    s_rest[i] = s.value();
                 }
             }
         }
@@ -669,12 +678,13 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         }
         // SAFETY: the arrays hold MAX_LANES >= R::N values.
         let (loss, w, factor) = unsafe {
-            finish::<R, G>(
+            finish(
                 R::load(max.as_ptr()),
                 R::load(s_rest.as_ptr()),
                 R::load(rows.zk.as_ptr()),
                 R::load(rows.alpha.as_ptr()),
                 job.gamma,
+                Fixed::<G>,
             )
         };
         if sum {
@@ -724,4 +734,81 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         r0 += g;
     }
     R::acc_sum(acc)
+}
+
+/// The scalar backend's loop: one row at a time, `γ` and the mode read at run time, nothing
+/// gathered into per-group arrays. A microcontroller runs this: one copy of the code for
+/// every `γ`, mode and label type, and a stack frame of a few registers' worth. Each row
+/// goes through the row functions the other backends use ([`short_row_max`],
+/// [`short_row_sums`] or [`long_row_stats`], [`finish`], [`scale_row`] or [`row_grad`]) in
+/// the order `groups::<Scalar, Scalar, _>` would, so the results are its bits.
+///
+/// # Safety
+/// As for [`run`].
+#[inline(never)]
+pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
+    let c = job.c;
+    let g = Runtime(int_gamma(job.gamma));
+    let (out, scale, up) = job.mode.parts();
+    let grads = job.mode.grads();
+    // Short rows keep their exponentials in the gradient output between the two passes.
+    let keep = grads && c < LONG_ROW;
+    let mut acc = Total::ZERO;
+    for r in 0..job.rows {
+        // SAFETY (block): r < rows, so the row and its gradient row lie within rows·C values,
+        // the loss and upstream within rows values, and a class is below C (contract).
+        unsafe {
+            let row = job.z.add(r * c);
+            let orow = out.wrapping_add(r * c);
+            let Some(k) = job.labels.class_at(r, job.ignore) else {
+                if let Mode::Loss(o) = job.mode {
+                    *o.add(r) = 0.0;
+                }
+                if grads {
+                    core::ptr::write_bytes(orow, 0, c);
+                }
+                continue;
+            };
+            // Read before the kept exponentials may overwrite it.
+            let zk = *row.add(k);
+            let (max, s_rest) = if c >= LONG_ROW {
+                long_row_stats::<Scalar>(row, c)
+            } else {
+                let max = short_row_max::<Scalar>(row, c);
+                let (sum, ties) = if keep {
+                    short_row_sums::<Scalar, true>(row, c, max, orow)
+                } else {
+                    short_row_sums::<Scalar, false>(row, c, max, orow)
+                };
+                (max, short_row_rest::<Scalar>(sum, ties))
+            };
+            let alpha = match job.alpha {
+                ClassAlpha::One => 1.0,
+                ClassAlpha::Same(a) => a,
+                ClassAlpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
+            };
+            let (loss, w, factor) = finish(
+                Scalar(max),
+                Scalar(s_rest.value()),
+                Scalar(zk),
+                Scalar(alpha),
+                job.gamma,
+                g,
+            );
+            acc = acc.add(loss.0);
+            if let Mode::Loss(o) = job.mode {
+                *o.add(r) = loss.0;
+            }
+            if grads {
+                let cr = if up.is_null() { scale } else { *up.add(r) };
+                let (f, gk) = (factor.0 * cr, -(w.0 * cr));
+                if keep {
+                    scale_row::<Scalar>(orow, c, f, k, gk);
+                } else {
+                    row_grad::<Scalar>(row, orow, c, max, f, k, gk);
+                }
+            }
+        }
+    }
+    acc
 }
