@@ -155,6 +155,7 @@ impl SigmoidFocal {
         targets.in_unit(b)
     }
 
+    #[inline(always)]
     fn run(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> Total {
         let job = Job {
             x,

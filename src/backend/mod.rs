@@ -243,10 +243,21 @@ mod scalar {
 
     /// # Safety
     /// `sigmoid::run`'s contract holds.
+    /// Inlined into the callers, which know their mode, so that a program links only the
+    /// loops of the modes it calls.
     #[inline(always)]
     pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
-        // SAFETY: forwarded.
-        unsafe { sigmoid::run_scalar(job, p) }
+        use sigmoid::{GRAD, GRAD_UP, LOSS, SUM, SUM_GRAD, run_scalar};
+        // SAFETY: forwarded; each arm runs the loop of the job's mode.
+        unsafe {
+            match sigmoid::mode_id(job.mode) {
+                SUM => run_scalar::<SUM>(job, p),
+                LOSS => run_scalar::<LOSS>(job, p),
+                GRAD => run_scalar::<GRAD>(job, p),
+                GRAD_UP => run_scalar::<GRAD_UP>(job, p),
+                _ => run_scalar::<SUM_GRAD>(job, p),
+            }
+        }
     }
 
     /// # Safety
@@ -290,6 +301,7 @@ macro_rules! dispatch {
 ///
 /// # Safety
 /// `sigmoid::run`'s contract holds.
+#[inline(always)]
 pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
     // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
     unsafe { dispatch!(b, sigmoid(job, p)) }

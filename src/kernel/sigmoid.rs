@@ -126,12 +126,19 @@ struct Common<S: Lanes> {
     big: bool,
 }
 
+/// Whether some `|x| > 87` (or is infinite). Nearly always none is: then `exp` needs neither
+/// its clamp nor its subnormal care (the same bits), and no logit is infinite, so the
+/// evaluation can skip its guards.
 #[inline(always)]
-fn common<S: Lanes>(x: S, t: S) -> Common<S> {
+fn big<S: Lanes>(x: S) -> bool {
+    S::any(S::splat(87.0).lt(x.abs()))
+}
+
+/// `big` is [`big`]`(x)`, passed in so that a caller that branches on it anyway (the scalar
+/// loop) compiles a copy without the guards.
+#[inline(always)]
+fn common<S: Lanes>(x: S, t: S, big: bool) -> Common<S> {
     let a = x.abs();
-    // Nearly always every |x| <= 87: then exp needs neither its clamp nor its subnormal
-    // care (the same bits), and no logit is infinite.
-    let big = S::any(S::splat(87.0).lt(a));
     let e = if big {
         exp_nonpos(a.neg())
     } else {
@@ -174,7 +181,14 @@ impl<S: Lanes> Out<S> {
 /// One form at one compile-time `γ`: what the loop evaluates per vector. (A trait, not a
 /// closure, so that it is always inlined into the target-feature entry point.)
 trait Eval {
-    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S>;
+    /// `γ`'s type.
+    type G: Gamma;
+    /// `big` is [`big`]`(x)`.
+    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S>;
+    /// The parameters.
+    fn params(&self) -> &Params;
+    /// `γ`.
+    fn gamma(&self) -> Self::G;
 }
 
 /// Form (A) at `γ` of `G`.
@@ -183,23 +197,41 @@ struct FormA<'p, G>(&'p Params, G);
 struct FormB<'p, G>(&'p Params, G);
 
 impl<G: Gamma> Eval for FormA<'_, G> {
+    type G = G;
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
-        eval_a(x, t, self.0, self.1)
+    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
+        eval_a(x, t, big, self.0, self.1)
+    }
+    #[inline(always)]
+    fn params(&self) -> &Params {
+        self.0
+    }
+    #[inline(always)]
+    fn gamma(&self) -> G {
+        self.1
     }
 }
 
 impl<G: Gamma> Eval for FormB<'_, G> {
+    type G = G;
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
-        eval_b(x, t, self.0, self.1)
+    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
+        eval_b(x, t, big, self.0, self.1)
+    }
+    #[inline(always)]
+    fn params(&self) -> &Params {
+        self.0
+    }
+    #[inline(always)]
+    fn gamma(&self) -> G {
+        self.1
     }
 }
 
 /// Form (A): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, p: &Params, g: G) -> Out<S> {
-    let c = common(x, t);
+fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S> {
+    let c = common(x, t, big);
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
     let w_zero = c.w.eq(zero);
@@ -232,10 +264,19 @@ fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, p: &Params, g: G) -> Out<S> {
         g.powi(u)
     };
     let de = c.d.mul(c.e);
-    let mut r = S::select(w_zero, c.d, de);
-    if any_soft {
-        r = S::select(soft, de.div(v), r);
-    }
+    let r = if S::N == 1 {
+        // One lane: dividing is cheaper than testing for soft targets (on a Cortex-M4 the
+        // division is one instruction), and for w = 1 (so v = 1) it gives d·e exactly: the
+        // same bits.
+        S::select(w_zero, c.d, de.div(v))
+    } else {
+        let r = S::select(w_zero, c.d, de);
+        if any_soft {
+            S::select(soft, de.div(v), r)
+        } else {
+            r
+        }
+    };
     let mut lv = upow.mul(ce);
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.
     let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));
@@ -268,8 +309,8 @@ fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, p: &Params, g: G) -> Out<S> {
 
 /// Form (B): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, p: &Params, g: G) -> Out<S> {
-    let c = common(x, t);
+fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S> {
+    let c = common(x, t, big);
     let (a0, a1) = match p.alpha {
         Some(alpha) => (alpha, 1.0 - alpha),
         None => (1.0, 1.0),
@@ -339,11 +380,11 @@ pub(crate) unsafe fn run<S: Lanes, const PER_TERM: bool, const G: u32>(
     }
 }
 
-const SUM: u8 = 0;
-const LOSS: u8 = 1;
-const GRAD: u8 = 2;
-const GRAD_UP: u8 = 3;
-const SUM_GRAD: u8 = 4;
+pub(crate) const SUM: u8 = 0;
+pub(crate) const LOSS: u8 = 1;
+pub(crate) const GRAD: u8 = 2;
+pub(crate) const GRAD_UP: u8 = 3;
+pub(crate) const SUM_GRAD: u8 = 4;
 
 /// Picks the loop for the job's mode.
 #[inline(always)]
@@ -434,7 +475,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
     unsafe {
         let x: S = load_tail(core::slice::from_raw_parts(job.x.add(i), r), 0.0);
         let t: S = load_tail(core::slice::from_raw_parts(job.t.add(i), r), 0.0);
-        let o = eval.eval(x, t);
+        let o = eval.eval(x, t, big(x));
         if M != SUM {
             let v = output::<S, M>(o, c, || {
                 load_tail(core::slice::from_raw_parts(up.add(i), r), 0.0)
@@ -483,7 +524,8 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
         // `run`); the stores come after the loads, so the output may be the logits.
         let t = unsafe { W::load(job.t.add(i)) };
         // SAFETY: as above.
-        let o = eval.eval(unsafe { W::load(job.x.add(i)) }, t);
+        let x = unsafe { W::load(job.x.add(i)) };
+        let o = eval.eval(x, t, big(x));
         if M == SUM && W::UMAX_BITS {
             top = fold_unit(top, t);
         }
@@ -554,27 +596,55 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
     <S::Wide as Lanes>::acc_sum(<S::Wide as Lanes>::acc_add(acc, part))
 }
 
-/// The scalar backend's loop: one function for both forms, every `γ` and every mode, all
-/// read at run time, where the SIMD backends compile a loop per form, `γ` and mode ([`run`]).
-/// A microcontroller runs this, and there flash is scarce and a predictable branch costs
-/// about a cycle. The formulas are those of [`eval_a`] and [`eval_b`], and the sum has the
-/// structure of [`lanes`] with one lane (`BLOCK` losses in `f32`, then into the [`Total`]),
-/// so this computes what `run::<Scalar, ..>` would, bit for bit.
+/// The scalar backend's loops: one per mode (only the modes a program calls are linked),
+/// each for both forms and every `γ`, read at run time, where the SIMD backends compile a
+/// loop per form, `γ` and mode ([`run`]). A microcontroller runs these: there flash is scarce
+/// and a predictable branch costs about a cycle. The formulas are those of [`eval_a`] and
+/// [`eval_b`], and the sum has the structure of [`lanes`] with one lane (`BLOCK` losses in
+/// `f32`, then into the [`Total`]), so this computes what `run::<Scalar, ..>` would, bit for
+/// bit.
 ///
 /// # Safety
-/// As for [`run`].
+/// As for [`run`], and `job.mode` is mode `M`.
 #[inline(never)]
-pub(crate) unsafe fn run_scalar(job: &Job, p: &Params) -> Total {
-    let (n, (out, c, up)) = (job.n, job.mode.parts());
-    if let Mode::Sum = job.mode {
+pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
+    if M == SUM {
         // SAFETY: the targets hold n values (contract).
-        let targets = unsafe { core::slice::from_raw_parts(job.t, n) };
+        let targets = unsafe { core::slice::from_raw_parts(job.t, job.n) };
         if first_outside_unit::<Scalar>(targets).is_some() {
             return Total::from_f32(f32::NAN);
         }
     }
     let g = Runtime(int_gamma(p.gamma));
-    let loss_out = matches!(job.mode, Mode::Loss(..));
+    // SAFETY (both arms): forwarded.
+    unsafe {
+        if p.per_term {
+            scalar_loop::<_, M>(job, &FormB(p, g))
+        } else {
+            scalar_loop::<_, M>(job, &FormA(p, g))
+        }
+    }
+}
+
+/// The mode constant of `mode`, for [`run_scalar`].
+#[inline(always)]
+pub(crate) fn mode_id(mode: Mode) -> u8 {
+    match mode {
+        Mode::Sum => SUM,
+        Mode::Loss(..) => LOSS,
+        Mode::Grad(..) => GRAD,
+        Mode::GradUpstream(..) => GRAD_UP,
+        Mode::SumGrad(..) => SUM_GRAD,
+    }
+}
+
+/// [`run_scalar`]'s loop for one form.
+///
+/// # Safety
+/// As for [`run_scalar`].
+#[inline(always)]
+unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
+    let (n, (out, c, up)) = (job.n, job.mode.parts());
     let mut acc = Total::ZERO;
     let mut i = 0;
     while i < n {
@@ -585,24 +655,40 @@ pub(crate) unsafe fn run_scalar(job: &Job, p: &Params) -> Total {
             // comes after the loads, so the output may be the logits.
             unsafe {
                 let (x, t) = (Scalar::load(job.x.add(i)), Scalar::load(job.t.add(i)));
-                let o = if p.per_term {
-                    eval_b(x, t, p, g)
+                let o = if big(x) {
+                    let (loss, g) = eval_guarded(x, t, eval.params(), eval.gamma());
+                    Out {
+                        loss: Scalar(loss),
+                        g: Scalar(g),
+                        pos: true,
+                    }
                 } else {
-                    eval_a(x, t, p, g)
+                    eval.eval(x, t, false)
                 };
-                part += o.loss.0;
-                if !out.is_null() {
-                    let v = if loss_out {
-                        o.loss
-                    } else {
-                        o.grad_times(Scalar(if up.is_null() { c } else { *up.add(i) }))
-                    };
-                    v.store(out.add(i));
+                if M == SUM || M == SUM_GRAD {
+                    part += o.loss.0;
                 }
+                emit::<Scalar, M>(o, out, c, up, i);
             }
             i += 1;
         }
         acc = acc.add(part);
     }
     acc
+}
+
+/// One element with `|x| > 87` for [`run_scalar`]: out of its loop, so that the loop's copy
+/// of the formulas has no guards for infinite logits.
+///
+/// Returns the loss and the gradient with its sign (two `f32`, which come back in registers
+/// where the struct would go through memory).
+#[cold]
+#[inline(never)]
+fn eval_guarded<G: Gamma>(x: Scalar, t: Scalar, p: &Params, g: G) -> (f32, f32) {
+    let o = if p.per_term {
+        eval_b(x, t, true, p, g)
+    } else {
+        eval_a(x, t, true, p, g)
+    };
+    (o.loss.0, o.grad_times(Scalar(1.0)).0)
 }

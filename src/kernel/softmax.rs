@@ -164,19 +164,21 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> f32 {
 /// The second pass over a row shorter than [`LONG_ROW`], which is still in L1: per lane,
 /// the sum of `exp(z - max)` over the elements below `max`, and the count of those equal to
 /// it (no rescaling: the online update of [`RowState`] would rescale several times per lane
-/// in a short row). With `KEEP`, each `exp(z_j - max)` (1 where `z_j` is the maximum) is
-/// also written to `keep`, so that the gradient is one multiply per element instead of a
-/// second `exp`. [`short_row_rest`] reduces the result.
+/// in a short row). With `keep`, each `exp(z_j - max)` (1 where `z_j` is the maximum) is
+/// also written to `out`, so that the gradient is one multiply per element instead of a
+/// second `exp`. [`short_row_rest`] reduces the result. (`keep` is a constant in the SIMD
+/// loops; the scalar one reads it at run time and so has one copy of this loop.)
 ///
 /// # Safety
-/// `row` must be valid for reading `c >= 1` values; with `KEEP`, `keep` for writing `c`
+/// `row` must be valid for reading `c >= 1` values; with `keep`, `out` for writing `c`
 /// values (it may be `row` itself).
 #[inline(always)]
-unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
+unsafe fn short_row_sums<S: Lanes>(
     row: *const f32,
     c: usize,
     max: f32,
-    keep: *mut f32,
+    keep: bool,
+    out: *mut f32,
 ) -> (S::Acc, u32) {
     let zero = S::splat(0.0);
     let n = c - c % S::N;
@@ -189,8 +191,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
         unsafe {
             let (e, top) = exp_below(S::load(row.add(j)), all, mv, &mut part);
             ties += S::count(top);
-            if KEEP {
-                e.store(keep.add(j));
+            if keep {
+                e.store(out.add(j));
             }
         }
         j += S::N;
@@ -200,8 +202,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
         }
     }
     if n < c {
-        // SAFETY: the c - n values from n are within the row (and `keep`); the slice over the
-        // row is dropped before `keep` is written.
+        // SAFETY: the c - n values from n are within the row (and `out`); the slice over the
+        // row is dropped before `out` is written.
         unsafe {
             let v = load_tail::<S>(
                 core::slice::from_raw_parts(row.add(n), c - n),
@@ -209,8 +211,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
             );
             let (e, top) = exp_below(v, first_lanes::<S>(c - n), mv, &mut part);
             ties += S::count(top);
-            if KEEP {
-                store_tail(e, core::slice::from_raw_parts_mut(keep.add(n), c - n));
+            if keep {
+                store_tail(e, core::slice::from_raw_parts_mut(out.add(n), c - n));
             }
         }
     }
@@ -273,7 +275,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
             let r = r0 + i;
             // SAFETY: the row (and with KEEP its gradient row) lie within rows·C values.
             sums[i] = unsafe {
-                short_row_sums::<S, KEEP>(job.z.add(r * c), c, max[i], out.wrapping_add(r * c))
+                short_row_sums::<S>(job.z.add(r * c), c, max[i], KEEP, out.wrapping_add(r * c))
             };
         }
     }
@@ -739,9 +741,8 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
 /// The scalar backend's loop: one row at a time, `γ` and the mode read at run time, nothing
 /// gathered into per-group arrays. A microcontroller runs this: one copy of the code for
 /// every `γ`, mode and label type, and a stack frame of a few registers' worth. Each row
-/// goes through the row functions the other backends use ([`short_row_max`],
-/// [`short_row_sums`] or [`long_row_stats`], [`finish`], [`scale_row`] or [`row_grad`]) in
-/// the order `groups::<Scalar, Scalar, _>` would, so the results are its bits.
+/// goes through the row functions the other backends use for rows shorter than [`LONG_ROW`]
+/// ([`short_row_max`], [`short_row_sums`], [`finish`], [`scale_row`]), whatever its length.
 ///
 /// # Safety
 /// As for [`run`].
@@ -751,8 +752,11 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     let g = Runtime(int_gamma(job.gamma));
     let (out, scale, up) = job.mode.parts();
     let grads = job.mode.grads();
-    // Short rows keep their exponentials in the gradient output between the two passes.
-    let keep = grads && c < LONG_ROW;
+    // Every row, however long, takes the short rows' two passes and keeps its exponentials
+    // in the gradient output: [`LONG_ROW`] is about the SIMD backends' L1 cache, and a
+    // microcontroller has no cache to miss, while the online pass would cost it a second
+    // copy of the exponential and its rescaling in flash.
+    let keep = grads;
     let mut acc = Total::ZERO;
     for r in 0..job.rows {
         // SAFETY (block): r < rows, so the row and its gradient row lie within rows·C values,
@@ -771,17 +775,9 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
             };
             // Read before the kept exponentials may overwrite it.
             let zk = *row.add(k);
-            let (max, s_rest) = if c >= LONG_ROW {
-                long_row_stats::<Scalar>(row, c)
-            } else {
-                let max = short_row_max::<Scalar>(row, c);
-                let (sum, ties) = if keep {
-                    short_row_sums::<Scalar, true>(row, c, max, orow)
-                } else {
-                    short_row_sums::<Scalar, false>(row, c, max, orow)
-                };
-                (max, short_row_rest::<Scalar>(sum, ties))
-            };
+            let max = short_row_max::<Scalar>(row, c);
+            let (sum, ties) = short_row_sums::<Scalar>(row, c, max, keep, orow);
+            let s_rest = short_row_rest::<Scalar>(sum, ties);
             let alpha = match job.alpha {
                 ClassAlpha::One => 1.0,
                 ClassAlpha::Same(a) => a,
@@ -801,12 +797,7 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
             }
             if grads {
                 let cr = if up.is_null() { scale } else { *up.add(r) };
-                let (f, gk) = (factor.0 * cr, -(w.0 * cr));
-                if keep {
-                    scale_row::<Scalar>(orow, c, f, k, gk);
-                } else {
-                    row_grad::<Scalar>(row, orow, c, max, f, k, gk);
-                }
+                scale_row::<Scalar>(orow, c, factor.0 * cr, k, -(w.0 * cr));
             }
         }
     }
