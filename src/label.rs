@@ -103,6 +103,22 @@ macro_rules! class_index {
                 }
             }
 
+            /// Row `r`'s class, or `None` if its label is the ignore index (or `r` is past
+            /// the end). For validated labels: each is the ignore index or a class in `0..C`.
+            #[inline(always)]
+            pub(crate) fn class_at(&self, r: usize, ignore: Option<i64>) -> Option<usize> {
+                match *self {
+                    $(Labels::$v(s) => {
+                        let l = *s.get(r)?;
+                        if ignore.and_then(<$t>::narrow) == Some(l) {
+                            None
+                        } else {
+                            Some(l.index())
+                        }
+                    })*
+                }
+            }
+
             /// Runs `v` on the labels, as the type they have.
             #[inline(always)]
             pub(crate) fn visit<V: Visit>(&self, v: V) -> V::Out {

@@ -19,6 +19,7 @@ mod sigmoid;
 mod simd;
 mod softmax;
 mod targets;
+mod total;
 
 pub use backend::Backend;
 pub use error::FocalError;

@@ -3,6 +3,7 @@
 use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
 use crate::label::{Check, Labels};
+use crate::total::Total;
 
 /// Which of the two published sigmoid focal losses to compute. They agree for hard targets
 /// (`t` in `{0, 1}`) and differ for soft ones.
@@ -43,15 +44,16 @@ impl Reduction {
         }
     }
 
-    /// The factor applied to the sum, for `count` items of which `valid` are not ignored.
-    pub(crate) fn scale(self, count: usize, valid: usize) -> f64 {
-        let div = match self {
-            Reduction::Sum => return 1.0,
-            Reduction::Mean => count as f64,
-            Reduction::MeanValid => valid as f64,
-            Reduction::Normalize(d) => d as f64,
-        };
-        if div == 0.0 { 0.0 } else { 1.0 / div }
+    /// What the sum is divided by, for `count` items of which `valid` are not ignored (1 for
+    /// `Sum`; 0 when there is nothing to average, which makes the loss and gradients 0). In
+    /// `f32`: the scalar backend, which microcontrollers run, never needs `f64`.
+    pub(crate) fn divisor(self, count: usize, valid: usize) -> f32 {
+        match self {
+            Reduction::Sum => 1.0,
+            Reduction::Mean => count as f32,
+            Reduction::MeanValid => valid as f32,
+            Reduction::Normalize(d) => d,
+        }
     }
 }
 
@@ -183,12 +185,13 @@ pub(crate) fn check_labels(
         })
 }
 
-/// The reduced loss from the kernel's `f64` sum.
-pub(crate) fn reduced(sum: f64, scale: f64) -> f32 {
-    (sum * scale) as f32
+/// The reduced loss: the kernel's sum rounded to `f32`, divided by `div` (see
+/// [`Reduction::divisor`]).
+pub(crate) fn reduced(sum: Total, div: f32) -> f32 {
+    if div == 0.0 { 0.0 } else { sum.value() / div }
 }
 
-/// The gradient factor `upstream · scale`, rounded once.
-pub(crate) fn grad_factor(upstream: f32, scale: f64) -> f32 {
-    (upstream as f64 * scale) as f32
+/// The gradient factor `upstream / div`, rounded once (see [`Reduction::divisor`]).
+pub(crate) fn grad_factor(upstream: f32, div: f32) -> f32 {
+    if div == 0.0 { 0.0 } else { upstream / div }
 }

@@ -8,6 +8,7 @@ use crate::params::{
     Reduction, SigmoidForm, check_alpha, check_gamma, check_len, grad_factor, ready, reduced,
 };
 use crate::targets::Targets;
+use crate::total::Total;
 
 /// Sigmoid focal loss over flat slices of logits and targets in `[0, 1]` (binary and
 /// multi-label classification, dense detection).
@@ -154,7 +155,8 @@ impl SigmoidFocal {
         targets.in_unit(b)
     }
 
-    fn run(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> f64 {
+    #[inline(always)]
+    fn run(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> Total {
         let job = Job {
             x,
             t: t.as_ptr(),
@@ -185,7 +187,7 @@ impl SigmoidFocal {
         if sum.is_nan() {
             targets.in_unit(b)?;
         }
-        Ok(reduced(sum, r.scale(logits.len(), logits.len())))
+        Ok(reduced(sum, r.divisor(logits.len(), logits.len())))
     }
 
     /// Each element's loss, written to `out`.
@@ -218,7 +220,7 @@ impl SigmoidFocal {
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(Some(r))?;
         let targets = Self::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
-        let c = grad_factor(upstream, r.scale(logits.len(), logits.len()));
+        let c = grad_factor(upstream, r.divisor(logits.len(), logits.len()));
         Self::run(
             b,
             &p,
@@ -256,10 +258,10 @@ impl SigmoidFocal {
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
         let targets = Self::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
-        let scale = r.scale(logits.len(), logits.len());
-        let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, scale));
+        let div = r.divisor(logits.len(), logits.len());
+        let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, div));
         let sum = Self::run(b, &p, logits.as_ptr(), targets, mode);
-        Ok(reduced(sum, scale))
+        Ok(reduced(sum, div))
     }
 
     /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
@@ -271,10 +273,10 @@ impl SigmoidFocal {
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
         let targets = Self::inputs(b, logits.len(), targets.into(), &[])?;
-        let scale = r.scale(logits.len(), logits.len());
+        let div = r.divisor(logits.len(), logits.len());
         // One pointer for both reading and writing.
         let x = logits.as_mut_ptr();
-        let sum = Self::run(b, &p, x, targets, Mode::SumGrad(x, grad_factor(1.0, scale)));
-        Ok(reduced(sum, scale))
+        let sum = Self::run(b, &p, x, targets, Mode::SumGrad(x, grad_factor(1.0, div)));
+        Ok(reduced(sum, div))
     }
 }

@@ -8,6 +8,7 @@ use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{
     Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, grad_factor, ready, reduced,
 };
+use crate::total::Total;
 
 /// Softmax focal loss over row-major `[rows × C]` logits with one class label per row
 /// (multi-class classification), computed in log-space.
@@ -129,7 +130,7 @@ impl<'a> SoftmaxFocal<'a> {
         num_classes: usize,
         labels: Labels<'_>,
         mode: Mode,
-    ) -> f64 {
+    ) -> Total {
         let job = Job {
             z,
             rows: labels.len(),
@@ -158,7 +159,7 @@ impl<'a> SoftmaxFocal<'a> {
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
         let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, Mode::Sum);
-        Ok(reduced(sum, r.scale(rows, valid)))
+        Ok(reduced(sum, r.divisor(rows, valid)))
     }
 
     /// Each row's loss, written to `out` (one value per row; 0 for ignored rows).
@@ -200,7 +201,7 @@ impl<'a> SoftmaxFocal<'a> {
             self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
         let mode = Mode::Grad(
             grad.as_mut_ptr(),
-            grad_factor(upstream, r.scale(rows, valid)),
+            grad_factor(upstream, r.divisor(rows, valid)),
         );
         self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
         Ok(())
@@ -240,10 +241,10 @@ impl<'a> SoftmaxFocal<'a> {
         let outs = [("grad", logits.len(), grad.len())];
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
-        let scale = r.scale(rows, valid);
-        let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, scale));
+        let div = r.divisor(rows, valid);
+        let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, div));
         let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
-        Ok(reduced(sum, scale))
+        Ok(reduced(sum, div))
     }
 
     /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
@@ -257,13 +258,13 @@ impl<'a> SoftmaxFocal<'a> {
         let labels = erase(labels);
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
-        let scale = r.scale(rows, valid);
+        let div = r.divisor(rows, valid);
         // One pointer for both reading and writing.
         let z = logits.as_mut_ptr();
-        let mode = Mode::SumGrad(z, grad_factor(1.0, scale));
+        let mode = Mode::SumGrad(z, grad_factor(1.0, div));
         Ok(reduced(
             self.run(b, alpha, z, num_classes, labels, mode),
-            scale,
+            div,
         ))
     }
 }

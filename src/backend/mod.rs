@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 mod detect;
 
 use crate::kernel::{check, sigmoid, softmax};
+use crate::simd::Total;
 
 /// A family of lanes the kernels can run on.
 ///
@@ -174,7 +175,7 @@ macro_rules! by_gamma {
     };
 }
 
-/// The entry points of one backend: each kernel instantiated for its lanes, compiled with
+/// The entry points of one SIMD backend: each kernel instantiated for its lanes, compiled with
 /// its target features. One `#[target_feature]` function per form and compile-time gamma
 /// keeps each function (and its stack frame in unoptimised builds) small.
 macro_rules! entries {
@@ -188,7 +189,7 @@ macro_rules! entries {
             unsafe fn sigmoid_g<const B: bool, const G: u32>(
                 job: &sigmoid::Job,
                 p: &sigmoid::Params,
-            ) -> f64 {
+            ) -> Total {
                 $(page_aligned_frame($feat);)?
                 // SAFETY: forwarded.
                 unsafe { sigmoid::run::<$lanes, B, G>(job, p) }
@@ -196,7 +197,7 @@ macro_rules! entries {
 
             /// # Safety
             /// The backend's features are present; `sigmoid::run`'s contract holds.
-            pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> f64 {
+            pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
                 // SAFETY: forwarded.
                 unsafe {
                     if p.per_term {
@@ -210,14 +211,14 @@ macro_rules! entries {
             /// # Safety
             /// The backend's features are present; `softmax::run`'s contract holds.
             $(#[target_feature(enable = $feat)])?
-            unsafe fn softmax_g<const G: u32>(job: &softmax::Job<'_>) -> f64 {
+            unsafe fn softmax_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
                 unsafe { softmax::run::<$lanes, G>(job) }
             }
 
             /// # Safety
             /// The backend's features are present; `softmax::run`'s contract holds.
-            pub(super) unsafe fn softmax(job: &softmax::Job<'_>) -> f64 {
+            pub(super) unsafe fn softmax(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
                 unsafe { by_gamma!(job.gamma, softmax_g::<>(job)) }
             }
@@ -232,7 +233,48 @@ macro_rules! entries {
     };
 }
 
-entries!(scalar, crate::simd::Scalar);
+/// The scalar backend's entry points: one loop per kernel for every form, `γ`, mode and label
+/// type (each read at run time), not one per combination as the SIMD backends have. It is
+/// what microcontrollers run, where that is the right trade: a fifth to a tenth of the flash,
+/// and branches the core predicts. The results are the bits the specialised loops give.
+mod scalar {
+    use super::*;
+    use crate::simd::Scalar;
+
+    /// # Safety
+    /// `sigmoid::run`'s contract holds.
+    /// Inlined into the callers, which know their mode, so that a program links only the
+    /// loops of the modes it calls.
+    #[inline(always)]
+    pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
+        use sigmoid::{GRAD, GRAD_UP, LOSS, SUM, SUM_GRAD, run_scalar};
+        // SAFETY: forwarded; each arm runs the loop of the job's mode.
+        unsafe {
+            match sigmoid::mode_id(job.mode) {
+                SUM => run_scalar::<SUM>(job, p),
+                LOSS => run_scalar::<LOSS>(job, p),
+                GRAD => run_scalar::<GRAD>(job, p),
+                GRAD_UP => run_scalar::<GRAD_UP>(job, p),
+                _ => run_scalar::<SUM_GRAD>(job, p),
+            }
+        }
+    }
+
+    /// # Safety
+    /// `softmax::run`'s contract holds.
+    #[inline(always)]
+    pub(super) unsafe fn softmax(job: &softmax::Job<'_>) -> Total {
+        // SAFETY: forwarded.
+        unsafe { softmax::run_scalar(job) }
+    }
+
+    /// # Safety
+    /// None (the signature matches the other backends' entries).
+    #[inline(always)]
+    pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
+        check::first_outside_unit::<Scalar>(v)
+    }
+}
 #[cfg(focal_portable)]
 entries!(portable, crate::simd::Portable);
 #[cfg(target_arch = "x86_64")]
@@ -259,7 +301,8 @@ macro_rules! dispatch {
 ///
 /// # Safety
 /// `sigmoid::run`'s contract holds.
-pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Params) -> f64 {
+#[inline(always)]
+pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
     // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
     unsafe { dispatch!(b, sigmoid(job, p)) }
 }
@@ -268,7 +311,7 @@ pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Para
 ///
 /// # Safety
 /// `softmax::run`'s contract holds.
-pub(crate) unsafe fn run_softmax(b: Ready, job: &softmax::Job<'_>) -> f64 {
+pub(crate) unsafe fn run_softmax(b: Ready, job: &softmax::Job<'_>) -> Total {
     // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
     unsafe { dispatch!(b, softmax(job)) }
 }

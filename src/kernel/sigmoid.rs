@@ -18,8 +18,8 @@ use super::Mode;
 use super::check::{first_outside_unit, fold_unit, outside_unit_seen};
 use crate::math::{exp, exp_nonpos, exp_normal_nonpos, ln, log1p_unit};
 use crate::simd::{
-    LINE, Lanes, MAX_WIDE, first_lanes, load_tail, mul_or_zero, prefetch, prefetch_write,
-    store_tail,
+    LINE, Lanes, MAX_WIDE, Scalar, Total, first_lanes, load_tail, mul_or_zero, prefetch,
+    prefetch_write, store_tail,
 };
 
 /// `γ` handled at run time through `exp(γ·ln u)`.
@@ -45,10 +45,61 @@ pub(crate) struct Job {
     pub mode: Mode,
 }
 
-/// `u^G` for the small integer powers, by multiplication (`0^0 = 1`).
+/// How `γ` reaches the formulas: fixed at compile time ([`Fixed`]: the SIMD backends compile
+/// one loop per value) or read at run time ([`Runtime`]: the scalar backend has one loop for
+/// every value, which is what a microcontroller's flash affords, and a predictable branch
+/// costs it about a cycle). Both compute `u^γ` with the same operations: the same bits.
+pub(crate) trait Gamma: Copy {
+    /// `γ` is not one of 0 to 4: powers go through `exp(γ·ln u)`.
+    fn general(self) -> bool;
+    /// `γ = 0`.
+    fn zero(self) -> bool;
+    /// `u^γ` for `γ` in 0 to 4, by multiplication (`0^0 = 1`).
+    fn powi<S: Lanes>(self, u: S) -> S;
+}
+
+/// `γ = G` (see [`int_gamma`]), known at compile time.
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<const G: u32>;
+
+/// `γ` from [`int_gamma`], read at run time.
+#[derive(Clone, Copy)]
+pub(crate) struct Runtime(pub u32);
+
+impl<const G: u32> Gamma for Fixed<G> {
+    #[inline(always)]
+    fn general(self) -> bool {
+        G == GENERAL
+    }
+    #[inline(always)]
+    fn zero(self) -> bool {
+        G == 0
+    }
+    #[inline(always)]
+    fn powi<S: Lanes>(self, u: S) -> S {
+        powi(u, G)
+    }
+}
+
+impl Gamma for Runtime {
+    #[inline(always)]
+    fn general(self) -> bool {
+        self.0 == GENERAL
+    }
+    #[inline(always)]
+    fn zero(self) -> bool {
+        self.0 == 0
+    }
+    #[inline(always)]
+    fn powi<S: Lanes>(self, u: S) -> S {
+        powi(u, self.0)
+    }
+}
+
+/// `u^g` for `g` in 0 to 4, by multiplication (`0^0 = 1`).
 #[inline(always)]
-pub(crate) fn powi<S: Lanes, const G: u32>(u: S) -> S {
-    match G {
+fn powi<S: Lanes>(u: S, g: u32) -> S {
+    match g {
         0 => S::splat(1.0),
         1 => u,
         2 => u.mul(u),
@@ -75,12 +126,19 @@ struct Common<S: Lanes> {
     big: bool,
 }
 
+/// Whether some `|x| > 87` (or is infinite). Nearly always none is: then `exp` needs neither
+/// its clamp nor its subnormal care (the same bits), and no logit is infinite, so the
+/// evaluation can skip its guards.
 #[inline(always)]
-fn common<S: Lanes>(x: S, t: S) -> Common<S> {
+fn big<S: Lanes>(x: S) -> bool {
+    S::any(S::splat(87.0).lt(x.abs()))
+}
+
+/// `big` is [`big`]`(x)`, passed in so that a caller that branches on it anyway (the scalar
+/// loop) compiles a copy without the guards.
+#[inline(always)]
+fn common<S: Lanes>(x: S, t: S, big: bool) -> Common<S> {
     let a = x.abs();
-    // Nearly always every |x| <= 87: then exp needs neither its clamp nor its subnormal
-    // care (the same bits), and no logit is infinite.
-    let big = S::any(S::splat(87.0).lt(a));
     let e = if big {
         exp_nonpos(a.neg())
     } else {
@@ -123,32 +181,57 @@ impl<S: Lanes> Out<S> {
 /// One form at one compile-time `γ`: what the loop evaluates per vector. (A trait, not a
 /// closure, so that it is always inlined into the target-feature entry point.)
 trait Eval {
-    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S>;
+    /// `γ`'s type.
+    type G: Gamma;
+    /// `big` is [`big`]`(x)`.
+    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S>;
+    /// The parameters.
+    fn params(&self) -> &Params;
+    /// `γ`.
+    fn gamma(&self) -> Self::G;
 }
 
-/// Form (A) at `γ = G` (or run-time `γ` for [`GENERAL`]).
-struct FormA<'p, const G: u32>(&'p Params);
-/// Form (B) at `γ = G` (or run-time `γ` for [`GENERAL`]).
-struct FormB<'p, const G: u32>(&'p Params);
+/// Form (A) at `γ` of `G`.
+struct FormA<'p, G>(&'p Params, G);
+/// Form (B) at `γ` of `G`.
+struct FormB<'p, G>(&'p Params, G);
 
-impl<const G: u32> Eval for FormA<'_, G> {
+impl<G: Gamma> Eval for FormA<'_, G> {
+    type G = G;
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
-        eval_a::<S, G>(x, t, self.0)
+    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
+        eval_a(x, t, big, self.0, self.1)
+    }
+    #[inline(always)]
+    fn params(&self) -> &Params {
+        self.0
+    }
+    #[inline(always)]
+    fn gamma(&self) -> G {
+        self.1
     }
 }
 
-impl<const G: u32> Eval for FormB<'_, G> {
+impl<G: Gamma> Eval for FormB<'_, G> {
+    type G = G;
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S) -> Out<S> {
-        eval_b::<S, G>(x, t, self.0)
+    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
+        eval_b(x, t, big, self.0, self.1)
+    }
+    #[inline(always)]
+    fn params(&self) -> &Params {
+        self.0
+    }
+    #[inline(always)]
+    fn gamma(&self) -> G {
+        self.1
     }
 }
 
 /// Form (A): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
-    let c = common(x, t);
+fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S> {
+    let c = common(x, t, big);
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
     let w_zero = c.w.eq(zero);
@@ -168,7 +251,7 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let v = c.wbar.mul_add(c.e, c.w);
     let u = c.d.mul(v);
     let gamma = S::splat(p.gamma);
-    let upow = if G == GENERAL {
+    let upow = if g.general() {
         // ln v is exactly -a (w = 0) or 0 (w = 1) for hard targets.
         let hard = S::select(w_zero, c.a.neg(), zero);
         let ln_v = if any_soft {
@@ -178,17 +261,26 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
         };
         exp(gamma.mul(ln_v.sub(c.l)))
     } else {
-        powi::<S, G>(u)
+        g.powi(u)
     };
     let de = c.d.mul(c.e);
-    let mut r = S::select(w_zero, c.d, de);
-    if any_soft {
-        r = S::select(soft, de.div(v), r);
-    }
+    let r = if S::N == 1 {
+        // One lane: dividing is cheaper than testing for soft targets (on a Cortex-M4 the
+        // division is one instruction), and for w = 1 (so v = 1) it gives d·e exactly: the
+        // same bits.
+        S::select(w_zero, c.d, de.div(v))
+    } else {
+        let r = S::select(w_zero, c.d, de);
+        if any_soft {
+            S::select(soft, de.div(v), r)
+        } else {
+            r
+        }
+    };
     let mut lv = upow.mul(ce);
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.
     let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));
-    if G != 0 {
+    if !g.zero() {
         // γ·(2w - 1)·r·ce
         let k = c.w.mul_add(gamma.add(gamma), gamma.neg());
         let rce = if any_inf {
@@ -217,8 +309,8 @@ fn eval_a<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
 
 /// Form (B): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
-    let c = common(x, t);
+fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S> {
+    let c = common(x, t, big);
     let (a0, a1) = match p.alpha {
         Some(alpha) => (alpha, 1.0 - alpha),
         None => (1.0, 1.0),
@@ -231,13 +323,13 @@ fn eval_b<S: Lanes, const G: u32>(x: S, t: S, p: &Params) -> Out<S> {
     let pw = c.d.mul(c.e);
     let sp_w = c.a.add(c.l);
     let sp_c = c.l;
-    let (pc_g, pw_g) = if G == GENERAL {
+    let (pc_g, pw_g) = if g.general() {
         (exp(gamma.mul(c.l.neg())), exp(gamma.mul(sp_w.neg())))
     } else {
-        (powi::<S, G>(pc), powi::<S, G>(pw))
+        (g.powi(pc), g.powi(pw))
     };
     let lv = mul_or_zero(ww, pc_g.mul(sp_w)).add(wc.mul(pw_g).mul(sp_c));
-    let (bw, bc) = if G == 0 {
+    let (bw, bc) = if g.zero() {
         (pc, pw)
     } else {
         (
@@ -277,26 +369,26 @@ pub(crate) fn int_gamma(gamma: f32) -> u32 {
 pub(crate) unsafe fn run<S: Lanes, const PER_TERM: bool, const G: u32>(
     job: &Job,
     p: &Params,
-) -> f64 {
+) -> Total {
     // SAFETY (both arms): forwarded from this function's contract.
     unsafe {
         if PER_TERM {
-            drive::<S, _>(job, &FormB::<G>(p))
+            drive::<S, _>(job, &FormB(p, Fixed::<G>))
         } else {
-            drive::<S, _>(job, &FormA::<G>(p))
+            drive::<S, _>(job, &FormA(p, Fixed::<G>))
         }
     }
 }
 
-const SUM: u8 = 0;
-const LOSS: u8 = 1;
-const GRAD: u8 = 2;
-const GRAD_UP: u8 = 3;
-const SUM_GRAD: u8 = 4;
+pub(crate) const SUM: u8 = 0;
+pub(crate) const LOSS: u8 = 1;
+pub(crate) const GRAD: u8 = 2;
+pub(crate) const GRAD_UP: u8 = 3;
+pub(crate) const SUM_GRAD: u8 = 4;
 
 /// Picks the loop for the job's mode.
 #[inline(always)]
-unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> f64 {
+unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> Total {
     // SAFETY (every arm): forwarded from `run`'s contract.
     unsafe {
         match job.mode {
@@ -341,7 +433,7 @@ unsafe fn emit<V: Lanes, const M: u8>(o: Out<V>, out: *mut f32, c: f32, up: *con
 }
 
 /// Losses are non-negative: summing BLOCK of them per lane in `f32` before adding the block
-/// to the `f64` accumulator bounds the relative error by `(BLOCK - 1)·2^-24 < 1e-6`.
+/// to the accumulator bounds the relative error by `(BLOCK - 1)·2^-24 < 1e-6`.
 const BLOCK: usize = 8;
 
 /// How many elements come before the output is aligned to a whole vector of `S`:
@@ -383,7 +475,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
     unsafe {
         let x: S = load_tail(core::slice::from_raw_parts(job.x.add(i), r), 0.0);
         let t: S = load_tail(core::slice::from_raw_parts(job.t.add(i), r), 0.0);
-        let o = eval.eval(x, t);
+        let o = eval.eval(x, t, big(x));
         if M != SUM {
             let v = output::<S, M>(o, c, || {
                 load_tail(core::slice::from_raw_parts(up.add(i), r), 0.0)
@@ -395,7 +487,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
 }
 
 /// The main loop over groups `W` (several vectors evaluated in lockstep, see
-/// [`Lanes::Wide`]) from element `i`, prefetching ahead. Returns where it stopped, the `f64`
+/// [`Lanes::Wide`]) from element `i`, prefetching ahead. Returns where it stopped, the
 /// accumulator, the `f32` partial sums not yet added to it (zeros unless the mode sums) and
 /// the targets folded by [`fold_unit`] (for [`SUM`] with [`Lanes::UMAX_BITS`]; else 1).
 ///
@@ -432,7 +524,8 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
         // `run`); the stores come after the loads, so the output may be the logits.
         let t = unsafe { W::load(job.t.add(i)) };
         // SAFETY: as above.
-        let o = eval.eval(unsafe { W::load(job.x.add(i)) }, t);
+        let x = unsafe { W::load(job.x.add(i)) };
+        let o = eval.eval(x, t, big(x));
         if M == SUM && W::UMAX_BITS {
             top = fold_unit(top, t);
         }
@@ -458,10 +551,10 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
 /// it sits in the slice.
 ///
 /// A sum adds element `i` to lane `i mod L` (`L` the group's lanes) of `f32` partial sums,
-/// each added to its lane's `f64` accumulator every `BLOCK` elements and at the end; the
+/// each added to its lane's accumulator every `BLOCK` elements and at the end; the
 /// lanes are then reduced in a fixed order. (Sums have no head, see [`head`].)
 #[inline(always)]
-unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
+unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
     let n = job.n;
     let h = head::<S, M>(job);
     if h > 0 {
@@ -473,7 +566,7 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
     // A sum writes nothing: its targets are checked by the loop (see `fold_unit`), or before
     // it by lanes without a one-instruction unsigned maximum; a bad one gives NaN.
     if M == SUM && !S::UMAX_BITS && first_outside_unit::<S>(targets).is_some() {
-        return f64::NAN;
+        return Total::from_f32(f32::NAN);
     }
     // SAFETY: forwarded from `run`'s contract.
     let (i, acc, mut part, top) = unsafe { wide::<S::Wide, F, M>(job, eval, h) };
@@ -482,7 +575,7 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
         && (outside_unit_seen(top)
             || first_outside_unit::<S>(targets.get(i..).unwrap_or(&[])).is_some())
     {
-        return f64::NAN;
+        return Total::from_f32(f32::NAN);
     }
     if i < n {
         // The tail: the first n - i lanes of one more group, a vector of S at a time.
@@ -501,4 +594,101 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> f64 {
         part = part.add(unsafe { <S::Wide as Lanes>::load(buf.as_ptr()) });
     }
     <S::Wide as Lanes>::acc_sum(<S::Wide as Lanes>::acc_add(acc, part))
+}
+
+/// The scalar backend's loops: one per mode (only the modes a program calls are linked),
+/// each for both forms and every `γ`, read at run time, where the SIMD backends compile a
+/// loop per form, `γ` and mode ([`run`]). A microcontroller runs these: there flash is scarce
+/// and a predictable branch costs about a cycle. The formulas are those of [`eval_a`] and
+/// [`eval_b`], and the sum has the structure of [`lanes`] with one lane (`BLOCK` losses in
+/// `f32`, then into the [`Total`]), so this computes what `run::<Scalar, ..>` would, bit for
+/// bit.
+///
+/// # Safety
+/// As for [`run`], and `job.mode` is mode `M`.
+#[inline(never)]
+pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
+    if M == SUM {
+        // SAFETY: the targets hold n values (contract).
+        let targets = unsafe { core::slice::from_raw_parts(job.t, job.n) };
+        if first_outside_unit::<Scalar>(targets).is_some() {
+            return Total::from_f32(f32::NAN);
+        }
+    }
+    let g = Runtime(int_gamma(p.gamma));
+    // SAFETY (both arms): forwarded.
+    unsafe {
+        if p.per_term {
+            scalar_loop::<_, M>(job, &FormB(p, g))
+        } else {
+            scalar_loop::<_, M>(job, &FormA(p, g))
+        }
+    }
+}
+
+/// The mode constant of `mode`, for [`run_scalar`].
+#[inline(always)]
+pub(crate) fn mode_id(mode: Mode) -> u8 {
+    match mode {
+        Mode::Sum => SUM,
+        Mode::Loss(..) => LOSS,
+        Mode::Grad(..) => GRAD,
+        Mode::GradUpstream(..) => GRAD_UP,
+        Mode::SumGrad(..) => SUM_GRAD,
+    }
+}
+
+/// [`run_scalar`]'s loop for one form.
+///
+/// # Safety
+/// As for [`run_scalar`].
+#[inline(always)]
+unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
+    let (n, (out, c, up)) = (job.n, job.mode.parts());
+    let mut acc = Total::ZERO;
+    let mut i = 0;
+    while i < n {
+        let end = n.min(i + BLOCK);
+        let mut part = 0.0f32;
+        while i < end {
+            // SAFETY: i < n, and every pointer is valid for n elements (contract); the store
+            // comes after the loads, so the output may be the logits.
+            unsafe {
+                let (x, t) = (Scalar::load(job.x.add(i)), Scalar::load(job.t.add(i)));
+                let o = if big(x) {
+                    let (loss, g) = eval_guarded(x, t, eval.params(), eval.gamma());
+                    Out {
+                        loss: Scalar(loss),
+                        g: Scalar(g),
+                        pos: true,
+                    }
+                } else {
+                    eval.eval(x, t, false)
+                };
+                if M == SUM || M == SUM_GRAD {
+                    part += o.loss.0;
+                }
+                emit::<Scalar, M>(o, out, c, up, i);
+            }
+            i += 1;
+        }
+        acc = acc.add(part);
+    }
+    acc
+}
+
+/// One element with `|x| > 87` for [`run_scalar`]: out of its loop, so that the loop's copy
+/// of the formulas has no guards for infinite logits.
+///
+/// Returns the loss and the gradient with its sign (two `f32`, which come back in registers
+/// where the struct would go through memory).
+#[cold]
+#[inline(never)]
+fn eval_guarded<G: Gamma>(x: Scalar, t: Scalar, p: &Params, g: G) -> (f32, f32) {
+    let o = if p.per_term {
+        eval_b(x, t, true, p, g)
+    } else {
+        eval_a(x, t, true, p, g)
+    };
+    (o.loss.0, o.grad_times(Scalar(1.0)).0)
 }

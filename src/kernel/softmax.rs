@@ -14,7 +14,8 @@
 //! * longer rows: one pass keeping, per lane, a running maximum, its count and the sum of
 //!   the other terms (rescaled when the maximum grows), so each row is read twice in all.
 //!
-//! Sums are held in `f64` (after short `f32` partial sums of non-negative terms). The row's
+//! Sums are held in `f64` on the SIMD backends and in a float-float [`Total`] on the scalar
+//! one (after short `f32` partial sums of non-negative terms). The row's
 //! scalar quantities are then computed for a group of rows at once, in lanes:
 //!
 //! * `ℓ = ln p_k = (z_k - max) - log1p(S_rest)`,
@@ -29,12 +30,12 @@
 use crate::label::{ClassIndex, Labels, Visit};
 use crate::math::{exp, exp_nonpos, ln, log1p};
 use crate::simd::{
-    LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Scalar, first_lanes, load_tail, mul_or_zero,
-    prefetch, store_tail,
+    LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Scalar, Total, first_lanes, load_tail,
+    mul_or_zero, prefetch, store_tail,
 };
 
 use super::Mode;
-use super::sigmoid::{GENERAL, powi};
+use super::sigmoid::{Fixed, Gamma, Runtime, int_gamma};
 
 /// Rows at least this long are finished one at a time, while they are still in L1.
 const LONG_ROW: usize = 512;
@@ -123,16 +124,17 @@ impl<S: Lanes> RowState<S> {
 
     /// The row's maximum and `S_rest`.
     #[inline(always)]
-    fn finish(self) -> (f32, f64) {
+    fn finish(self) -> (f32, Total) {
         let zero = S::splat(0.0);
         let acc = S::acc_add(self.acc, self.part);
         let max = self.m.reduce_max();
         let top = self.m.eq(S::splat(max));
         let f = exp_nonpos(S::select(top, zero, self.m.sub(S::splat(max))));
         let acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, self.cnt)), f);
-        let ties = S::select(top, self.cnt, zero).reduce_sum_f64();
-        // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
-        (max, S::acc_sum(acc) + (ties - 1.0))
+        // The counts of the maximum are integers, added exactly; their total is at least 1,
+        // and removing that 1 cancels nothing against the sum.
+        let acc = S::acc_add(acc, S::select(top, self.cnt, zero));
+        (max, S::acc_sum(acc).add(-1.0))
     }
 }
 
@@ -162,19 +164,21 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> f32 {
 /// The second pass over a row shorter than [`LONG_ROW`], which is still in L1: per lane,
 /// the sum of `exp(z - max)` over the elements below `max`, and the count of those equal to
 /// it (no rescaling: the online update of [`RowState`] would rescale several times per lane
-/// in a short row). With `KEEP`, each `exp(z_j - max)` (1 where `z_j` is the maximum) is
-/// also written to `keep`, so that the gradient is one multiply per element instead of a
-/// second `exp`. [`short_row_rest`] reduces the result.
+/// in a short row). With `keep`, each `exp(z_j - max)` (1 where `z_j` is the maximum) is
+/// also written to `out`, so that the gradient is one multiply per element instead of a
+/// second `exp`. [`short_row_rest`] reduces the result. (`keep` is a constant in the SIMD
+/// loops; the scalar one reads it at run time and so has one copy of this loop.)
 ///
 /// # Safety
-/// `row` must be valid for reading `c >= 1` values; with `KEEP`, `keep` for writing `c`
+/// `row` must be valid for reading `c >= 1` values; with `keep`, `out` for writing `c`
 /// values (it may be `row` itself).
 #[inline(always)]
-unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
+unsafe fn short_row_sums<S: Lanes>(
     row: *const f32,
     c: usize,
     max: f32,
-    keep: *mut f32,
+    keep: bool,
+    out: *mut f32,
 ) -> (S::Acc, u32) {
     let zero = S::splat(0.0);
     let n = c - c % S::N;
@@ -187,8 +191,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
         unsafe {
             let (e, top) = exp_below(S::load(row.add(j)), all, mv, &mut part);
             ties += S::count(top);
-            if KEEP {
-                e.store(keep.add(j));
+            if keep {
+                e.store(out.add(j));
             }
         }
         j += S::N;
@@ -198,8 +202,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
         }
     }
     if n < c {
-        // SAFETY: the c - n values from n are within the row (and `keep`); the slice over the
-        // row is dropped before `keep` is written.
+        // SAFETY: the c - n values from n are within the row (and `out`); the slice over the
+        // row is dropped before `out` is written.
         unsafe {
             let v = load_tail::<S>(
                 core::slice::from_raw_parts(row.add(n), c - n),
@@ -207,8 +211,8 @@ unsafe fn short_row_sums<S: Lanes, const KEEP: bool>(
             );
             let (e, top) = exp_below(v, first_lanes::<S>(c - n), mv, &mut part);
             ties += S::count(top);
-            if KEEP {
-                store_tail(e, core::slice::from_raw_parts_mut(keep.add(n), c - n));
+            if keep {
+                store_tail(e, core::slice::from_raw_parts_mut(out.add(n), c - n));
             }
         }
     }
@@ -228,9 +232,10 @@ fn exp_below<S: Lanes>(v: S, valid: S::Mask, max: S, part: &mut S) -> (S, S::Mas
 
 /// `S_rest` from the sums and the tie count of [`short_row_sums`].
 #[inline(always)]
-fn short_row_rest<S: Lanes>(acc: S::Acc, ties: u32) -> f64 {
-    // ties >= 1 is an integer: (ties - 1) is exact and nothing cancels against the sum.
-    S::acc_sum(acc) + (f64::from(ties) - 1.0)
+fn short_row_rest<S: Lanes>(acc: S::Acc, ties: u32) -> Total {
+    // ties >= 1 is an integer below 2^24: (ties - 1) is exact and nothing cancels against
+    // the sum.
+    S::acc_sum(acc).add(ties as f32 - 1.0)
 }
 
 /// The statistics of the rows of one group, shorter than [`LONG_ROW`], in three sweeps over
@@ -270,13 +275,13 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
             let r = r0 + i;
             // SAFETY: the row (and with KEEP its gradient row) lie within rows·C values.
             sums[i] = unsafe {
-                short_row_sums::<S, KEEP>(job.z.add(r * c), c, max[i], out.wrapping_add(r * c))
+                short_row_sums::<S>(job.z.add(r * c), c, max[i], KEEP, out.wrapping_add(r * c))
             };
         }
     }
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
-            s_rest[i] = short_row_rest::<S>(sums[i].0, sums[i].1) as f32;
+            s_rest[i] = short_row_rest::<S>(sums[i].0, sums[i].1).value();
         }
     }
 }
@@ -286,7 +291,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
-unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
+unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, Total) {
     let mut st = RowState::<S>::new();
     let all = first_lanes::<S>(S::N);
     let mut j = 0;
@@ -309,7 +314,7 @@ unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, f64) {
 
 /// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`.
 #[inline(always)]
-fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32) -> (S, S, S) {
+fn finish<S: Lanes, G: Gamma>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32, g: G) -> (S, S, S) {
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
     let is_arg = zk.eq(max);
@@ -318,15 +323,15 @@ fn finish<S: Lanes, const G: u32>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32
     let ell = dk.sub(lsr);
     let p = exp(ell);
     let q = S::select(is_arg, s_rest.div(one.add(s_rest)), one.sub(p));
-    let qg = if G == GENERAL {
+    let qg = if g.general() {
         let ln_q = S::select(is_arg, ln(s_rest).sub(lsr), log1p(p.neg()));
         exp(S::splat(gamma).mul(ln_q))
     } else {
-        powi::<S, G>(q)
+        g.powi(q)
     };
     let aq = alpha.mul(qg);
     let loss = mul_or_zero(aq, ell.neg());
-    let w = if G == 0 {
+    let w = if g.zero() {
         alpha.mul(q)
     } else {
         aq.mul(S::splat(gamma).neg_mul_add(mul_or_zero(p, ell), q))
@@ -413,7 +418,7 @@ unsafe fn row_grad<S: Lanes>(
 /// validated (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`.
 /// A gradient output may be `job.z` itself; no other overlap.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
+pub(crate) unsafe fn run<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     // SAFETY: forwarded.
     unsafe {
         if job.c >= LONG_ROW {
@@ -557,7 +562,7 @@ const SMALL_C: usize = MAX_COLUMNS;
 /// # Safety
 /// As [`run`], and `C <= SMALL_C`.
 #[inline(always)]
-unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
+unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     const W: usize = MAX_WIDE;
     const { assert!(S::N <= W) };
     let c = job.c.min(SMALL_C);
@@ -600,8 +605,14 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         // values; the gradient rows lie within rows·C values like the logits', whose reads
         // are all done, so the output may be the logits.
         unsafe {
-            let (loss, w, factor) =
-                finish::<S, G>(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma);
+            let (loss, w, factor) = finish(
+                max,
+                s_rest,
+                zk,
+                S::load(rows.alpha.as_ptr()),
+                job.gamma,
+                Fixed::<G>,
+            );
             let ok = S::not(kv.lt(zero));
             let loss = S::select(ok, loss, zero);
             if sum {
@@ -629,7 +640,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
 /// Rows in groups of `R::N`: statistics of each row with lanes `S`, the group's row results
 /// with lanes `R`, then each row's gradient with lanes `S`.
 #[inline(always)]
-unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
+unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     let c = job.c;
     let out = job.mode.parts().0;
     let (sum, grads) = (job.mode.sums(), job.mode.grads());
@@ -653,7 +664,7 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
                     // rows·C values.
                     let (m, s) = unsafe { long_row_stats::<S>(job.z.add((r0 + i) * c), c) };
                     max[i] = m;
-                    s_rest[i] = s as f32;
+                    s_rest[i] = s.value();
                 }
             }
         }
@@ -669,12 +680,13 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         }
         // SAFETY: the arrays hold MAX_LANES >= R::N values.
         let (loss, w, factor) = unsafe {
-            finish::<R, G>(
+            finish(
                 R::load(max.as_ptr()),
                 R::load(s_rest.as_ptr()),
                 R::load(rows.zk.as_ptr()),
                 R::load(rows.alpha.as_ptr()),
                 job.gamma,
+                Fixed::<G>,
             )
         };
         if sum {
@@ -724,4 +736,70 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> f64 {
         r0 += g;
     }
     R::acc_sum(acc)
+}
+
+/// The scalar backend's loop: one row at a time, `γ` and the mode read at run time, nothing
+/// gathered into per-group arrays. A microcontroller runs this: one copy of the code for
+/// every `γ`, mode and label type, and a stack frame of a few registers' worth. Each row
+/// goes through the row functions the other backends use for rows shorter than [`LONG_ROW`]
+/// ([`short_row_max`], [`short_row_sums`], [`finish`], [`scale_row`]), whatever its length.
+///
+/// # Safety
+/// As for [`run`].
+#[inline(never)]
+pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
+    let c = job.c;
+    let g = Runtime(int_gamma(job.gamma));
+    let (out, scale, up) = job.mode.parts();
+    let grads = job.mode.grads();
+    // Every row, however long, takes the short rows' two passes and keeps its exponentials
+    // in the gradient output: [`LONG_ROW`] is about the SIMD backends' L1 cache, and a
+    // microcontroller has no cache to miss, while the online pass would cost it a second
+    // copy of the exponential and its rescaling in flash.
+    let keep = grads;
+    let mut acc = Total::ZERO;
+    for r in 0..job.rows {
+        // SAFETY (block): r < rows, so the row and its gradient row lie within rows·C values,
+        // the loss and upstream within rows values, and a class is below C (contract).
+        unsafe {
+            let row = job.z.add(r * c);
+            let orow = out.wrapping_add(r * c);
+            let Some(k) = job.labels.class_at(r, job.ignore) else {
+                if let Mode::Loss(o) = job.mode {
+                    *o.add(r) = 0.0;
+                }
+                if grads {
+                    core::ptr::write_bytes(orow, 0, c);
+                }
+                continue;
+            };
+            // Read before the kept exponentials may overwrite it.
+            let zk = *row.add(k);
+            let max = short_row_max::<Scalar>(row, c);
+            let (sum, ties) = short_row_sums::<Scalar>(row, c, max, keep, orow);
+            let s_rest = short_row_rest::<Scalar>(sum, ties);
+            let alpha = match job.alpha {
+                ClassAlpha::One => 1.0,
+                ClassAlpha::Same(a) => a,
+                ClassAlpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
+            };
+            let (loss, w, factor) = finish(
+                Scalar(max),
+                Scalar(s_rest.value()),
+                Scalar(zk),
+                Scalar(alpha),
+                job.gamma,
+                g,
+            );
+            acc = acc.add(loss.0);
+            if let Mode::Loss(o) = job.mode {
+                *o.add(r) = loss.0;
+            }
+            if grads {
+                let cr = if up.is_null() { scale } else { *up.add(r) };
+                scale_row::<Scalar>(orow, c, factor.0 * cr, k, -(w.0 * cr));
+            }
+        }
+    }
+    acc
 }

@@ -18,7 +18,7 @@
 
 use core::arch::x86_64::*;
 
-use super::Lanes;
+use super::{Lanes, Total};
 
 /// Eight `f32` lanes in a `ymm` register. Masks are `__m256` lanes of all ones or all
 /// zeros (as the comparisons make them).
@@ -266,10 +266,6 @@ impl Lanes for Avx2 {
         })
     }
     #[inline(always)]
-    fn reduce_sum_f64(self) -> f64 {
-        Self::acc_sum(widen(self.0))
-    }
-    #[inline(always)]
     fn acc_zero() -> Self::Acc {
         avx2!((_mm256_setzero_pd(), _mm256_setzero_pd()))
     }
@@ -288,13 +284,13 @@ impl Lanes for Avx2 {
         avx2!((_mm256_add_pd(a.0, b.0), _mm256_add_pd(a.1, b.1)))
     }
     #[inline(always)]
-    fn acc_sum(acc: Self::Acc) -> f64 {
+    fn acc_sum(acc: Self::Acc) -> Total {
         // Halving order, fixed: lane i += lane i + n/2 for n = 8, 4, 2.
-        avx2!({
+        Total::from_f64(avx2!({
             let s4 = _mm256_add_pd(acc.0, acc.1);
             let s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd::<1>(s4));
             _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
-        })
+        }))
     }
 }
 

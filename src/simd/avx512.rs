@@ -18,7 +18,7 @@
 
 use core::arch::x86_64::*;
 
-use super::Lanes;
+use super::{Lanes, Total};
 
 /// Sixteen `f32` lanes in a `zmm` register. Masks are `__mmask16` (bit `i` is lane `i`).
 ///
@@ -412,10 +412,6 @@ impl Lanes for Avx512 {
         })
     }
     #[inline(always)]
-    fn reduce_sum_f64(self) -> f64 {
-        Self::acc_sum(widen(self.0))
-    }
-    #[inline(always)]
     fn acc_zero() -> Self::Acc {
         avx512!((_mm512_setzero_pd(), _mm512_setzero_pd()))
     }
@@ -434,14 +430,14 @@ impl Lanes for Avx512 {
         avx512!((_mm512_add_pd(a.0, b.0), _mm512_add_pd(a.1, b.1)))
     }
     #[inline(always)]
-    fn acc_sum(acc: Self::Acc) -> f64 {
+    fn acc_sum(acc: Self::Acc) -> Total {
         // Halving order, fixed: lane i += lane i + n/2 for n = 16, 8, 4, 2.
-        avx512!({
+        Total::from_f64(avx512!({
             let s8 = _mm512_add_pd(acc.0, acc.1);
             let s4 = _mm256_add_pd(_mm512_castpd512_pd256(s8), _mm512_extractf64x4_pd::<1>(s8));
             let s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd::<1>(s4));
             _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
-        })
+        }))
     }
 }
 

@@ -12,7 +12,9 @@
 //! * `min`/`max` return the second operand when either is NaN (the x86 `minps`/`maxps`
 //!   rule). Kernels that must propagate NaN never rely on `min`/`max` to do it.
 //! * Comparisons are IEEE ordered comparisons: false when either side is NaN.
-//! * The accumulator [`Lanes::Acc`] holds one `f64` per lane; adding to it converts exactly.
+//! * The accumulator [`Lanes::Acc`] holds one `f64` per lane on the SIMD backends (adding to
+//!   it converts exactly) and a float-float [`Total`] on [`Scalar`], which must not need `f64`
+//!   on a microcontroller.
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
@@ -28,6 +30,7 @@ pub(crate) mod scalar;
 #[cfg(all(test, focal_portable))]
 pub(crate) mod testing;
 
+pub(crate) use crate::total::Total;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::Avx2;
 #[cfg(target_arch = "x86_64")]
@@ -53,7 +56,8 @@ pub(crate) trait Lanes: Copy {
     const N: usize;
     /// A per-lane boolean.
     type Mask: Copy;
-    /// One `f64` per lane, for sums that must not lose precision.
+    /// One `f64` per lane (SIMD) or a [`Total`] ([`Scalar`]), for sums that must not lose
+    /// precision.
     type Acc: Copy;
     /// The group of vectors the elementwise loops evaluate in lockstep: [`Pair`]s of `Self`
     /// (or `Self` where grouping gains nothing), sized per backend by measurement. Wider
@@ -233,21 +237,18 @@ pub(crate) trait Lanes: Copy {
 
     /// Largest lane (NaN lanes are skipped unless all are NaN).
     fn reduce_max(self) -> f32;
-    /// Sum of the lanes, in `f64`, in a fixed order (every backend: lane `i` += lane
-    /// `i + n/2`, halving `n` until one lane is left).
-    fn reduce_sum_f64(self) -> f64;
-
     /// A zero accumulator.
     fn acc_zero() -> Self::Acc;
-    /// `acc + v`, lane-wise, exactly converted to `f64`.
+    /// `acc + v`, lane-wise (exactly converted to `f64` on the SIMD backends).
     fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc;
     /// `acc · f`, lane-wise.
     fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc;
     /// `a + b`, lane-wise (for [`Lanes::Wide`] groups, which scalar-only targets lack).
     #[cfg_attr(not(focal_portable), allow(dead_code))]
     fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc;
-    /// Sum of the accumulator's lanes, in a fixed order.
-    fn acc_sum(acc: Self::Acc) -> f64;
+    /// Sum of the accumulator's lanes, in a fixed order (every SIMD backend: lane `i` += lane
+    /// `i + n/2`, halving `n` until one lane is left, in `f64`).
+    fn acc_sum(acc: Self::Acc) -> Total;
 }
 
 /// `p[i·stride]` into lane `i` for `i < n`, `pad` into the others, through a stack buffer:

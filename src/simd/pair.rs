@@ -211,10 +211,6 @@ impl<S: Lanes> Lanes for Pair<S> {
         if b.is_nan() || a > b { a } else { b }
     }
     #[inline(always)]
-    fn reduce_sum_f64(self) -> f64 {
-        Self::acc_sum(Self::acc_add(Self::acc_zero(), self))
-    }
-    #[inline(always)]
     fn acc_zero() -> Self::Acc {
         (S::acc_zero(), S::acc_zero())
     }
@@ -231,7 +227,7 @@ impl<S: Lanes> Lanes for Pair<S> {
         (S::acc_join(a.0, b.0), S::acc_join(a.1, b.1))
     }
     #[inline(always)]
-    fn acc_sum(acc: Self::Acc) -> f64 {
+    fn acc_sum(acc: Self::Acc) -> super::Total {
         // The halving order: lane i += lane i + S::N first, then `S`'s halving.
         S::acc_sum(S::acc_join(acc.0, acc.1))
     }

@@ -16,7 +16,7 @@
 use bytemuck::cast;
 use wide::{f32x4, i32x4, u32x4};
 
-use super::Lanes;
+use super::{Lanes, Total};
 
 /// Four `f32` lanes. Masks are `f32x4` lanes of all ones or all zeros.
 #[derive(Clone, Copy, Debug)]
@@ -204,11 +204,6 @@ impl Lanes for Portable {
         m
     }
     #[inline(always)]
-    fn reduce_sum_f64(self) -> f64 {
-        let v = self.0.to_array();
-        Self::acc_sum([v[0] as f64, v[1] as f64, v[2] as f64, v[3] as f64])
-    }
-    #[inline(always)]
     fn acc_zero() -> [f64; 4] {
         [0.0; 4]
     }
@@ -237,9 +232,9 @@ impl Lanes for Portable {
         [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
     }
     #[inline(always)]
-    fn acc_sum(acc: [f64; 4]) -> f64 {
+    fn acc_sum(acc: [f64; 4]) -> Total {
         // Halving order, fixed (the same as the AVX lanes): lane i += lane i + n/2.
-        (acc[0] + acc[2]) + (acc[1] + acc[3])
+        Total::from_f64((acc[0] + acc[2]) + (acc[1] + acc[3]))
     }
 }
 

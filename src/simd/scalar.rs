@@ -4,7 +4,7 @@
 //! arithmetic, so the same inputs give the same bits on x86_64, aarch64, wasm32 and a
 //! Cortex-M4F. Rounding to an integer uses the 1.5·2^23 magic-number trick.
 
-use super::Lanes;
+use super::{Lanes, Total};
 
 /// A single `f32` lane.
 #[derive(Clone, Copy, Debug)]
@@ -13,7 +13,8 @@ pub(crate) struct Scalar(pub(crate) f32);
 impl Lanes for Scalar {
     const N: usize = 1;
     type Mask = bool;
-    type Acc = f64;
+    /// Float-float: no `f64` arithmetic, which a single-precision FPU would do in software.
+    type Acc = Total;
     /// One value at a time: grouping gains nothing for the microcontroller build and would
     /// multiply its code size.
     type Wide = Self;
@@ -119,10 +120,9 @@ impl Lanes for Scalar {
     }
     #[inline(always)]
     fn select(m: bool, a: Self, b: Self) -> Self {
-        // Bitwise, not a branch: the kernels select on data (signs, hard/soft targets) that a
-        // branch predictor cannot learn.
-        let m = (m as u32).wrapping_neg();
-        Scalar(f32::from_bits((a.0.to_bits() & m) | (b.0.to_bits() & !m)))
+        // Left to the compiler: a conditional move on Cortex-M (`it` + `vmov`, two
+        // instructions where the bitwise form took six), bits unchanged either way.
+        if m { a } else { b }
     }
     #[inline(always)]
     fn and(a: bool, b: bool) -> bool {
@@ -153,27 +153,23 @@ impl Lanes for Scalar {
         self.0
     }
     #[inline(always)]
-    fn reduce_sum_f64(self) -> f64 {
-        self.0 as f64
+    fn acc_zero() -> Total {
+        Total::ZERO
     }
     #[inline(always)]
-    fn acc_zero() -> f64 {
-        0.0
+    fn acc_add(acc: Total, v: Self) -> Total {
+        acc.add(v.0)
     }
     #[inline(always)]
-    fn acc_add(acc: f64, v: Self) -> f64 {
-        acc + v.0 as f64
+    fn acc_mul(acc: Total, f: Self) -> Total {
+        acc.mul(f.0)
     }
     #[inline(always)]
-    fn acc_mul(acc: f64, f: Self) -> f64 {
-        acc * f.0 as f64
+    fn acc_join(a: Total, b: Total) -> Total {
+        a.join(b)
     }
     #[inline(always)]
-    fn acc_join(a: f64, b: f64) -> f64 {
-        a + b
-    }
-    #[inline(always)]
-    fn acc_sum(acc: f64) -> f64 {
+    fn acc_sum(acc: Total) -> Total {
         acc
     }
 }

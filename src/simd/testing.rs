@@ -6,7 +6,7 @@
 // Lane-by-lane checks index several arrays (inputs, results, expectations) in parallel.
 #![allow(clippy::needless_range_loop)]
 
-use crate::simd::{Lanes, MAX_COLUMNS, MAX_WIDE, Scalar, first_lanes};
+use crate::simd::{Lanes, MAX_COLUMNS, MAX_WIDE, Scalar, Total, first_lanes};
 
 /// What `mul_add` and `neg_mul_add` must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,9 +154,6 @@ fn bools<S: Lanes>(m: S::Mask) -> [bool; MAX_WIDE] {
 
 /// The same value: both NaN, or the same bits.
 fn same(x: f32, y: f32) -> bool {
-    (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits()
-}
-fn same64(x: f64, y: f64) -> bool {
     (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits()
 }
 
@@ -602,29 +599,20 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
             &xa[..n]
         );
 
-        // Sums in f64, in the halving order.
-        let mut wide = [0.0f64; MAX_WIDE];
-        for i in 0..n {
-            wide[i] = xa[i] as f64;
-        }
-        let got = a.reduce_sum_f64();
-        let want = halving_sum(wide, n);
-        assert!(
-            same64(got, want),
-            "reduce_sum_f64({:?}): {got:?} vs {want:?}",
-            &xa[..n]
-        );
-
+        // Sums in f64 per lane, then in the halving order.
         let acc = S::acc_add(S::acc_add(S::acc_zero(), a), b);
         let acc = S::acc_add(S::acc_mul(acc, c), a);
         let mut lanes64 = [0.0f64; MAX_WIDE];
         for i in 0..n {
-            let l = Scalar::acc_add(Scalar::acc_add(Scalar::acc_zero(), sa(i)), sb(i));
-            lanes64[i] = Scalar::acc_add(Scalar::acc_mul(l, sc(i)), sa(i));
+            let l = sa(i).0 as f64 + sb(i).0 as f64;
+            lanes64[i] = l * sc(i).0 as f64 + sa(i).0 as f64;
         }
         let got = S::acc_sum(acc);
-        let want = halving_sum(lanes64, n);
-        assert!(same64(got, want), "acc ops: got {got:?}, want {want:?}");
+        let want = Total::from_f64(halving_sum(lanes64, n));
+        assert!(
+            (got.is_nan() && want.is_nan()) || got == want,
+            "acc ops: got {got:?}, want {want:?}"
+        );
 
         // Each accumulator lane holds its own element: multiply the others by zero.
         let r = load::<S>(&xr);
@@ -637,7 +625,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
             );
             let got = S::acc_sum(S::acc_mul(acc, onehot));
             assert!(
-                got == xr[j] as f64,
+                got == Total::from_f32(xr[j]),
                 "acc lane {j}: got {got:?}, want {:?}",
                 xr[j]
             );

@@ -1,0 +1,181 @@
+//! [`Total`]: a sum kept in two `f32`, so that no backend needs `f64` arithmetic.
+//!
+//! A microcontroller with a single-precision FPU (Cortex-M4F) would run every `f64` operation
+//! through soft-float library calls; the scalar backend, which is what such a target runs,
+//! therefore accumulates in "float-float" (an unevaluated sum `hi + lo` of two `f32`), with
+//! error-free transformations that need neither FMA nor `f64`: Knuth's TwoSum for additions
+//! and Dekker's product for the rare rescaling. The scalar backend does this on every target,
+//! so the host's `Scalar` results predict a firmware's bit for bit. The SIMD backends
+//! accumulate per lane in `f64` (which x86_64 and aarch64 have in hardware) and hand their
+//! result over as a `Total` too.
+//!
+//! Accuracy: `hi + lo` carries about 48 significant bits; each addition of a term `v` adds an
+//! error of at most about `2^-46·(|hi| + |v|)`, far below the `f32` rounding of the result.
+
+/// `hi + lo`, with `|lo| <= ulp(hi)/2` after every operation (renormalised). Non-finite sums
+/// live in `hi` alone: an infinite or NaN `hi` is the value, whatever `lo` holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Total {
+    hi: f32,
+    lo: f32,
+}
+
+/// `(s, e)` with `s = fl(a + b)` and `s + e = a + b` exactly (Knuth's TwoSum: no condition on
+/// the magnitudes, no FMA).
+#[inline(always)]
+fn two_sum(a: f32, b: f32) -> (f32, f32) {
+    let s = a + b;
+    let bb = s - a;
+    let e = (a - (s - bb)) + (b - bb);
+    (s, e)
+}
+
+/// `(hi, lo)` of `a` split into two halves of at most 12 significant bits each (Veltkamp), so
+/// that products of halves are exact. `|a|` must be below about `2^115` (no overflow of
+/// `4097·a`).
+#[inline(always)]
+fn split(a: f32) -> (f32, f32) {
+    let c = 4097.0 * a;
+    let hi = c - (c - a);
+    (hi, a - hi)
+}
+
+impl Total {
+    /// The sum of nothing.
+    pub(crate) const ZERO: Total = Total { hi: 0.0, lo: 0.0 };
+
+    /// `v` exactly.
+    #[inline(always)]
+    pub(crate) const fn from_f32(v: f32) -> Total {
+        Total { hi: v, lo: 0.0 }
+    }
+
+    /// `v` to about 48 bits (the `f64` sum of a SIMD backend).
+    #[inline(always)]
+    pub(crate) fn from_f64(v: f64) -> Total {
+        let hi = v as f32;
+        let lo = if hi.is_finite() {
+            (v - hi as f64) as f32
+        } else {
+            0.0
+        };
+        Total { hi, lo }
+    }
+
+    /// `self + v`.
+    #[inline(always)]
+    pub(crate) fn add(self, v: f32) -> Total {
+        let (s, e) = two_sum(self.hi, v);
+        Total::renormalise(s, e + self.lo)
+    }
+
+    /// `self + o`.
+    #[inline(always)]
+    pub(crate) fn join(self, o: Total) -> Total {
+        let (s, e) = two_sum(self.hi, o.hi);
+        Total::renormalise(s, e + (self.lo + o.lo))
+    }
+
+    /// `self · f`, for finite `|self| < 2^100` and `|f| <= 1` (the rescaling of a running
+    /// sum of exponentials when its maximum grows); other values keep the non-finite rule.
+    #[inline(always)]
+    pub(crate) fn mul(self, f: f32) -> Total {
+        let p = self.hi * f;
+        if !p.is_finite() {
+            return Total { hi: p, lo: 0.0 };
+        }
+        // Dekker's exact product: p + e = hi·f.
+        let ((ah, al), (bh, bl)) = (split(self.hi), split(f));
+        let e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+        Total::renormalise(p, e + self.lo * f)
+    }
+
+    /// `s + e` as a normalised pair (Fast2Sum; `|e|` is at most about an ulp of `s`). A
+    /// non-finite `s` is kept alone (its `e` is NaN from `inf - inf`).
+    #[inline(always)]
+    fn renormalise(s: f32, e: f32) -> Total {
+        if !s.is_finite() {
+            return Total { hi: s, lo: 0.0 };
+        }
+        let hi = s + e;
+        Total {
+            hi,
+            lo: e - (hi - s),
+        }
+    }
+
+    /// The sum rounded to `f32` (the non-finite `hi` itself, if it is one).
+    #[inline(always)]
+    pub(crate) fn value(self) -> f32 {
+        if self.hi.is_finite() {
+            self.hi + self.lo
+        } else {
+            self.hi
+        }
+    }
+
+    /// Whether the sum is NaN.
+    #[inline(always)]
+    pub(crate) fn is_nan(self) -> bool {
+        self.hi.is_nan()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic stream of values spread over many binades.
+    fn values(n: usize) -> impl Iterator<Item = f32> {
+        let mut s = 0x2545_f491_u32;
+        (0..n).map(move |_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let m = (s >> 9) as f32 / (1u32 << 23) as f32;
+            m * f32::from_bits(((s & 31) + 110) << 23)
+        })
+    }
+
+    #[test]
+    fn sums_to_f64_accuracy() {
+        let (mut t, mut exact) = (Total::ZERO, 0.0f64);
+        for v in values(200_000) {
+            t = t.add(v);
+            exact += v as f64;
+        }
+        let got = t.hi as f64 + t.lo as f64;
+        assert!(((got - exact) / exact).abs() < 1e-12, "{got} vs {exact}");
+        assert_eq!(t.value(), exact as f32);
+        // The split of an f64 and a join give the same.
+        let half = values(1000).fold(Total::ZERO, Total::add);
+        let joined = half.join(Total::from_f64(1.0e3 + 1.0e-9));
+        let want = values(1000).map(f64::from).sum::<f64>() + 1.0e3 + 1.0e-9;
+        assert!((joined.hi as f64 + joined.lo as f64 - want).abs() < want * 1e-13);
+    }
+
+    #[test]
+    fn mul_is_nearly_exact() {
+        for (v, f) in values(5000).zip(values(5000).skip(7)) {
+            let f = f / (1.0 + f.abs());
+            let t = Total::from_f32(1.0).add(v).mul(f);
+            let want = (1.0 + v as f64) * f as f64;
+            let got = t.hi as f64 + t.lo as f64;
+            assert!(
+                (got - want).abs() <= want.abs() * 1e-13,
+                "{v} {f}: {got} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_finite_sums() {
+        let t = Total::ZERO.add(1.0).add(f32::INFINITY).add(2.0);
+        assert_eq!(t.value(), f32::INFINITY);
+        assert!(Total::ZERO.add(1.0).add(f32::NAN).add(2.0).is_nan());
+        assert!(Total::ZERO.add(f32::INFINITY).mul(0.5).value() == f32::INFINITY);
+        assert_eq!(Total::from_f64(f64::INFINITY).value(), f32::INFINITY);
+        assert!(Total::from_f64(f64::NAN).value().is_nan());
+        assert_eq!(Total::ZERO.value().to_bits(), 0.0f32.to_bits());
+    }
+}
