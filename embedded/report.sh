@@ -44,9 +44,11 @@ export CARGO_TERM_COLOR=never
 harness_error() { echo "report.sh: harness error: $*" >&2; exit 2; }
 
 echo "building ($V7, $V6)..." >&2
+mkdir -p target
 for t in "$V7" "$V6"; do
-  cargo build -q --release --target "$t" --bin check --bin count --bin stack ||
-    harness_error "build for $t"
+  # Build output (the library's warnings too) goes to a log, shown only if the build fails.
+  cargo build -q --release --target "$t" --bin check --bin count --bin stack 2>"target/build.$t.log" ||
+    { cat "target/build.$t.log" >&2; harness_error "build for $t"; }
 done
 
 # run TARGET BIN: sets $out (the binary's semihosting output) and $status (QEMU's exit status).
@@ -91,7 +93,8 @@ if cargo build -q --release --target "$V7" --features panic-probe --bin size_tor
 else
   tb_panic="reachable"
 fi
-cargo build -q --release --target "$V7" --bin size_torchblocks || harness_error "size_torchblocks"
+cargo build -q --release --target "$V7" --bin size_torchblocks 2>target/size_torchblocks.log ||
+  { cat target/size_torchblocks.log >&2; harness_error "size_torchblocks"; }
 
 # --- QEMU runs --------------------------------------------------------------------------------
 declare -A check_line check_status stack_out
