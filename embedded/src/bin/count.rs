@@ -12,7 +12,8 @@
 //! * fused softmax `loss_and_grad`, 512 rows × 10 classes, `u8` labels, no α, γ = 2, Mean,
 //!   and its naive loop;
 //! * the fixed cost of one call: sigmoid N = 1 and softmax 1 row × 10 classes, each the
-//!   average over 64 calls in a loop (the loop adds a few instructions per call).
+//!   average over 64 calls in a loop, and the same loops without the call (their overhead,
+//!   which the report subtracts).
 //!
 //! Prints `instr <name> <instructions> <units>` lines (units: elements, or logits for the
 //! softmax, or calls for the fixed costs) and `validate ...` / `agree ...` lines; exits 1 if
@@ -208,6 +209,30 @@ fn main() -> ! {
         }
     });
     print("softmax_fixed_1x10", n, REPEATS as usize);
+    // The same loops without the call: what the loop and black_box add to each call above.
+    let (n, ()) = counter.instructions(|| {
+        for _ in 0..black_box(REPEATS) {
+            black_box((
+                black_box(&x[..1]),
+                black_box(&t[..1]),
+                black_box(mean),
+                &mut g[..1],
+            ));
+        }
+    });
+    print("sigmoid_loop_overhead", n, REPEATS as usize);
+    let (n, ()) = counter.instructions(|| {
+        for _ in 0..black_box(REPEATS) {
+            black_box((
+                black_box(&z[..CLASSES]),
+                black_box(CLASSES),
+                black_box(&labels[..1]),
+                black_box(mean),
+                &mut gz[..CLASSES],
+            ));
+        }
+    });
+    print("softmax_loop_overhead", n, REPEATS as usize);
 
     focal_loss_embedded::exit(ok)
 }
