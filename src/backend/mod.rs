@@ -247,13 +247,13 @@ mod scalar {
     /// loops of the modes it calls.
     #[inline(always)]
     pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
-        use sigmoid::{GRAD, GRAD_UP, LOSS, SUM, SUM_GRAD, run_scalar};
-        // SAFETY: forwarded; each arm runs the loop of the job's mode.
+        use sigmoid::{GRAD_UP, LOSS, SUM, SUM_GRAD, run_scalar};
+        // SAFETY: forwarded; each arm runs the loop of the job's mode (the SUM_GRAD loop
+        // also serves GRAD, whose sum is not used).
         unsafe {
             match sigmoid::mode_id(job.mode) {
                 SUM => run_scalar::<SUM>(job, p),
                 LOSS => run_scalar::<LOSS>(job, p),
-                GRAD => run_scalar::<GRAD>(job, p),
                 GRAD_UP => run_scalar::<GRAD_UP>(job, p),
                 _ => run_scalar::<SUM_GRAD>(job, p),
             }

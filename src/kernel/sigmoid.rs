@@ -615,16 +615,30 @@ pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
             return Total::from_f32(f32::NAN);
         }
     }
-    let g = Runtime(int_gamma(p.gamma));
     // SAFETY (both arms): forwarded.
     unsafe {
         if p.per_term {
-            scalar_loop::<_, M>(job, &FormB(p, g))
+            run_scalar_per_term(job, p)
         } else {
-            scalar_loop::<_, M>(job, &FormA(p, g))
+            scalar_loop::<_, M>(job, &FormA(p, Runtime(int_gamma(p.gamma))))
         }
     }
 }
+
+/// Form (B) on the scalar backend: one loop for every mode (read at run time), since only
+/// the default form (A) gets a loop per mode: a few instructions more per element for the
+/// mmcv and kornia form, a fifth of the flash for a program that calls every method.
+///
+/// # Safety
+/// As for [`run`].
+#[inline(never)]
+unsafe fn run_scalar_per_term(job: &Job, p: &Params) -> Total {
+    // SAFETY: forwarded.
+    unsafe { scalar_loop::<_, ANY_MODE>(job, &FormB(p, Runtime(int_gamma(p.gamma)))) }
+}
+
+/// The mode of [`scalar_loop`] read at run time.
+const ANY_MODE: u8 = u8::MAX;
 
 /// The mode constant of `mode`, for [`run_scalar`].
 #[inline(always)]
@@ -638,10 +652,12 @@ pub(crate) fn mode_id(mode: Mode) -> u8 {
     }
 }
 
-/// [`run_scalar`]'s loop for one form.
+/// [`run_scalar`]'s loop for one form, for mode `M` (or any, [`ANY_MODE`]). A sum is always
+/// kept (one addition per element), so [`GRAD`] can run the loop of [`SUM_GRAD`].
 ///
 /// # Safety
-/// As for [`run_scalar`].
+/// As for [`run_scalar`] (`job.mode` is `M`, or any mode for [`ANY_MODE`]; [`SUM_GRAD`] also
+/// runs [`GRAD`]).
 #[inline(always)]
 unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
     let (n, (out, c, up)) = (job.n, job.mode.parts());
@@ -665,10 +681,17 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
                 } else {
                     eval.eval(x, t, false)
                 };
-                if M == SUM || M == SUM_GRAD {
-                    part += o.loss.0;
+                part += o.loss.0;
+                if M != ANY_MODE {
+                    emit::<Scalar, M>(o, out, c, up, i);
+                } else if !out.is_null() {
+                    let v = match job.mode {
+                        Mode::Loss(..) => o.loss,
+                        Mode::GradUpstream(..) => o.grad_times(Scalar::load(up.add(i))),
+                        _ => o.grad_times(Scalar(c)),
+                    };
+                    v.store(out.add(i));
                 }
-                emit::<Scalar, M>(o, out, c, up, i);
             }
             i += 1;
         }
