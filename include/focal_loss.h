@@ -49,13 +49,13 @@
  *   scalar within the documented error bounds.
  *
  * Reductions (argument `reduction`, `normalizer` used only by NORMALIZE):
- *   SUM: the sum. MEAN: sigmoid ÷ elements; softmax ÷ rows, ignored rows included (mmcv,
- *   TorchBlocks); 0 for an empty input. MEAN_VALID: sigmoid as MEAN; softmax ÷ rows not
+ *   SUM: the sum. MEAN: sigmoid / elements; softmax / rows, ignored rows included (mmcv,
+ *   TorchBlocks); 0 for an empty input. MEAN_VALID: sigmoid as MEAN; softmax / rows not
  *   ignored (PyTorch ignore_index), loss and gradient 0 when every row is ignored.
- *   NORMALIZE: ÷ normalizer, finite and > 0 (RetinaNet: the number of positive anchors).
+ *   NORMALIZE: / normalizer, finite and > 0 (RetinaNet: the number of positive anchors).
  *   The gradient functions scale by the same factor.
  *
- * Softmax logits are row-major [rows × num_classes], rows = logits_len / num_classes, one
+ * Softmax logits are row-major [rows x num_classes], rows = logits_len / num_classes, one
  * label per row (one function per label type: _u8, _u16, _i32, _i64).
  */
 #ifndef FOCAL_LOSS_H
@@ -143,8 +143,8 @@ enum focal_reduction {
 };
 
 /* Sigmoid forms (focal_sigmoid_params.form); they agree for hard targets (0 or 1).
-   MODULATED_BCE: L = a_t·(1-p_t)^g·BCE(x,t) (torchvision, fvcore, optax, Keras, mmdet).
-   PER_TERM: L = a·t·q^g·(-ln p) + (1-a)·(1-t)·p^g·(-ln q) (mmcv, Detectron, kornia). */
+   MODULATED_BCE: L = a_t*(1-p_t)^g*BCE(x,t) (torchvision, fvcore, optax, Keras, mmdet).
+   PER_TERM: L = a*t*q^g*(-ln p) + (1-a)*(1-t)*p^g*(-ln q) (mmcv, Detectron, kornia). */
 enum focal_form {
     FOCAL_FORM_MODULATED_BCE = 0,
     FOCAL_FORM_PER_TERM = 1
@@ -274,7 +274,7 @@ int32_t focal_sigmoid_loss_elementwise(const focal_sigmoid_params *params,
                                        int32_t targets_checked,
                                        float *out, size_t out_len, focal_error *err);
 
-/* grad[i] = upstream · d(reduced loss)/d logits[i] (the backward pass of
+/* grad[i] = upstream * d(reduced loss)/d logits[i] (the backward pass of
    focal_sigmoid_loss). grad_len == n; grad overlaps no input. */
 int32_t focal_sigmoid_grad(const focal_sigmoid_params *params,
                            const float *logits, size_t logits_len,
@@ -282,7 +282,7 @@ int32_t focal_sigmoid_grad(const focal_sigmoid_params *params,
                            int32_t reduction, float normalizer, float upstream,
                            float *grad, size_t grad_len, focal_error *err);
 
-/* grad[i] = upstream[i] · dL_i/d logits[i] (the backward pass of
+/* grad[i] = upstream[i] * dL_i/d logits[i] (the backward pass of
    focal_sigmoid_loss_elementwise). upstream_len == grad_len == n; grad overlaps no input. */
 int32_t focal_sigmoid_grad_elementwise(const focal_sigmoid_params *params,
                                        const float *logits, size_t logits_len,
@@ -310,7 +310,7 @@ int32_t focal_sigmoid_loss_and_grad_in_place(const focal_sigmoid_params *params,
                                              int32_t reduction, float normalizer,
                                              float *out_loss, focal_error *err);
 
-/* ---- Softmax focal loss: logits [rows × num_classes], one label per row ----------------
+/* ---- Softmax focal loss: logits [rows x num_classes], one label per row ----------------
  *
  * num_classes > 0 must divide logits_len (FOCAL_INVALID_NUM_CLASSES); labels_len == rows;
  * every label is in [0, num_classes) or equals params->ignore_index when has_ignore_index
@@ -364,7 +364,7 @@ int32_t focal_softmax_loss_per_row_i64(const focal_softmax_params *params,
                                        const int64_t *labels, size_t labels_len,
                                        float *out, size_t out_len, focal_error *err);
 
-/* grad = upstream · d(reduced loss)/d logits (ignored rows: 0). grad_len == logits_len;
+/* grad = upstream * d(reduced loss)/d logits (ignored rows: 0). grad_len == logits_len;
    grad overlaps no input. */
 int32_t focal_softmax_grad_u8(const focal_softmax_params *params,
                               const float *logits, size_t logits_len, size_t num_classes,
@@ -387,7 +387,7 @@ int32_t focal_softmax_grad_i64(const focal_softmax_params *params,
                                int32_t reduction, float normalizer, float upstream,
                                float *grad, size_t grad_len, focal_error *err);
 
-/* grad[r·C + j] = upstream[r] · dL_r/d logits[r·C + j] (the backward pass of
+/* grad[r*C + j] = upstream[r] * dL_r/d logits[r*C + j] (the backward pass of
    focal_softmax_loss_per_row). upstream_len == rows, grad_len == logits_len; grad overlaps
    no input. */
 int32_t focal_softmax_grad_per_row_u8(const focal_softmax_params *params,
@@ -480,7 +480,7 @@ int32_t focal_softmax_loss_and_grad_in_place_i64(const focal_softmax_params *par
  */
 
 /* BinaryFocalLoss on probabilities p in [0, 1] (FOCAL_PROBABILITY_OUT_OF_RANGE) and targets
-   in [0, 1]: *out_loss = mean of -a·t·(1-p)^g·ln(p+e) - (1-a)·(1-t)·p^g·ln(1-p+e).
+   in [0, 1]: *out_loss = mean of -a*t*(1-p)^g*ln(p+e) - (1-a)*(1-t)*p^g*ln(1-p+e).
    targets_len == probs_len. */
 int32_t focal_torchblocks_binary_loss(const focal_torchblocks_binary_params *params,
                                       const float *probs, size_t probs_len,
@@ -494,7 +494,7 @@ int32_t focal_torchblocks_binary_loss_and_grad(const focal_torchblocks_binary_pa
                                                float *grad, size_t grad_len,
                                                float *out_loss, focal_error *err);
 
-/* FocalLoss on logits [rows × num_classes]: softmax per row, L = -a_k·(1-p_k)^g·ln(p_k+e);
+/* FocalLoss on logits [rows x num_classes]: softmax per row, L = -a_k*(1-p_k)^g*ln(p_k+e);
    rows labelled 0 are ignored (loss 0), the mean divides by all rows. Labels in
    [0, num_classes). *out_loss = the mean. */
 int32_t focal_torchblocks_softmax_loss_u8(const focal_torchblocks_softmax_params *params,
