@@ -73,7 +73,8 @@ pub(crate) trait Lanes: Copy {
     /// Loads `Self::N` values.
     ///
     /// # Safety
-    /// `p` must be valid for reading `Self::N` consecutive `f32` (no alignment needed).
+    /// `p` must be valid for reading `Self::N` consecutive `f32`, and aligned for `f32` (not
+    /// for the vector: the SIMD lanes load unaligned).
     unsafe fn load(p: *const f32) -> Self;
     /// Loads the first `n` values from `p` (`n <= Self::N`); the other lanes hold `pad`.
     /// AVX-512 and AVX2 use masked loads, which never touch the memory of masked lanes; the
@@ -147,7 +148,8 @@ pub(crate) trait Lanes: Copy {
     /// Stores `Self::N` values.
     ///
     /// # Safety
-    /// `p` must be valid for writing `Self::N` consecutive `f32` (no alignment needed).
+    /// `p` must be valid for writing `Self::N` consecutive `f32`, and aligned for `f32` (not
+    /// for the vector).
     unsafe fn store(self, p: *mut f32);
 
     /// Every lane equal to `v`.

@@ -22,13 +22,15 @@ impl Lanes for Scalar {
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        // SAFETY: the caller guarantees `p` is valid for reading one f32.
-        Scalar(unsafe { p.read_unaligned() })
+        // SAFETY: the caller guarantees `p` is valid for reading one f32; every pointer the
+        // kernels pass points into an `f32` slice or array, so it is aligned for `f32`. (An
+        // aligned access is one `vldr` on a Cortex-M4; `read_unaligned` took `ldr` + `vmov`.)
+        Scalar(unsafe { p.read() })
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
-        // SAFETY: the caller guarantees `p` is valid for writing one f32.
-        unsafe { p.write_unaligned(self.0) }
+        // SAFETY: as for `load`: valid for writing one f32, and aligned.
+        unsafe { p.write(self.0) }
     }
     #[inline(always)]
     fn splat(v: f32) -> Self {
