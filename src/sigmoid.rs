@@ -120,7 +120,10 @@ impl SigmoidFocal {
         self
     }
 
-    /// Parameter checks, then the backend.
+    /// Parameter checks, then the backend. Inlined: returned through memory, its `Result`
+    /// went through two byte-wise `memcpy`s per call on a Cortex-M4 (277 instructions of a
+    /// 744-instruction call with N = 1).
+    #[inline(always)]
     fn params(&self, r: Option<Reduction>) -> Result<(Ready, Params), FocalError> {
         if let Some(a) = self.alpha {
             check_alpha(a)?;
@@ -142,6 +145,7 @@ impl SigmoidFocal {
 
     /// Shape checks (targets, then each `(name, length)` output or upstream slice), then the
     /// targets' values unless they were checked already; returns the targets.
+    #[inline(always)]
     fn inputs<'t>(
         b: Ready,
         logits: usize,
