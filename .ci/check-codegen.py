@@ -20,8 +20,16 @@ asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", binary],
 head = re.compile(r"^[0-9a-f]+ <(.*)>:$")
 want = {"avx512": "zmm", "avx2": "ymm"}
 entry = re.compile(r"focal_loss::backend::(avx512|avx2)::(sigmoid_g|softmax_g|first_outside_unit)")
-# Scalar per-group label work shared by every backend and gamma (no vector code).
-SCALAR_HELPERS = {"focal_loss::kernel::softmax::gather_rows"}
+# Scalar code, out of line on purpose (no target features, no vector code): the per-group
+# label work shared by every backend and gamma, and the scalar backend's loops, one copy
+# each for every gamma (the microcontroller policy: flash over specialisation).
+SCALAR_HELPERS = {
+    "focal_loss::kernel::softmax::gather_rows",
+    "focal_loss::kernel::softmax::run_scalar",
+    "focal_loss::kernel::sigmoid::run_scalar",
+    "focal_loss::kernel::sigmoid::run_scalar_per_term",
+    "focal_loss::kernel::sigmoid::eval_guarded",
+}
 outlined = re.compile(r"^(focal_loss::(math|simd|kernel)::|<focal_loss::simd::)")
 
 functions, name, body = [], None, []
