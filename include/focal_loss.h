@@ -253,10 +253,9 @@ int32_t focal_check_targets(const float *targets, size_t len, focal_error *err);
  *
  * Elementwise over n = logits_len elements; targets_len (and out_len, upstream_len, grad_len)
  * must equal n (FOCAL_LENGTH_MISMATCH). targets_checked: 0 = the call checks the targets;
- * != 0 = the caller promises they passed focal_check_targets and have not changed. The
- * promise is never trusted for memory safety; this version still checks the targets (a broken
- * promise gives FOCAL_TARGET_OUT_OF_RANGE, reported before the parameter checks), a later one
- * may skip that check, and then a broken promise gives unspecified numbers, never undefined
+ * != 0 = the caller promises they passed focal_check_targets and have not changed, and the
+ * call does not check them again (one pass over the targets less). The promise is never
+ * trusted for memory safety: a broken one gives unspecified numbers, never undefined
  * behaviour. Results are the same bits either way.
  */
 

@@ -578,11 +578,11 @@ unsafe fn softmax_of<'a>(
 
 /// The targets, checked now when the caller says they were checked (`Targets::checked`).
 fn targets_of(t: &[f32], checked: i32) -> Result<Targets<'_>, FocalError> {
-    if checked != 0 {
-        Targets::checked(t)
+    Ok(if checked != 0 {
+        Targets::vouched(t)
     } else {
-        Ok(Targets::from(t))
-    }
+        Targets::from(t)
+    })
 }
 
 // ---------------------------------------------------------------------------------------

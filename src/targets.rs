@@ -53,6 +53,18 @@ impl<'a> Targets<'a> {
         })
     }
 
+    /// Targets whose caller vouches that they are in `[0, 1]` (the C ABI's `targets_checked`
+    /// flag, set after `focal_check_targets`): not checked again. A broken promise gives
+    /// unspecified numbers, never undefined behaviour: the kernels only read targets as
+    /// numbers, never as indices or lengths.
+    #[cfg(feature = "capi")]
+    pub(crate) const fn vouched(values: &'a [f32]) -> Self {
+        Targets {
+            values,
+            checked: true,
+        }
+    }
+
     /// The values.
     pub const fn values(&self) -> &'a [f32] {
         self.values

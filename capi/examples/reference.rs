@@ -573,11 +573,6 @@ fn errors(d: &Data, backend: Option<Backend>) {
     tb[20] = -0.25;
     expect_err("target.check", Targets::checked(&tb));
     expect_err("target.loss", sp.loss(x, &tb, Reduction::Mean));
-    // The C flag `targets_checked`: the Rust counterpart checks when the Targets is made.
-    expect_err(
-        "target.checked_flag",
-        Targets::checked(&tb).and_then(|c| sp.loss_and_grad(x, c, Reduction::Mean, &mut g[..N])),
-    );
     tb[11] = t[11];
     tb[20] = f32::NAN;
     expect_err(

@@ -729,10 +729,12 @@ static void library_errors(void) {
     expect_err(focal_sigmoid_loss(&sp, sx, N, t, N, 0, FOCAL_REDUCTION_MEAN, 0, &out_loss, &err),
                FOCAL_TARGET_OUT_OF_RANGE, FOCAL_ARG_TARGETS, buf, 0, "target loss");
     err_line("target.loss");
+    /* targets_checked = 1 is not checked again: a broken promise gives unspecified numbers,
+       no error and no undefined behaviour (this runs under the sanitizer-free build too). */
     reset();
-    expect_err(focal_sigmoid_loss_and_grad(&sp, sx, N, t, N, 1, FOCAL_REDUCTION_MEAN, 0, buf, N, &out_loss, &err),
-               FOCAL_TARGET_OUT_OF_RANGE, FOCAL_ARG_TARGETS, buf, N, "target, broken promise");
-    err_line("target.checked_flag");
+    check(focal_sigmoid_loss_and_grad(&sp, sx, N, t, N, 1, FOCAL_REDUCTION_MEAN, 0, buf, N,
+                                      &out_loss, &err) == FOCAL_OK && err.status == FOCAL_OK,
+          "target, broken promise", "not checked again");
     t[11] = st[11];
     t[20] = 0.0f / (sx[0] - sx[0]);
     reset();
