@@ -180,8 +180,19 @@ impl SigmoidFocal {
         targets: impl Into<Targets<'t>>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
+        self.loss_targets(logits, targets.into(), r)
+    }
+
+    /// [`loss`](Self::loss) once for every type of targets (on a Cortex-M4 the
+    /// methods' bodies were otherwise copied per type and per caller).
+    #[inline(never)]
+    fn loss_targets<'t>(
+        &self,
+        logits: &[f32],
+        targets: Targets<'t>,
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = targets.into();
         check_len("targets", logits.len(), targets.values().len())?;
         // Nothing is written, so the targets need no pass of their own: the kernel checks
         // them as it reads them and returns NaN if one is bad. A NaN sum (also the true
@@ -201,8 +212,20 @@ impl SigmoidFocal {
         targets: impl Into<Targets<'t>>,
         out: &mut [f32],
     ) -> Result<(), FocalError> {
+        self.loss_elementwise_targets(logits, targets.into(), out)
+    }
+
+    /// [`loss_elementwise`](Self::loss_elementwise) once for every type of targets (on a Cortex-M4 the
+    /// methods' bodies were otherwise copied per type and per caller).
+    #[inline(never)]
+    fn loss_elementwise_targets<'t>(
+        &self,
+        logits: &[f32],
+        targets: Targets<'t>,
+        out: &mut [f32],
+    ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
-        let targets = Self::inputs(b, logits.len(), targets.into(), &[("out", out.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets, &[("out", out.len())])?;
         Self::run(
             b,
             &p,
@@ -222,8 +245,22 @@ impl SigmoidFocal {
         upstream: f32,
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
+        self.grad_targets(logits, targets.into(), r, upstream, grad)
+    }
+
+    /// [`grad`](Self::grad) once for every type of targets (on a Cortex-M4 the
+    /// methods' bodies were otherwise copied per type and per caller).
+    #[inline(never)]
+    fn grad_targets<'t>(
+        &self,
+        logits: &[f32],
+        targets: Targets<'t>,
+        r: Reduction,
+        upstream: f32,
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = Self::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
         let c = grad_factor(upstream, r.divisor(logits.len(), logits.len()));
         Self::run(
             b,
@@ -244,9 +281,22 @@ impl SigmoidFocal {
         upstream: &[f32],
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
+        self.grad_elementwise_targets(logits, targets.into(), upstream, grad)
+    }
+
+    /// [`grad_elementwise`](Self::grad_elementwise) once for every type of targets (on a Cortex-M4 the
+    /// methods' bodies were otherwise copied per type and per caller).
+    #[inline(never)]
+    fn grad_elementwise_targets<'t>(
+        &self,
+        logits: &[f32],
+        targets: Targets<'t>,
+        upstream: &[f32],
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
         let others = [("upstream", upstream.len()), ("grad", grad.len())];
-        let targets = Self::inputs(b, logits.len(), targets.into(), &others)?;
+        let targets = Self::inputs(b, logits.len(), targets, &others)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
         Self::run(b, &p, logits.as_ptr(), targets, mode);
         Ok(())
@@ -260,8 +310,21 @@ impl SigmoidFocal {
         r: Reduction,
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
+        self.loss_and_grad_targets(logits, targets.into(), r, grad)
+    }
+
+    /// [`loss_and_grad`](Self::loss_and_grad) once for every type of targets (on a Cortex-M4 the
+    /// methods' bodies were otherwise copied per type and per caller).
+    #[inline(never)]
+    fn loss_and_grad_targets<'t>(
+        &self,
+        logits: &[f32],
+        targets: Targets<'t>,
+        r: Reduction,
+        grad: &mut [f32],
+    ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = Self::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
         let div = r.divisor(logits.len(), logits.len());
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, div));
         let sum = Self::run(b, &p, logits.as_ptr(), targets, mode);
@@ -275,8 +338,20 @@ impl SigmoidFocal {
         targets: impl Into<Targets<'t>>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
+        self.loss_and_grad_in_place_targets(logits, targets.into(), r)
+    }
+
+    /// [`loss_and_grad_in_place`](Self::loss_and_grad_in_place) once for every type of targets (on a Cortex-M4 the
+    /// methods' bodies were otherwise copied per type and per caller).
+    #[inline(never)]
+    fn loss_and_grad_in_place_targets<'t>(
+        &self,
+        logits: &mut [f32],
+        targets: Targets<'t>,
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = Self::inputs(b, logits.len(), targets.into(), &[])?;
+        let targets = Self::inputs(b, logits.len(), targets, &[])?;
         let div = r.divisor(logits.len(), logits.len());
         // One pointer for both reading and writing.
         let x = logits.as_mut_ptr();

@@ -155,7 +155,19 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        let labels = erase(labels);
+        self.loss_erased(logits, num_classes, erase(labels), r)
+    }
+
+    /// [`loss`](Self::loss) with the labels' type as a run-time tag: one copy of the
+    /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
+    #[inline(never)]
+    fn loss_erased(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: Labels<'_>,
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
         let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, Mode::Sum);
@@ -170,7 +182,19 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         out: &mut [f32],
     ) -> Result<(), FocalError> {
-        let labels = erase(labels);
+        self.loss_per_row_erased(logits, num_classes, erase(labels), out)
+    }
+
+    /// [`loss_per_row`](Self::loss_per_row) with the labels' type as a run-time tag: one copy of the
+    /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
+    #[inline(never)]
+    fn loss_per_row_erased(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: Labels<'_>,
+        out: &mut [f32],
+    ) -> Result<(), FocalError> {
         let rows = labels.len();
         self.prepare(
             None,
@@ -195,7 +219,21 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: f32,
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
-        let labels = erase(labels);
+        self.grad_erased(logits, num_classes, erase(labels), r, upstream, grad)
+    }
+
+    /// [`grad`](Self::grad) with the labels' type as a run-time tag: one copy of the
+    /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
+    #[inline(never)]
+    fn grad_erased(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: Labels<'_>,
+        r: Reduction,
+        upstream: f32,
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
         let outs = [("grad", logits.len(), grad.len())];
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
@@ -217,7 +255,20 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: &[f32],
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
-        let labels = erase(labels);
+        self.grad_per_row_erased(logits, num_classes, erase(labels), upstream, grad)
+    }
+
+    /// [`grad_per_row`](Self::grad_per_row) with the labels' type as a run-time tag: one copy of the
+    /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
+    #[inline(never)]
+    fn grad_per_row_erased(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: Labels<'_>,
+        upstream: &[f32],
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
         let outs = [
             ("upstream", labels.len(), upstream.len()),
             ("grad", logits.len(), grad.len()),
@@ -237,7 +288,20 @@ impl<'a> SoftmaxFocal<'a> {
         r: Reduction,
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
-        let labels = erase(labels);
+        self.loss_and_grad_erased(logits, num_classes, erase(labels), r, grad)
+    }
+
+    /// [`loss_and_grad`](Self::loss_and_grad) with the labels' type as a run-time tag: one copy of the
+    /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
+    #[inline(never)]
+    fn loss_and_grad_erased(
+        &self,
+        logits: &[f32],
+        num_classes: usize,
+        labels: Labels<'_>,
+        r: Reduction,
+        grad: &mut [f32],
+    ) -> Result<f32, FocalError> {
         let outs = [("grad", logits.len(), grad.len())];
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
@@ -255,7 +319,19 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        let labels = erase(labels);
+        self.loss_and_grad_in_place_erased(logits, num_classes, erase(labels), r)
+    }
+
+    /// [`loss_and_grad_in_place`](Self::loss_and_grad_in_place) with the labels' type as a run-time tag: one copy of the
+    /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
+    #[inline(never)]
+    fn loss_and_grad_in_place_erased(
+        &self,
+        logits: &mut [f32],
+        num_classes: usize,
+        labels: Labels<'_>,
+        r: Reduction,
+    ) -> Result<f32, FocalError> {
         let (b, alpha, rows, valid) =
             self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
         let div = r.divisor(rows, valid);
