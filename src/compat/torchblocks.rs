@@ -216,7 +216,9 @@ impl FocalLoss<'_> {
     ) -> Result<f32, FocalError> {
         self.check(logits, num_classes, labels, None)?;
         let mut sum = 0.0;
-        for (z, &l) in logits.chunks_exact(num_classes).zip(labels) {
+        // `check` rejected num_classes = 0; the `max` only keeps the panic of a zero chunk
+        // size out of the binary (firmware links no panic path).
+        for (z, &l) in logits.chunks_exact(num_classes.max(1)).zip(labels) {
             if let Some(k) = crate::label::resolve(l, num_classes, Some(0)) {
                 sum += self.row(z, k, None);
             }
@@ -235,10 +237,14 @@ impl FocalLoss<'_> {
         self.check(logits, num_classes, labels, Some(grad_logits.len()))?;
         let scale = 1.0 / labels.len().max(1) as f64;
         let mut sum = 0.0;
-        let rows = logits
-            .chunks_exact(num_classes)
-            .zip(grad_logits.chunks_exact_mut(num_classes));
-        for ((z, g), &l) in rows.zip(labels) {
+        // Rows by `get`, not by zipping two `chunks_exact`: the zip divides by the chunk size
+        // out of line, which kept a division-by-zero panic in firmware binaries although
+        // `check` rejected num_classes = 0.
+        for (r, &l) in labels.iter().enumerate() {
+            let span = r * num_classes..(r + 1) * num_classes;
+            let (Some(z), Some(g)) = (logits.get(span.clone()), grad_logits.get_mut(span)) else {
+                break;
+            };
             match crate::label::resolve(l, num_classes, Some(0)) {
                 Some(k) => sum += self.row(z, k, Some((g, scale))),
                 None => g.fill(0.0),

@@ -1,8 +1,8 @@
 //! Code size of `compat::torchblocks` (`BinaryFocalLoss::loss_and_grad` and
 //! `FocalLoss::loss_and_grad` with `u8` labels), which computes in `f64`: reported apart
-//! from the kernels in the soft-float check. It has a reachable panic today, so its panic
-//! handler is a plain loop; with `--features panic-probe` it gets the `size_*` binaries'
-//! handler, and `report.sh` reports whether it then links.
+//! from the kernels in the soft-float check. Its panic handler is a plain trap; with
+//! `--features panic-probe` it gets the `size_*` binaries' handler, and `report.sh` reports
+//! whether it then links (it does since the row loops stopped zipping `chunks_exact`).
 #![no_std]
 #![no_main]
 
