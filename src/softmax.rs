@@ -32,6 +32,18 @@ pub struct SoftmaxFocal<'a> {
     backend: Option<Backend>,
 }
 
+/// What [`SoftmaxFocal::prepare`] found: the backend, the class weights, the number of rows
+/// and the number of rows not ignored. `repr(C)` with the words first: as a tuple inside the
+/// `Result`, the compiler packed it at odd offsets and moved it with byte-wise `memcpy` calls
+/// on a Cortex-M4.
+#[repr(C)]
+struct Prepared<'a> {
+    rows: usize,
+    valid: usize,
+    alpha: ClassAlpha<'a>,
+    b: Ready,
+}
+
 impl Default for SoftmaxFocal<'_> {
     fn default() -> Self {
         Self::new()
@@ -102,7 +114,7 @@ impl<'a> SoftmaxFocal<'a> {
         num_classes: usize,
         labels: Labels<'_>,
         outputs: &[(&'static str, usize, usize)],
-    ) -> Result<(Ready, ClassAlpha<'a>, usize, usize), FocalError> {
+    ) -> Result<Prepared<'a>, FocalError> {
         self.alpha.check_values()?;
         check_gamma(self.gamma)?;
         if let Some(r) = r {
@@ -119,7 +131,12 @@ impl<'a> SoftmaxFocal<'a> {
             check_len(what, expected, found)?;
         }
         let valid = check_labels(labels, num_classes, self.ignore_index)?;
-        Ok((b, alpha, rows, valid))
+        Ok(Prepared {
+            rows,
+            valid,
+            alpha,
+            b,
+        })
     }
 
     fn run(
@@ -168,8 +185,12 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        let (b, alpha, rows, valid) =
-            self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
+        let Prepared {
+            b,
+            alpha,
+            rows,
+            valid,
+        } = self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
         let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, Mode::Sum);
         Ok(reduced(sum, r.divisor(rows, valid)))
     }
@@ -203,7 +224,7 @@ impl<'a> SoftmaxFocal<'a> {
             labels,
             &[("out", rows, out.len())],
         )
-        .map(|(b, alpha, ..)| {
+        .map(|Prepared { b, alpha, .. }| {
             let mode = Mode::Loss(out.as_mut_ptr());
             self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
         })
@@ -235,8 +256,12 @@ impl<'a> SoftmaxFocal<'a> {
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let outs = [("grad", logits.len(), grad.len())];
-        let (b, alpha, rows, valid) =
-            self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
+        let Prepared {
+            b,
+            alpha,
+            rows,
+            valid,
+        } = self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
         let mode = Mode::Grad(
             grad.as_mut_ptr(),
             grad_factor(upstream, r.divisor(rows, valid)),
@@ -273,7 +298,8 @@ impl<'a> SoftmaxFocal<'a> {
             ("upstream", labels.len(), upstream.len()),
             ("grad", logits.len(), grad.len()),
         ];
-        let (b, alpha, ..) = self.prepare(None, logits.len(), num_classes, labels, &outs)?;
+        let Prepared { b, alpha, .. } =
+            self.prepare(None, logits.len(), num_classes, labels, &outs)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
         self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
         Ok(())
@@ -303,8 +329,12 @@ impl<'a> SoftmaxFocal<'a> {
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
         let outs = [("grad", logits.len(), grad.len())];
-        let (b, alpha, rows, valid) =
-            self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
+        let Prepared {
+            b,
+            alpha,
+            rows,
+            valid,
+        } = self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
         let div = r.divisor(rows, valid);
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, div));
         let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
@@ -332,8 +362,12 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        let (b, alpha, rows, valid) =
-            self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
+        let Prepared {
+            b,
+            alpha,
+            rows,
+            valid,
+        } = self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
         let div = r.divisor(rows, valid);
         // One pointer for both reading and writing.
         let z = logits.as_mut_ptr();
