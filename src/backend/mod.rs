@@ -249,11 +249,11 @@ mod scalar {
     pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
         use sigmoid::{GRAD_UP, LOSS, SUM, SUM_GRAD, run_scalar};
         // SAFETY: forwarded; each arm runs the loop of the job's mode (the SUM_GRAD loop
-        // also serves GRAD, whose sum is not used).
+        // also serves GRAD, whose sum is not used, and the LOSS loop SUM, which has no
+        // output): three loops for five modes, each a few KB on a microcontroller.
         unsafe {
             match sigmoid::mode_id(job.mode) {
-                SUM => run_scalar::<SUM>(job, p),
-                LOSS => run_scalar::<LOSS>(job, p),
+                SUM | LOSS => run_scalar::<LOSS>(job, p),
                 GRAD_UP => run_scalar::<GRAD_UP>(job, p),
                 _ => run_scalar::<SUM_GRAD>(job, p),
             }

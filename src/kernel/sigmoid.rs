@@ -605,10 +605,11 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
 /// bit.
 ///
 /// # Safety
-/// As for [`run`], and `job.mode` is mode `M`.
+/// As for [`run`], and `job.mode` is mode `M` (or a mode whose loop `M` serves: see
+/// [`scalar_loop`]).
 #[inline(never)]
 pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
-    if M == SUM {
+    if let Mode::Sum = job.mode {
         // SAFETY: the targets hold n values (contract).
         let targets = unsafe { core::slice::from_raw_parts(job.t, job.n) };
         if first_outside_unit::<Scalar>(targets).is_some() {
@@ -653,7 +654,8 @@ pub(crate) fn mode_id(mode: Mode) -> u8 {
 }
 
 /// [`run_scalar`]'s loop for one form, for mode `M` (or any, [`ANY_MODE`]). A sum is always
-/// kept (one addition per element), so [`GRAD`] can run the loop of [`SUM_GRAD`].
+/// kept (one addition per element), so [`GRAD`] can run the loop of [`SUM_GRAD`], and the
+/// [`LOSS`] loop stores only where there is an output, so [`SUM`] runs it too.
 ///
 /// # Safety
 /// As for [`run_scalar`] (`job.mode` is `M`, or any mode for [`ANY_MODE`]; [`SUM_GRAD`] also
@@ -671,7 +673,11 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
             // comes after the loads, so the output may be the logits.
             unsafe {
                 let (x, t) = (Scalar::load(job.x.add(i)), Scalar::load(job.t.add(i)));
-                let o = if big(x) {
+                let o = if M == ANY_MODE {
+                    // Form (B)'s single loop keeps its guards inline: one copy of the
+                    // formulas, not two.
+                    eval.eval(x, t, big(x))
+                } else if big(x) {
                     let (loss, g) = eval_guarded(x, t, eval.params(), eval.gamma());
                     Out {
                         loss: Scalar(loss),
@@ -682,7 +688,12 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
                     eval.eval(x, t, false)
                 };
                 part += o.loss.0;
-                if M != ANY_MODE {
+                if M == LOSS {
+                    // Also serves SUM, whose output is null (see `run_scalar`).
+                    if !out.is_null() {
+                        o.loss.store(out.add(i));
+                    }
+                } else if M != ANY_MODE {
                     emit::<Scalar, M>(o, out, c, up, i);
                 } else if !out.is_null() {
                     let v = match job.mode {
@@ -700,18 +711,14 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
     acc
 }
 
-/// One element with `|x| > 87` for [`run_scalar`]: out of its loop, so that the loop's copy
-/// of the formulas has no guards for infinite logits.
+/// One element with `|x| > 87` for [`run_scalar`]'s form (A) loops: out of line, so that
+/// the loops' copies of the formulas have no guards for infinite logits.
 ///
 /// Returns the loss and the gradient with its sign (two `f32`, which come back in registers
 /// where the struct would go through memory).
 #[cold]
 #[inline(never)]
 fn eval_guarded<G: Gamma>(x: Scalar, t: Scalar, p: &Params, g: G) -> (f32, f32) {
-    let o = if p.per_term {
-        eval_b(x, t, true, p, g)
-    } else {
-        eval_a(x, t, true, p, g)
-    };
+    let o = eval_a(x, t, true, p, g);
     (o.loss.0, o.grad_times(Scalar(1.0)).0)
 }
