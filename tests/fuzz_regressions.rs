@@ -1,0 +1,131 @@
+//! Inputs the fuzz targets (fuzz/) found, kept as tests. A test marked `#[ignore]` fails
+//! today; its comment says what is wrong.
+
+use focal_loss::{Backend, SigmoidFocal, SigmoidForm};
+
+fn backends() -> Vec<Backend> {
+    Backend::ALL
+        .into_iter()
+        .filter(|b| b.is_available())
+        .collect()
+}
+
+/// `softplus(x)` in f64.
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Found by `fuzz/fuzz_targets/math.rs` (2026-12-01): form (B), gamma 0, a subnormal alpha
+/// `5.18556e-39`, target `1e-7`, logit `-88.8`. The loss is
+/// `α·t·softplus(-x) + (1-α)·(1-t)·softplus(x)` = `4.6e-44 + 2.72e-39`: the first term is
+/// 33 smallest subnormals, the result 2.7205e-39 is subnormal, and every backend returns it
+/// about 32 smallest subnormals too low: the weight `α·t` (5.2e-46) is rounded to f32, where
+/// it is 0, so the whole first term is lost. The README's bound, "results below the normal
+/// range are compared in units of the smallest subnormal", allows `K = 6` (cond is 0 at
+/// gamma 0). Either the kernels form the term as `α·(t·softplus(-x))` (or scale a tiny weight
+/// up), or the README's accuracy section excludes weights `α·t` and `(1-α)·(1-t)` below the
+/// normal range from the bound.
+#[test]
+#[ignore = "fails today: the subnormal weight alpha·t is flushed by rounding; see the comment"]
+fn sigmoid_subnormal_alpha_weight() {
+    let x = f32::from_bits(0xc2b1_999a); // -88.8
+    let t = 1e-7f32;
+    let alpha = 5.18556e-39f32;
+    let want = {
+        let (xd, td, ad) = (x as f64, t as f64, alpha as f64);
+        ad * td * softplus(-xd) + (1.0 - ad) * (1.0 - td) * softplus(xd)
+    };
+    for b in backends() {
+        let f = SigmoidFocal::new()
+            .alpha(Some(alpha))
+            .gamma(0.0)
+            .form(SigmoidForm::PerTerm)
+            .backend(b);
+        let mut out = [0.0f32];
+        f.loss_elementwise(&[x], &[t], &mut out).unwrap();
+        let err_units = (out[0] as f64 - want).abs() / 2f64.powi(-149);
+        assert!(
+            err_units <= 6.0,
+            "{}: loss {:e}, exact {want:e}: {err_units:.1} smallest subnormals off (bound 6)",
+            b.name(),
+            out[0]
+        );
+    }
+}
+
+/// The logits of the `softmax` fuzz target's finding (2026-12-01): C = 512 (the online
+/// max-and-sum row strategy), two rows cycled from `[0, 1, -2, 3.90625, -0.30078125,
+/// 11.71875, 0.01953125]`, then row 0 holds 1.4660e13 at class 0, NaN at class 1 and -204.8 at
+/// class 277, row 1 holds +inf at class 2.
+fn fuzzed_rows() -> Vec<f32> {
+    let base = [
+        0.0f32,
+        1.0,
+        -2.0,
+        3.90625,
+        -0.30078125,
+        11.71875,
+        0.01953125,
+    ];
+    let mut z: Vec<f32> = (0..1024).map(|i| base[i % base.len()]).collect();
+    z[1] = f32::NAN;
+    z[514] = f32::INFINITY;
+    z[0] = f32::from_bits(1_431_658_496);
+    z[277] = -26215.0 / 256.0 * 2.0;
+    z
+}
+
+/// Found by `fuzz/fuzz_targets/softmax.rs`: the scalar backend's softmax panics with
+/// "attempt to add with overflow" at src/simd/scalar.rs:97 (`Scalar::mul_pow2`,
+/// `n.0 as i32 + 127`) in any build with overflow checks (`cargo test`, and a dependent
+/// crate's debug build, which compiles this crate with them); in a release build the sum
+/// wraps and the (NaN) result happens to be right.
+///
+/// Smallest case: one row `[1e13, NaN, 0]`, label 0, any C >= 3 (every row strategy; a NaN
+/// that is the row's last element does not trigger it, nor 1e5 instead of 1e13). Cause, in
+/// `scalar_row_max` (src/kernel/softmax.rs): `Scalar::max`/`min` return the second operand
+/// when one is NaN, so after `[1e13, NaN]` the running max is NaN and the next element `0`
+/// replaces it: max = min = 0, the 1e13 and the NaN are both lost, and `normal`
+/// (`max - min <= 87`) is true although the comment there says it is false for NaN. The
+/// row then takes `exp_normal_nonpos`, which has no clamp, on `z - max = 1e13`, and
+/// `mul_pow2` gets `n = 1.4e13 as i32 = i32::MAX`.
+#[test]
+#[ignore = "fails today: scalar softmax row [1e13, NaN, 0] overflows in Scalar::mul_pow2 (see comment)"]
+fn softmax_nan_after_the_max_overflows_scalar_exp() {
+    use focal_loss::{Alpha, Reduction, SoftmaxFocal};
+    for b in backends() {
+        let f = SoftmaxFocal::new()
+            .gamma(2.0)
+            .alpha(Alpha::Scalar(0.25))
+            .ignore_index(Some(-100))
+            .backend(b);
+        for c in [3usize, 16, 17, 511, 512, 600] {
+            let mut z = vec![0.0f32; c];
+            z[0] = 1e13;
+            z[1] = f32::NAN;
+            let mut row = [0.0f32];
+            f.loss_per_row(&z, c, &[0u32], &mut row).unwrap();
+            assert!(
+                row[0].is_nan(),
+                "{} C={c}: a NaN row gives {}",
+                b.name(),
+                row[0]
+            );
+            let mut g = vec![0.0f32; c];
+            f.loss_and_grad(&z, c, &[0u32], Reduction::Sum, &mut g)
+                .unwrap();
+            assert!(
+                g.iter().all(|v| v.is_nan()),
+                "{} C={c}: gradient {g:?}",
+                b.name()
+            );
+        }
+        let z = fuzzed_rows();
+        let mut rows = [0.0f32; 2];
+        f.loss_per_row(&z, 512, &[0i64, 0], &mut rows).unwrap();
+        // Row 0 holds a NaN: NaN. Row 1 has +inf at class 2 and label 0: a wrong saturated
+        // prediction, +inf.
+        assert!(rows[0].is_nan(), "{}: row 0 {}", b.name(), rows[0]);
+        assert_eq!(rows[1], f32::INFINITY, "{}: row 1", b.name());
+    }
+}
