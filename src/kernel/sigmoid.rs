@@ -596,10 +596,11 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
     <S::Wide as Lanes>::acc_sum(<S::Wide as Lanes>::acc_add(acc, part))
 }
 
-/// The scalar backend's loops: one per mode (only the modes a program calls are linked),
-/// each for both forms and every `γ`, read at run time, where the SIMD backends compile a
-/// loop per form, `γ` and mode ([`run`]). A microcontroller runs these: there flash is scarce
-/// and a predictable branch costs about a cycle. The formulas are those of [`eval_a`] and
+/// The scalar backend's loops, where the SIMD backends compile a loop per form, `γ` and mode
+/// ([`run`]): for form (A), one loop per `M` (three serve the five modes, see
+/// [`scalar_loop`]; only those a program calls are linked) for every `γ`, read at run time;
+/// for form (B), one loop for every mode ([`run_scalar_per_term`]). A microcontroller runs
+/// these: there flash is scarce and a predictable branch costs about a cycle. The formulas are those of [`eval_a`] and
 /// [`eval_b`], and the sum has the structure of [`lanes`] with one lane (`BLOCK` losses in
 /// `f32`, then into the [`Total`]), so this computes what `run::<Scalar, ..>` would, bit for
 /// bit.
