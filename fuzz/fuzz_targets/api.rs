@@ -461,6 +461,12 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
     let c = usize::from(input.classes % 41);
     let rows = usize::from(input.count % 64);
     let len = rows * c.max(1) + input.ragged.map_or(0, |r| usize::from(r % 5));
+    // The rows the library sees (the ragged logits may happen to fill whole rows).
+    let rows = if c != 0 && len % c == 0 {
+        len / c
+    } else {
+        rows
+    };
     let offset = usize::from(input.offset % 32);
     let zs = cycle(&input.logits, len, 0.0, Logit::get);
     let zb = placed(&zs, offset);
@@ -716,6 +722,11 @@ fn torchblocks_softmax<L: Lab>(input: &Input) {
     let c = usize::from(input.classes % 41);
     let rows = usize::from(input.count % 64);
     let len = rows * c.max(1) + input.ragged.map_or(0, |r| usize::from(r % 5));
+    let rows = if c != 0 && len % c == 0 {
+        len / c
+    } else {
+        rows
+    };
     let zs = cycle(&input.logits, len, 0.0, Logit::get);
     let nl = input.lens[0].get(rows);
     let labels: Vec<L> = cycle(

@@ -398,9 +398,13 @@ fn fuzz<L: Lab>(input: &Input) {
     let inv = if div == 0.0 { 0.0 } else { 1.0 / div as f64 };
     for (b, o) in &runs[1..] {
         let ctx = format!(
-            "{} vs scalar {} C={c} rows={rows} off={offset} gamma={gamma:e} alpha={alpha:?} red={red:?}",
+            "{} vs scalar {} C={c} rows={rows} off={offset} gamma={gamma:e} alpha={:?} red={red:?}",
             b.name(),
-            std::any::type_name::<L>()
+            std::any::type_name::<L>(),
+            match alpha {
+                Alpha::PerClass(v) => format!("PerClass({:?}...)", &v[..v.len().min(8)]),
+                a => format!("{a:?}"),
+            }
         );
         let results = [
             ("loss", s.loss, o.loss),
@@ -431,7 +435,8 @@ fn fuzz<L: Lab>(input: &Input) {
                 );
             }
         }
-        let row_of = |i: usize| (i / c, &zs[i / c * c..(i / c + 1) * c]);
+        // Rows and alpha vectors in messages: their first 8 values.
+        let row_of = |i: usize| (i / c, &zs[i / c * c..(i / c * c + c.min(8))]);
         if s.per_row.0.is_ok() {
             for r in 0..rows {
                 let (w, g) = (s.per_row.1[r], o.per_row.1[r]);
@@ -439,7 +444,7 @@ fn fuzz<L: Lab>(input: &Input) {
                     close(g, w, 0.0, 1.0),
                     "{ctx}: loss_per_row[{r}] {g:e} vs scalar {w:e}; label {:?} row {:?}",
                     labels[r],
-                    &zs[r * c..(r + 1) * c]
+                    &zs[r * c..r * c + c.min(8)]
                 );
             }
         }
