@@ -75,7 +75,9 @@ fn fuzzed_rows() -> Vec<f32> {
     z
 }
 
-/// Found by `fuzz/fuzz_targets/softmax.rs`: the scalar backend's softmax panics with
+/// Fixed: `Scalar::mul_pow2` wraps instead of overflowing.
+///
+/// Found by `fuzz/fuzz_targets/softmax.rs`: the scalar backend's softmax panicked with
 /// "attempt to add with overflow" at src/simd/scalar.rs:97 (`Scalar::mul_pow2`,
 /// `n.0 as i32 + 127`) in any build with overflow checks (`cargo test`, and a dependent
 /// crate's debug build, which compiles this crate with them); in a release build the sum
@@ -90,7 +92,6 @@ fn fuzzed_rows() -> Vec<f32> {
 /// row then takes `exp_normal_nonpos`, which has no clamp, on `z - max = 1e13`, and
 /// `mul_pow2` gets `n = 1.4e13 as i32 = i32::MAX`.
 #[test]
-#[ignore = "fails today: scalar softmax row [1e13, NaN, 0] overflows in Scalar::mul_pow2 (see comment)"]
 fn softmax_nan_after_the_max_overflows_scalar_exp() {
     use focal_loss::{Alpha, Reduction, SoftmaxFocal};
     for b in backends() {
@@ -130,6 +131,9 @@ fn softmax_nan_after_the_max_overflows_scalar_exp() {
     }
 }
 
+/// Fixed: the long-row statistics add the tie count, less one, to the sum, not the tie count
+/// first (which swallowed a subnormal sum in the f64 lanes).
+///
 /// Found by `fuzz/fuzz_targets/softmax.rs` (2026-12-01, C = 1345, gamma 0, row
 /// `[2.35e-38, -102.918 × 1344]`, label 0: portable `-0.0`, scalar `1.883e-42`). Smallest
 /// clear case: rows of C >= 512 (the online max-and-sum strategy), logits `[0, -90, ..., -90]`,
@@ -142,7 +146,6 @@ fn softmax_nan_after_the_max_overflows_scalar_exp() {
 /// flush-to-zero and bounds the error by a few ulp. Rows of 100 classes (the two-pass
 /// strategy) are right on every backend.
 #[test]
-#[ignore = "fails today: SIMD softmax rows of C >= 512 drop subnormal exp terms (loss -0.0 instead of 1.1e-36)"]
 fn softmax_long_rows_keep_subnormal_exponentials() {
     use focal_loss::SoftmaxFocal;
     for c in [512usize, 600, 1345] {

@@ -131,10 +131,11 @@ impl<S: Lanes> RowState<S> {
         let top = self.m.eq(S::splat(max));
         let f = exp_nonpos(S::select(top, zero, self.m.sub(S::splat(max))));
         let acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, self.cnt)), f);
-        // The counts of the maximum are integers, added exactly; their total is at least 1,
-        // and removing that 1 cancels nothing against the sum.
-        let acc = S::acc_add(acc, S::select(top, self.cnt, zero));
-        (max, S::acc_sum(acc).add(-1.0))
+        // The counts of the maximum are integers, summed exactly on their own; their total
+        // is at least 1, and removing that 1 before adding it to the sum cancels nothing
+        // (added to the sum first, a 1 would swallow a sum of subnormal terms).
+        let ties = S::acc_sum(S::acc_add(S::acc_zero(), S::select(top, self.cnt, zero)));
+        (max, S::acc_sum(acc).join(ties.add(-1.0)))
     }
 }
 
@@ -839,7 +840,10 @@ unsafe fn scalar_row_max(row: *const f32, c: usize) -> (f32, bool) {
         max = max.max(v);
         min = min.min(v);
     }
-    // False for an infinite maximum or minimum and for NaN (a NaN element still reaches the
-    // sum through the unguarded path, which passes it through).
+    // False for an infinite maximum or minimum. A NaN may hide elements from both (`max`
+    // and `min` return the second operand on NaN), so `normal` can be true for a row holding
+    // a NaN and a logit far above the maximum found: the unguarded `exp` then gets a large
+    // argument (`Scalar::mul_pow2` wraps, it does not overflow), and the row's NaN reaches
+    // its sum anyway, which makes the row's loss and gradient NaN, as specified.
     (max.0, max.0 - min.0 <= 87.0)
 }

@@ -94,7 +94,10 @@ impl Lanes for Scalar {
     #[inline(always)]
     fn mul_pow2(self, n: Self) -> Self {
         // n in [-127, 128] is exact in i32; the biased exponent n + 127 lies in [0, 255].
-        let bits = ((n.0 as i32 + 127) as u32) << 23;
+        // Outside that domain (a NaN row's hidden maximum, see `scalar_row_max`) the result is
+        // unspecified but must not panic: the addition wraps, as the SIMD lanes' does, in
+        // every build (an overflow check would panic in a debug build of a dependent crate).
+        let bits = ((n.0 as i32).wrapping_add(127) as u32) << 23;
         Scalar(self.0 * f32::from_bits(bits))
     }
     #[inline(always)]
