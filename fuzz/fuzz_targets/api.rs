@@ -212,7 +212,7 @@ fn softmax_expect(
     {
         return Err(FocalError::BackendUnavailable { backend: b });
     }
-    if c == 0 || len % c != 0 {
+    if c == 0 || !len.is_multiple_of(c) {
         return Err(FocalError::InvalidNumClasses {
             num_classes: c,
             len,
@@ -462,7 +462,7 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
     let rows = usize::from(input.count % 64);
     let len = rows * c.max(1) + input.ragged.map_or(0, |r| usize::from(r % 5));
     // The rows the library sees (the ragged logits may happen to fill whole rows).
-    let rows = if c != 0 && len % c == 0 {
+    let rows = if c != 0 && len.is_multiple_of(c) {
         len / c
     } else {
         rows
@@ -722,7 +722,7 @@ fn torchblocks_softmax<L: Lab>(input: &Input) {
     let c = usize::from(input.classes % 41);
     let rows = usize::from(input.count % 64);
     let len = rows * c.max(1) + input.ragged.map_or(0, |r| usize::from(r % 5));
-    let rows = if c != 0 && len % c == 0 {
+    let rows = if c != 0 && len.is_multiple_of(c) {
         len / c
     } else {
         rows
