@@ -8,6 +8,9 @@
 #   bash fuzz/run.sh            # 60 s per target (what .ci/run does)
 #   bash fuzz/run.sh 1200       # 20 minutes per target
 #   FUZZ_TARGETS="sigmoid api" bash fuzz/run.sh 300
+#   FUZZ_RUNS=60000 bash fuzz/run.sh 60   # also stop after 60000 inputs (CI: with the fixed
+#                                         # default seed, the same inputs as a local check)
+#   FUZZ_SEED=7 bash fuzz/run.sh 1200     # another seed (default 1)
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}
@@ -23,7 +26,8 @@ run() {
   mkdir -p "target/corpus/$t" "artifacts/$t"
   # `-jobs=1` writes the fuzzer's log to fuzz-0.log in the working directory: one per target.
   (cd "$dir" && nice -n 10 "../../../$bin/$t" "../../corpus/$t" "../../../corpus/$t" \
-      -max_total_time="$secs" -jobs=1 -timeout=30 -rss_limit_mb=4096 \
+      -max_total_time="$secs" -seed="${FUZZ_SEED:-1}" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+      -jobs=1 -timeout=30 -rss_limit_mb=4096 \
       -artifact_prefix="../../../artifacts/$t/" >stdout.log 2>&1) && status=0 || status=$?
   grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "$dir/fuzz-0.log" | sed "s/^/$t: /" || true
   if [ "$status" -ne 0 ] || grep -qE 'panicked|ERROR: libFuzzer|ERROR: AddressSanitizer|SUMMARY:' "$dir/fuzz-0.log"; then

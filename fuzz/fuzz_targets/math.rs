@@ -24,9 +24,7 @@ struct Input {
 
 /// A target of the documented domain: 0, 1, or in [1e-7, 1 - 1e-7].
 fn documented(t: f32) -> f32 {
-    if t == 0.0 || t == 1.0 {
-        t
-    } else if (1e-7..=1.0 - 1e-7).contains(&t) {
+    if t == 0.0 || t == 1.0 || (1e-7..=1.0 - 1e-7).contains(&t) {
         t
     } else if t.is_nan() || t < 0.5 {
         1e-7
