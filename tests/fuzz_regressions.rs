@@ -184,3 +184,27 @@ fn softmax_long_rows_keep_subnormal_exponentials() {
         }
     }
 }
+
+/// Fixed: at an infinite logit, a soft target near 0 or 1 made `ce` infinite while `u^γ`
+/// underflowed to 0, and the loss was `0·inf = NaN` instead of its limit +inf.
+///
+/// Found by `fuzz/fuzz_targets/api.rs` (2026-12-01): `loss_elementwise`, form (A), γ = 2,
+/// AVX-512, `x = -inf`, `t = 3.74e-43`.
+#[test]
+fn sigmoid_infinite_logit_tiny_soft_target_is_inf_not_nan() {
+    let tiny = 3.74e-43f32;
+    for b in backends() {
+        let f = SigmoidFocal::new().gamma(2.0).backend(b);
+        let x = [f32::NEG_INFINITY, f32::INFINITY, f32::NEG_INFINITY, 0.5];
+        let t = [tiny, 1.0 - 6e-8, 1.0, tiny];
+        let mut out = [0.0f32; 4];
+        f.loss_elementwise(&x, &t, &mut out).unwrap();
+        assert_eq!(out[0], f32::INFINITY, "{}: {out:?}", b.name());
+        assert_eq!(out[1], f32::INFINITY, "{}: {out:?}", b.name());
+        assert_eq!(out[2], f32::INFINITY, "{}: {out:?}", b.name());
+        assert!(out[3].is_finite(), "{}: {out:?}", b.name());
+        let mut g = [0.0f32; 4];
+        f.grad_elementwise(&x, &t, &[1.0; 4], &mut g).unwrap();
+        assert!(g.iter().all(|v| v.is_finite()), "{}: {g:?}", b.name());
+    }
+}

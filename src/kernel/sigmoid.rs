@@ -278,6 +278,12 @@ fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S>
         }
     };
     let mut lv = upow.mul(ce);
+    if any_inf {
+        // At an infinite logit a soft target near 0 or 1 makes `ce` infinite while `u^γ`
+        // underflows to 0 (`u` itself is positive): the limit is +inf, not 0·inf = NaN.
+        let lost = S::and(ce.eq(S::splat(f32::INFINITY)), zero.lt(u));
+        lv = S::select(lost, ce, lv);
+    }
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.
     let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));
     if !g.zero() {
