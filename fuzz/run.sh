@@ -8,7 +8,7 @@
 #   bash fuzz/run.sh            # 60 s per target (what .ci/run does)
 #   bash fuzz/run.sh 1200       # 20 minutes per target
 #   FUZZ_TARGETS="sigmoid api" bash fuzz/run.sh 300
-#   FUZZ_RUNS=60000 bash fuzz/run.sh 60   # also stop after 60000 inputs (CI: with the fixed
+#   FUZZ_RUNS=15000 bash fuzz/run.sh 60   # also stop after 15000 inputs (CI: with the fixed
 #                                         # default seed, the same inputs as a local check)
 #   FUZZ_SEED=7 bash fuzz/run.sh 1200     # another seed (default 1)
 set -euo pipefail
