@@ -1,5 +1,4 @@
-//! Inputs the fuzz targets (fuzz/) found, kept as tests. A test marked `#[ignore]` fails
-//! today; its comment says what is wrong.
+//! Inputs the fuzz targets (fuzz/) found, kept as tests.
 
 use focal_loss::{Backend, SigmoidFocal, SigmoidForm};
 
@@ -19,14 +18,12 @@ fn softplus(x: f64) -> f64 {
 /// `5.18556e-39`, target `1e-7`, logit `-88.8`. The loss is
 /// `α·t·softplus(-x) + (1-α)·(1-t)·softplus(x)` = `4.6e-44 + 2.72e-39`: the first term is
 /// 33 smallest subnormals, the result 2.7205e-39 is subnormal, and every backend returns it
-/// about 32 smallest subnormals too low: the weight `α·t` (5.2e-46) is rounded to f32, where
-/// it is 0, so the whole first term is lost. The README's bound, "results below the normal
-/// range are compared in units of the smallest subnormal", allows `K = 6` (cond is 0 at
-/// gamma 0). Either the kernels form the term as `α·(t·softplus(-x))` (or scale a tiny weight
-/// up), or the README's accuracy section excludes weights `α·t` and `(1-α)·(1-t)` below the
-/// normal range from the bound.
+/// about 32 smallest subnormals too low when the weight `α·t` (5.2e-46) is rounded to f32
+/// first, where it is 0, so the whole first term is lost. The README's bound, "results below
+/// the normal range are compared in units of the smallest subnormal", allows `K = 6` (cond is
+/// 0 at gamma 0). Fixed: form (B) multiplies each term by its alpha last,
+/// `α·(t·softplus(-x))`.
 #[test]
-#[ignore = "fails today: the subnormal weight alpha·t is flushed by rounding; see the comment"]
 fn sigmoid_subnormal_alpha_weight() {
     let x = f32::from_bits(0xc2b1_999a); // -88.8
     let t = 1e-7f32;

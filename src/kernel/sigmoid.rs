@@ -321,9 +321,11 @@ fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S>
         Some(alpha) => (alpha, 1.0 - alpha),
         None => (1.0, 1.0),
     };
-    // Weight of the term with the large log (a + l), and of the other one.
-    let ww = c.w.mul(S::select(c.pos, S::splat(a1), S::splat(a0)));
-    let wc = c.wbar.mul(S::select(c.pos, S::splat(a0), S::splat(a1)));
+    // Alpha weight of the term with the large log (a + l), and of the other one. Each term
+    // multiplies by its alpha last: `α·t` first would underflow for a subnormal `α` and lose
+    // the term's relative accuracy (fuzz finding, `tests/fuzz_regressions.rs`).
+    let aw = S::select(c.pos, S::splat(a1), S::splat(a0));
+    let ac = S::select(c.pos, S::splat(a0), S::splat(a1));
     let gamma = S::splat(p.gamma);
     let pc = c.d;
     let pw = c.d.mul(c.e);
@@ -334,7 +336,14 @@ fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S>
     } else {
         (g.powi(pc), g.powi(pw))
     };
-    let lv = mul_or_zero(ww, pc_g.mul(sp_w)).add(wc.mul(pw_g).mul(sp_c));
+    let lw = mul_or_zero(c.w, pc_g.mul(sp_w));
+    // `lw` is infinite only at an infinite logit, where a zero alpha weight must give 0.
+    let lw = if c.big {
+        mul_or_zero(aw, lw)
+    } else {
+        aw.mul(lw)
+    };
+    let lv = lw.add(c.wbar.mul(pw_g).mul(sp_c).mul(ac));
     let (bw, bc) = if g.zero() {
         (pc, pw)
     } else {
@@ -343,7 +352,11 @@ fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S>
             gamma.mul(pc).mul_add(sp_c, pw),
         )
     };
-    let g = ww.mul(pc_g).mul(bw).sub(wc.mul(pw_g).mul(bc));
+    let g =
+        c.w.mul(pc_g)
+            .mul(bw)
+            .mul(aw)
+            .sub(c.wbar.mul(pw_g).mul(bc).mul(ac));
     Out {
         loss: lv,
         g,
