@@ -100,8 +100,9 @@ impl SigmoidFocal {
         self
     }
 
-    /// The focusing exponent, finite and `>= 0`. 0, 1, 2, 3 and 4 are computed exactly by
-    /// multiplication; other values through `exp(γ·ln u)`.
+    /// The focusing exponent, finite and `>= 0`. 0, 1, 2, 3 and 4 are computed by
+    /// multiplication, 0.5 to 4.5 in steps of one as `u^k·√u` (a correctly rounded square
+    /// root), other values through `exp(γ·ln u)`.
     pub const fn gamma(mut self, gamma: f32) -> Self {
         self.gamma = gamma;
         self

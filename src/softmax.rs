@@ -86,7 +86,9 @@ impl<'a> SoftmaxFocal<'a> {
         self
     }
 
-    /// The focusing exponent, finite and `>= 0`.
+    /// The focusing exponent, finite and `>= 0`. 0, 1, 2, 3 and 4 are computed by
+    /// multiplication, 0.5 to 4.5 in steps of one as `q^k·√q` (a correctly rounded square
+    /// root), other values through `exp(γ·ln q)`.
     pub const fn gamma(mut self, gamma: f32) -> Self {
         self.gamma = gamma;
         self

@@ -109,9 +109,10 @@ fn sigmoid_all(f: &SigmoidFocal, x: &[f32], t: &[f32], r: Reduction) -> (Vec<f32
 #[test]
 fn sigmoid_every_mode_form_and_gamma() {
     use SigmoidForm::{ModulatedBce as A, PerTerm as B};
-    // (form, alpha, gamma, soft targets): every compile-time gamma 0 to 4 and the general
-    // path (2.5, and 0.5 below 1) in form (A); form (B) at 0, 2 and 2.5; soft targets (the
-    // `exp(γ·ln u)` path) at 2 and 2.5 in both forms.
+    // (form, alpha, gamma, soft targets): every compile-time gamma 0 to 4, the half-integers
+    // (2.5, and 0.5 below 1: `u^k·√u`) and the general path (2.7, 0.3) in form (A); form (B)
+    // at 0, 2, 2.5 and 2.7; soft targets (for 2.7 the `exp(γ·ln u)` path with `ln v`) at 2,
+    // 2.5 and 2.7 in both forms.
     let cases = [
         (A, Some(0.25), 0.0, false),
         (A, None, 1.0, false),
@@ -120,6 +121,11 @@ fn sigmoid_every_mode_form_and_gamma() {
         (A, Some(0.75), 4.0, false),
         (A, Some(0.5), 2.5, false),
         (A, None, 0.5, false),
+        (A, Some(0.25), 2.7, false),
+        (A, None, 0.3, false),
+        (B, None, 2.7, false),
+        (A, None, 2.7, true),
+        (B, Some(0.6), 2.7, true),
         (B, Some(0.25), 0.0, false),
         (B, None, 2.0, false),
         (B, Some(0.25), 2.5, false),
@@ -210,6 +216,7 @@ fn softmax_case<L: ClassIndex + std::fmt::Debug>(labels: &[L], c: usize, ignore:
         (Alpha::PerClass(&class_alpha), 2.5, Reduction::MeanValid),
         (Alpha::None, 0.0, Reduction::Sum),
         (Alpha::None, 1.0, Reduction::Normalize(3.0)),
+        (Alpha::Scalar(0.5), 0.7, Reduction::Mean),
     ];
     // Longer rows: one parameter set (the row loops do not depend on gamma but for the
     // power, which the short rows cover with every set).

@@ -161,15 +161,16 @@ fn page_aligned_frame(_features: &str) {
     core::hint::black_box(&mut slot);
 }
 
-/// Calls `$f::<$($pre,)* G>` for the compile-time `G` of `$gamma`.
+/// Calls `$f::<$($pre,)* G>` for the compile-time code `G` of `$gamma` (`2γ` for the integers 0
+/// to 4, else [`sigmoid::GENERAL`]).
 macro_rules! by_gamma {
     ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
-        match sigmoid::int_gamma($gamma) {
+        match sigmoid::gamma_code($gamma) {
             0 => $f::<$($pre,)* 0>($($arg),*),
-            1 => $f::<$($pre,)* 1>($($arg),*),
             2 => $f::<$($pre,)* 2>($($arg),*),
-            3 => $f::<$($pre,)* 3>($($arg),*),
             4 => $f::<$($pre,)* 4>($($arg),*),
+            6 => $f::<$($pre,)* 6>($($arg),*),
+            8 => $f::<$($pre,)* 8>($($arg),*),
             _ => $f::<$($pre,)* { sigmoid::GENERAL }>($($arg),*),
         }
     };
@@ -247,11 +248,15 @@ mod scalar {
     /// loops of the modes it calls.
     #[inline(always)]
     pub(super) unsafe fn sigmoid(job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
-        use sigmoid::{GRAD_UP, LOSS, SUM, SUM_GRAD, run_scalar};
+        use sigmoid::{ANY_MODE, GRAD_UP, LOSS, ONE_LOOP, SUM, SUM_GRAD, run_scalar};
         // SAFETY: forwarded; each arm runs the loop of the job's mode (the SUM_GRAD loop
         // also serves GRAD, whose sum is not used, and the LOSS loop SUM, which has no
-        // output): three loops for five modes, each a few KB on a microcontroller.
+        // output): three loops for five modes, each a few KB on a microcontroller; one
+        // loop for all of them without an FPU.
         unsafe {
+            if ONE_LOOP {
+                return run_scalar::<ANY_MODE>(job, p);
+            }
             match sigmoid::mode_id(job.mode) {
                 SUM | LOSS => run_scalar::<LOSS>(job, p),
                 GRAD_UP => run_scalar::<GRAD_UP>(job, p),

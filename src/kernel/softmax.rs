@@ -35,7 +35,7 @@ use crate::simd::{
 };
 
 use super::Mode;
-use super::sigmoid::{Fixed, Gamma, Runtime, int_gamma};
+use super::sigmoid::{Fixed, Gamma, Runtime, gamma_code};
 
 /// Rows at least this long are finished one at a time, while they are still in L1.
 const LONG_ROW: usize = 512;
@@ -338,11 +338,12 @@ fn finish<S: Lanes, G: Gamma>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32, g:
     let ell = dk.sub(lsr);
     let p = exp(ell);
     let q = S::select(is_arg, s_rest.div(one.add(s_rest)), one.sub(p));
-    let qg = if g.general() {
-        let ln_q = S::select(is_arg, ln(s_rest).sub(lsr), log1p(p.neg()));
-        exp(S::splat(gamma).mul(ln_q))
-    } else {
-        g.powi(q)
+    let qg = match g.pow(q, gamma) {
+        Some(qg) => qg,
+        None => {
+            let ln_q = S::select(is_arg, ln(s_rest).sub(lsr), log1p(p.neg()));
+            exp(S::splat(gamma).mul(ln_q))
+        }
     };
     let aq = alpha.mul(qg);
     let loss = mul_or_zero(aq, ell.neg());
@@ -425,7 +426,7 @@ unsafe fn row_grad<S: Lanes>(
     }
 }
 
-/// Runs `job` with lanes `S` and `γ = G` (see [`int_gamma`](super::sigmoid::int_gamma));
+/// Runs `job` with lanes `S` and `γ` of code `G` (see [`gamma_code`](super::sigmoid::gamma_code));
 /// returns the sum of the row losses (0 unless the mode sums).
 ///
 /// # Safety
@@ -765,7 +766,7 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
 #[inline(never)]
 pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     let c = job.c;
-    let g = Runtime(int_gamma(job.gamma));
+    let g = Runtime(gamma_code(job.gamma));
     let (out, scale, up) = job.mode.parts();
     let grads = job.mode.grads();
     // Every row, however long, takes the short rows' two passes and keeps its exponentials

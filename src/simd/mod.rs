@@ -165,6 +165,9 @@ pub(crate) trait Lanes: Copy {
     fn mul(self, b: Self) -> Self;
     /// `self / b`, correctly rounded.
     fn div(self, b: Self) -> Self;
+    /// `√self`, correctly rounded (IEEE-754 `squareRoot`: the same bits on every backend and
+    /// target; NaN below zero, `√-0 = -0`).
+    fn sqrt(self) -> Self;
     /// `self · b + c` (fused where the lanes have FMA).
     fn mul_add(self, b: Self, c: Self) -> Self;
     /// `c - self · b` (fused where the lanes have FMA).

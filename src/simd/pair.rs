@@ -151,7 +151,7 @@ impl<S: Lanes> Lanes for Pair<S> {
         Pair(S::iota(), S::iota().add(S::splat(S::N as f32)))
     }
     halves!(fn add, sub, mul, div, min, max, umax_bits, mul_pow2, ldexp (b: Self) -> Self);
-    halves!(fn neg, abs, round, recip, recip_1_2 () -> Self);
+    halves!(fn neg, abs, round, recip, recip_1_2, sqrt () -> Self);
     halves!(fn lt, le, eq (b: Self) -> Self::Mask);
     #[inline(always)]
     fn mul_add(self, b: Self, c: Self) -> Self {

@@ -83,6 +83,29 @@ impl Lanes for Portable {
         Portable(self.0 / b.0)
     }
     #[inline(always)]
+    fn sqrt(self) -> Self {
+        // sqrtps / fsqrt / f32x4.sqrt are correctly rounded. Elsewhere `wide` falls back to
+        // a software square root of its own, so each lane goes through `Scalar`'s.
+        #[cfg(any(
+            target_feature = "sse",
+            target_feature = "simd128",
+            all(target_feature = "neon", target_arch = "aarch64")
+        ))]
+        {
+            Portable(self.0.sqrt())
+        }
+        #[cfg(not(any(
+            target_feature = "sse",
+            target_feature = "simd128",
+            all(target_feature = "neon", target_arch = "aarch64")
+        )))]
+        {
+            Portable(f32x4::new(
+                self.0.to_array().map(|v| super::Scalar(v).sqrt().0),
+            ))
+        }
+    }
+    #[inline(always)]
     fn mul_add(self, b: Self, c: Self) -> Self {
         Portable(self.0.mul_add(b.0, c.0))
     }

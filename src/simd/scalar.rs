@@ -57,6 +57,10 @@ impl Lanes for Scalar {
         Scalar(self.0 / b.0)
     }
     #[inline(always)]
+    fn sqrt(self) -> Self {
+        Scalar(sqrt(self.0))
+    }
+    #[inline(always)]
     fn mul_add(self, b: Self, c: Self) -> Self {
         Scalar(self.0 * b.0 + c.0)
     }
@@ -176,5 +180,95 @@ impl Lanes for Scalar {
     #[inline(always)]
     fn acc_sum(acc: Total) -> Total {
         acc
+    }
+}
+
+/// `√x`, correctly rounded: one `vsqrt.f32` where the target has a hard-float FPU (every
+/// `eabihf` Arm target has VFP), `sqrtss` on x86_64, else `libm`'s (the hardware
+/// instruction on aarch64 and wasm32, a correctly rounded integer algorithm elsewhere): the
+/// same bits everywhere.
+#[inline(always)]
+fn sqrt(x: f32) -> f32 {
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    {
+        // Through a core register: rustc lets `asm!` name an S register as an operand only
+        // with its `vfp2` feature, which means double precision and which the
+        // single-precision Cortex-M4F target does not enable (four `vmov`s: still a tenth of
+        // a software square root).
+        let mut bits = x.to_bits();
+        // SAFETY: the instructions read and write only `bits` and S15, declared clobbered;
+        // they touch no memory and no stack, and every `eabihf` Arm target has the VFP unit
+        // (with `vsqrt.f32`) that its hard-float ABI requires.
+        unsafe {
+            core::arch::asm!(
+                "vmov s15, {0}",
+                "vsqrt.f32 s15, s15",
+                "vmov {0}, s15",
+                inout(reg) bits,
+                out("s15") _,
+                options(pure, nomem, nostack),
+            );
+        }
+        f32::from_bits(bits)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_cvtss_f32, _mm_set_ss, _mm_sqrt_ss};
+        // sqrtss through the intrinsic, which Miri also runs (`libm` issues it through
+        // `asm!`). SAFETY: SSE is part of every x86_64 target; the intrinsics touch only
+        // their register operands.
+        unsafe { _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x))) }
+    }
+    #[cfg(any(target_arch = "aarch64", target_arch = "wasm32"))]
+    {
+        // One instruction here (fsqrt, f32.sqrt).
+        libm::sqrtf(x)
+    }
+    #[cfg(not(any(
+        all(target_arch = "arm", target_abi = "eabihf"),
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "wasm32"
+    )))]
+    {
+        soft_sqrt(x)
+    }
+}
+
+/// `libm`'s integer square root, out of line: inlined into each kernel loop it would be
+/// linked once per loop (about 100 B each on a Cortex-M0).
+#[cfg(not(any(
+    all(target_arch = "arm", target_abi = "eabihf"),
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "wasm32"
+)))]
+#[inline(never)]
+fn soft_sqrt(x: f32) -> f32 {
+    libm::sqrtf(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Correctly rounded: `f64`'s square root of an `f32` is exact to 53 bits, more than the
+    /// 2·24 + 2 that make its rounding to `f32` the correctly rounded result.
+    #[test]
+    fn sqrt_is_correctly_rounded() {
+        let mut bits = 0u32;
+        loop {
+            let x = f32::from_bits(bits);
+            let got = Scalar(x).sqrt().0;
+            let want = (x as f64).sqrt() as f32;
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "sqrt({x:e}) = {got:e}, want {want:e}"
+            );
+            match bits.checked_add(997) {
+                Some(b) => bits = b,
+                None => break,
+            }
+        }
     }
 }

@@ -384,11 +384,12 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         }
 
         // Lane-wise arithmetic against Scalar.
-        let ops: [(&str, Arr, ScalarOp, bool); 10] = [
+        let ops: [(&str, Arr, ScalarOp, bool); 11] = [
             ("add", lanes(a.add(b)), |x, y, _| x.add(y), false),
             ("sub", lanes(a.sub(b)), |x, y, _| x.sub(y), false),
             ("mul", lanes(a.mul(b)), |x, y, _| x.mul(y), false),
             ("div", lanes(a.div(b)), |x, y, _| x.div(y), false),
+            ("sqrt", lanes(a.sqrt()), |x, _, _| x.sqrt(), false),
             ("min", lanes(a.min(b)), |x, y, _| x.min(y), true),
             ("max", lanes(a.max(b)), |x, y, _| x.max(y), true),
             (
