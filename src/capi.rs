@@ -318,6 +318,12 @@ impl Fail {
                 found: len,
                 ..focal_error::with(FOCAL_INVALID_NUM_CLASSES, FOCAL_ARG_LOGITS)
             },
+            // No C function takes the channels-first layout; the nearest code, should one.
+            FocalError::InvalidSpatial { spatial, positions } => focal_error {
+                num_classes: spatial,
+                found: positions,
+                ..focal_error::with(FOCAL_INVALID_NUM_CLASSES, FOCAL_ARG_LOGITS)
+            },
             FocalError::InvalidAlpha { value } => focal_error {
                 value,
                 ..focal_error::with(FOCAL_INVALID_ALPHA, FOCAL_ARG_PARAMS)

@@ -34,6 +34,14 @@ pub enum FocalError {
         /// The value given.
         value: f32,
     },
+    /// Channels-first softmax: the number of positions per image is 0 or does not divide
+    /// the number of positions (`logits.len() / num_classes`, which is `N·S`).
+    InvalidSpatial {
+        /// The positions per image given.
+        spatial: usize,
+        /// The number of positions.
+        positions: usize,
+    },
     /// A per-class alpha slice does not have one entry per class.
     ClassAlphaLength {
         /// `num_classes`.
@@ -118,6 +126,10 @@ impl fmt::Display for FocalError {
             FocalError::InvalidNumClasses { num_classes, len } => write!(
                 f,
                 "num_classes {num_classes} must be positive and divide the {len} logits"
+            ),
+            FocalError::InvalidSpatial { spatial, positions } => write!(
+                f,
+                "{spatial} positions per image must be positive and divide the {positions} positions"
             ),
             FocalError::InvalidAlpha { value } => {
                 write!(f, "alpha {value} is not in [0, 1]")

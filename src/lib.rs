@@ -12,6 +12,7 @@ extern crate std;
 mod backend;
 #[cfg(feature = "capi")]
 pub mod capi;
+mod channels_first;
 pub mod compat;
 mod error;
 mod kernel;
@@ -25,6 +26,7 @@ mod targets;
 mod total;
 
 pub use backend::Backend;
+pub use channels_first::ChannelsFirst;
 pub use error::FocalError;
 pub use label::ClassIndex;
 pub use params::{Alpha, Reduction, SigmoidForm};

@@ -109,8 +109,9 @@ impl<'a> SoftmaxFocal<'a> {
 
     /// Every check, in the documented order, before anything is written. Returns the backend,
     /// the class weights, the number of rows and the number of rows not ignored.
-    fn prepare(
+    fn prepare<const CF: bool>(
         &self,
+        spatial: usize,
         r: Option<Reduction>,
         len: usize,
         num_classes: usize,
@@ -124,6 +125,12 @@ impl<'a> SoftmaxFocal<'a> {
         }
         let b = ready(self.backend)?;
         let rows = check_rows(len, num_classes, labels.len(), &self.alpha)?;
+        if CF && (spatial == 0 || !rows.is_multiple_of(spatial)) {
+            return Err(FocalError::InvalidSpatial {
+                spatial,
+                positions: rows,
+            });
+        }
         let alpha = match self.alpha {
             Alpha::None => ClassAlpha::One,
             Alpha::Scalar(a) => ClassAlpha::Same(a),
@@ -141,8 +148,10 @@ impl<'a> SoftmaxFocal<'a> {
         })
     }
 
-    fn run(
+    #[allow(clippy::too_many_arguments)]
+    fn run<const CF: bool>(
         &self,
+        spatial: usize,
         b: Ready,
         alpha: ClassAlpha<'a>,
         z: *const f32,
@@ -159,11 +168,19 @@ impl<'a> SoftmaxFocal<'a> {
             alpha,
             gamma: self.gamma,
             mode,
+            spatial,
         };
-        // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows, each output
-        // length and every label; `z` and a gradient output are the same pointer only in the
-        // in-place method, which the kernel allows.
-        unsafe { backend::run_softmax(b, &job) }
+        // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows (a multiple
+        // of `spatial` for the channels-first layout), each output length and every label;
+        // `z` and a gradient output are the same pointer only in the in-place method, which
+        // the kernels allow.
+        unsafe {
+            if CF {
+                backend::run_softmax_cf(b, &job)
+            } else {
+                backend::run_softmax(b, &job)
+            }
+        }
     }
 
     /// The reduced loss.
@@ -174,14 +191,15 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        self.loss_erased(logits, num_classes, erase(labels), r)
+        self.loss_erased::<false>(1, logits, num_classes, erase(labels), r)
     }
 
     /// [`loss`](Self::loss) with the labels' type as a run-time tag: one copy of the
     /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
     #[inline(never)]
-    fn loss_erased(
+    pub(crate) fn loss_erased<const CF: bool>(
         &self,
+        spatial: usize,
         logits: &[f32],
         num_classes: usize,
         labels: Labels<'_>,
@@ -192,8 +210,16 @@ impl<'a> SoftmaxFocal<'a> {
             alpha,
             rows,
             valid,
-        } = self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
-        let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, Mode::Sum);
+        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
+        let sum = self.run::<CF>(
+            spatial,
+            b,
+            alpha,
+            logits.as_ptr(),
+            num_classes,
+            labels,
+            Mode::Sum,
+        );
         Ok(reduced(sum, r.divisor(rows, valid)))
     }
 
@@ -205,21 +231,23 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         out: &mut [f32],
     ) -> Result<(), FocalError> {
-        self.loss_per_row_erased(logits, num_classes, erase(labels), out)
+        self.loss_per_row_erased::<false>(1, logits, num_classes, erase(labels), out)
     }
 
     /// [`loss_per_row`](Self::loss_per_row) with the labels' type as a run-time tag: one copy of the
     /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
     #[inline(never)]
-    fn loss_per_row_erased(
+    pub(crate) fn loss_per_row_erased<const CF: bool>(
         &self,
+        spatial: usize,
         logits: &[f32],
         num_classes: usize,
         labels: Labels<'_>,
         out: &mut [f32],
     ) -> Result<(), FocalError> {
         let rows = labels.len();
-        self.prepare(
+        self.prepare::<CF>(
+            spatial,
             None,
             logits.len(),
             num_classes,
@@ -228,7 +256,15 @@ impl<'a> SoftmaxFocal<'a> {
         )
         .map(|Prepared { b, alpha, .. }| {
             let mode = Mode::Loss(out.as_mut_ptr());
-            self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+            self.run::<CF>(
+                spatial,
+                b,
+                alpha,
+                logits.as_ptr(),
+                num_classes,
+                labels,
+                mode,
+            );
         })
     }
 
@@ -242,14 +278,16 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: f32,
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
-        self.grad_erased(logits, num_classes, erase(labels), r, upstream, grad)
+        self.grad_erased::<false>(1, logits, num_classes, erase(labels), r, upstream, grad)
     }
 
     /// [`grad`](Self::grad) with the labels' type as a run-time tag: one copy of the
     /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
     #[inline(never)]
-    fn grad_erased(
+    #[allow(clippy::too_many_arguments)] // the public method's five, the layout's one
+    pub(crate) fn grad_erased<const CF: bool>(
         &self,
+        spatial: usize,
         logits: &[f32],
         num_classes: usize,
         labels: Labels<'_>,
@@ -263,12 +301,20 @@ impl<'a> SoftmaxFocal<'a> {
             alpha,
             rows,
             valid,
-        } = self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
+        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
         let mode = Mode::Grad(
             grad.as_mut_ptr(),
             grad_factor(upstream, r.divisor(rows, valid)),
         );
-        self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+        self.run::<CF>(
+            spatial,
+            b,
+            alpha,
+            logits.as_ptr(),
+            num_classes,
+            labels,
+            mode,
+        );
         Ok(())
     }
 
@@ -282,14 +328,15 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: &[f32],
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
-        self.grad_per_row_erased(logits, num_classes, erase(labels), upstream, grad)
+        self.grad_per_row_erased::<false>(1, logits, num_classes, erase(labels), upstream, grad)
     }
 
     /// [`grad_per_row`](Self::grad_per_row) with the labels' type as a run-time tag: one copy of the
     /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
     #[inline(never)]
-    fn grad_per_row_erased(
+    pub(crate) fn grad_per_row_erased<const CF: bool>(
         &self,
+        spatial: usize,
         logits: &[f32],
         num_classes: usize,
         labels: Labels<'_>,
@@ -301,9 +348,17 @@ impl<'a> SoftmaxFocal<'a> {
             ("grad", logits.len(), grad.len()),
         ];
         let Prepared { b, alpha, .. } =
-            self.prepare(None, logits.len(), num_classes, labels, &outs)?;
+            self.prepare::<CF>(spatial, None, logits.len(), num_classes, labels, &outs)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
-        self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+        self.run::<CF>(
+            spatial,
+            b,
+            alpha,
+            logits.as_ptr(),
+            num_classes,
+            labels,
+            mode,
+        );
         Ok(())
     }
 
@@ -316,14 +371,15 @@ impl<'a> SoftmaxFocal<'a> {
         r: Reduction,
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
-        self.loss_and_grad_erased(logits, num_classes, erase(labels), r, grad)
+        self.loss_and_grad_erased::<false>(1, logits, num_classes, erase(labels), r, grad)
     }
 
     /// [`loss_and_grad`](Self::loss_and_grad) with the labels' type as a run-time tag: one copy of the
     /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
     #[inline(never)]
-    fn loss_and_grad_erased(
+    pub(crate) fn loss_and_grad_erased<const CF: bool>(
         &self,
+        spatial: usize,
         logits: &[f32],
         num_classes: usize,
         labels: Labels<'_>,
@@ -336,10 +392,18 @@ impl<'a> SoftmaxFocal<'a> {
             alpha,
             rows,
             valid,
-        } = self.prepare(Some(r), logits.len(), num_classes, labels, &outs)?;
+        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
         let div = r.divisor(rows, valid);
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, div));
-        let sum = self.run(b, alpha, logits.as_ptr(), num_classes, labels, mode);
+        let sum = self.run::<CF>(
+            spatial,
+            b,
+            alpha,
+            logits.as_ptr(),
+            num_classes,
+            labels,
+            mode,
+        );
         Ok(reduced(sum, div))
     }
 
@@ -351,14 +415,15 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        self.loss_and_grad_in_place_erased(logits, num_classes, erase(labels), r)
+        self.loss_and_grad_in_place_erased::<false>(1, logits, num_classes, erase(labels), r)
     }
 
     /// [`loss_and_grad_in_place`](Self::loss_and_grad_in_place) with the labels' type as a run-time tag: one copy of the
     /// body for every label type (on a Cortex-M4, 2 KB per label type otherwise).
     #[inline(never)]
-    fn loss_and_grad_in_place_erased(
+    pub(crate) fn loss_and_grad_in_place_erased<const CF: bool>(
         &self,
+        spatial: usize,
         logits: &mut [f32],
         num_classes: usize,
         labels: Labels<'_>,
@@ -369,13 +434,13 @@ impl<'a> SoftmaxFocal<'a> {
             alpha,
             rows,
             valid,
-        } = self.prepare(Some(r), logits.len(), num_classes, labels, &[])?;
+        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
         let div = r.divisor(rows, valid);
         // One pointer for both reading and writing.
         let z = logits.as_mut_ptr();
         let mode = Mode::SumGrad(z, grad_factor(1.0, div));
         Ok(reduced(
-            self.run(b, alpha, z, num_classes, labels, mode),
+            self.run::<CF>(spatial, b, alpha, z, num_classes, labels, mode),
             div,
         ))
     }

@@ -1,5 +1,6 @@
 //! Accuracy of the softmax focal loss (SPEC 2) on every available backend, forced explicitly,
-//! against the f64 oracle in `common::oracle`.
+//! against the f64 oracle in `common::oracle`, in both layouts: row-major, and the same rows
+//! as channels-first positions (equal to row-major bit for bit on the scalar backend).
 //!
 //! Sweep: C in {1, 2, 3, 4, 5, 7, 15, 16, 17, 31, 80, 255, 1000}; rows of random logits at
 //! scales 1..100, rows whose target is the arg-max by margins 0..100 (the `q = S_rest/(1+S_rest)`
@@ -30,6 +31,30 @@ pub struct Batch {
     pub c: usize,
     pub z: Vec<f32>,
     pub labels: Vec<i64>,
+}
+
+/// Row-major `[N·S × C]` (rows `n·S + s`) to channels-first `[N, C, S]`.
+fn to_channels_first(z: &[f32], c: usize, spatial: usize) -> Vec<f32> {
+    let mut t = vec![0.0; z.len()];
+    for (r, row) in z.chunks(c).enumerate() {
+        let (n, s) = (r / spatial, r % spatial);
+        for (j, &v) in row.iter().enumerate() {
+            t[n * c * spatial + j * spatial + s] = v;
+        }
+    }
+    t
+}
+
+/// The inverse of [`to_channels_first`].
+fn from_channels_first(t: &[f32], c: usize, spatial: usize) -> Vec<f32> {
+    let mut z = vec![0.0; t.len()];
+    for (r, row) in z.chunks_mut(c).enumerate() {
+        let (n, s) = (r / spatial, r % spatial);
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = t[n * c * spatial + j * spatial + s];
+        }
+    }
+    z
 }
 
 fn special_value(rng: &mut Rng) -> f32 {
@@ -181,29 +206,90 @@ fn sweep(cs: &[usize]) {
                         .unwrap();
                     f.loss_and_grad(&b.z, c, &b.labels, Reduction::Sum, &mut fused)
                         .unwrap();
+                    // The same rows as channels-first `[N, C, S]` positions (N = 2 when the
+                    // rows split evenly): the results, transposed back, must equal the
+                    // row-major ones bit for bit on the scalar backend and meet the same
+                    // bound on every backend.
+                    let spatial = if rows.is_multiple_of(2) { rows / 2 } else { rows };
+                    let zt = to_channels_first(&b.z, c, spatial);
+                    let cf = f.channels_first(spatial);
+                    let mut out_cf = vec![0.0f32; rows];
+                    let mut grad_cf = vec![0.0f32; rows * c];
+                    let mut fused_cf = vec![0.0f32; rows * c];
+                    cf.loss_per_position(&zt, c, &b.labels, &mut out_cf)
+                        .unwrap();
+                    cf.grad_per_position(&zt, c, &b.labels, &ones, &mut grad_cf)
+                        .unwrap();
+                    let sum_cf = cf
+                        .loss_and_grad(&zt, c, &b.labels, Reduction::Sum, &mut fused_cf)
+                        .unwrap();
+                    let grad_cf = from_channels_first(&grad_cf, c, spatial);
+                    let fused_cf = from_channels_first(&fused_cf, c, spatial);
+                    if backend == Backend::Scalar {
+                        let ctx = || format!("C {c} alpha {alpha:?} gamma {gamma} S {spatial}");
+                        assert_eq!(bits(&out_cf), bits(&out), "channels-first loss, {}", ctx());
+                        assert_eq!(
+                            bits(&grad_cf),
+                            bits(&grad),
+                            "channels-first grad, {}",
+                            ctx()
+                        );
+                        assert_eq!(
+                            bits(&fused_cf),
+                            bits(&fused),
+                            "channels-first fused, {}",
+                            ctx()
+                        );
+                        let sum = f.loss(&b.z, c, &b.labels, Reduction::Sum).unwrap();
+                        assert_eq!(
+                            sum_cf.to_bits(),
+                            sum.to_bits(),
+                            "channels-first sum, {}",
+                            ctx()
+                        );
+                    }
                     let (ml, mg, mf) = &mut per_backend[bi];
-                    for r in 0..rows {
-                        let zr = &b.z[r * c..(r + 1) * c];
-                        let label = b.labels[r];
-                        let ctx = || {
-                            let shown: Vec<f32> = zr.iter().copied().take(8).collect();
-                            format!(
-                                "C {c} alpha {alpha:?} gamma {gamma} label {label} row {r} z[..8] {shown:?}"
-                            )
-                        };
-                        if label == IGNORE {
-                            let zero = out[r] == 0.0
-                                && grad[r * c..(r + 1) * c].iter().all(|v| *v == 0.0)
-                                && fused[r * c..(r + 1) * c].iter().all(|v| *v == 0.0);
-                            assert!(zero, "{}: ignored row not zero: {}", backend.name(), ctx());
-                            continue;
-                        }
-                        let cond = conds[r];
-                        ml.check(out[r], want_l[r], cond.loss(), ctx);
-                        for j in 0..c {
-                            let ctxj = || format!("{} class {j}", ctx());
-                            mg.check(grad[r * c + j], want_g[r * c + j], cond.elem(zr[j]), ctxj);
-                            mf.check(fused[r * c + j], want_g[r * c + j], cond.elem(zr[j]), ctxj);
+                    for (out, grad, fused) in
+                        [(&out, &grad, &fused), (&out_cf, &grad_cf, &fused_cf)]
+                    {
+                        for r in 0..rows {
+                            let zr = &b.z[r * c..(r + 1) * c];
+                            let label = b.labels[r];
+                            let ctx = || {
+                                let shown: Vec<f32> = zr.iter().copied().take(8).collect();
+                                format!(
+                                    "C {c} alpha {alpha:?} gamma {gamma} label {label} row {r} z[..8] {shown:?}"
+                                )
+                            };
+                            if label == IGNORE {
+                                let zero = out[r] == 0.0
+                                    && grad[r * c..(r + 1) * c].iter().all(|v| *v == 0.0)
+                                    && fused[r * c..(r + 1) * c].iter().all(|v| *v == 0.0);
+                                assert!(
+                                    zero,
+                                    "{}: ignored row not zero: {}",
+                                    backend.name(),
+                                    ctx()
+                                );
+                                continue;
+                            }
+                            let cond = conds[r];
+                            ml.check(out[r], want_l[r], cond.loss(), ctx);
+                            for j in 0..c {
+                                let ctxj = || format!("{} class {j}", ctx());
+                                mg.check(
+                                    grad[r * c + j],
+                                    want_g[r * c + j],
+                                    cond.elem(zr[j]),
+                                    ctxj,
+                                );
+                                mf.check(
+                                    fused[r * c + j],
+                                    want_g[r * c + j],
+                                    cond.elem(zr[j]),
+                                    ctxj,
+                                );
+                            }
                         }
                     }
                     // Reduced loss over the finite rows.

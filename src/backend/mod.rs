@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 #[cfg(target_arch = "x86_64")]
 mod detect;
 
-use crate::kernel::{check, sigmoid, softmax};
+use crate::kernel::{channels_first, check, sigmoid, softmax};
 use crate::simd::Total;
 
 /// A family of lanes the kernels can run on.
@@ -225,6 +225,21 @@ macro_rules! entries {
             }
 
             /// # Safety
+            /// The backend's features are present; `channels_first::run`'s contract holds.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn softmax_cf_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
+                // SAFETY: forwarded.
+                unsafe { channels_first::run::<$lanes, _>(job, sigmoid::Fixed::<G>) }
+            }
+
+            /// # Safety
+            /// The backend's features are present; `channels_first::run`'s contract holds.
+            pub(super) unsafe fn softmax_cf(job: &softmax::Job<'_>) -> Total {
+                // SAFETY: forwarded.
+                unsafe { by_gamma!(job.gamma, softmax_cf_g::<>(job)) }
+            }
+
+            /// # Safety
             /// The backend's features are present.
             $(#[target_feature(enable = $feat)])?
             pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
@@ -274,6 +289,14 @@ mod scalar {
     }
 
     /// # Safety
+    /// `channels_first::run`'s contract holds.
+    #[inline(always)]
+    pub(super) unsafe fn softmax_cf(job: &softmax::Job<'_>) -> Total {
+        // SAFETY: forwarded.
+        unsafe { channels_first::run_scalar(job) }
+    }
+
+    /// # Safety
     /// None (the signature matches the other backends' entries).
     #[inline(always)]
     pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
@@ -319,6 +342,15 @@ pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Para
 pub(crate) unsafe fn run_softmax(b: Ready, job: &softmax::Job<'_>) -> Total {
     // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
     unsafe { dispatch!(b, softmax(job)) }
+}
+
+/// Runs the channels-first softmax kernel on backend `b`.
+///
+/// # Safety
+/// `channels_first::run`'s contract holds.
+pub(crate) unsafe fn run_softmax_cf(b: Ready, job: &softmax::Job<'_>) -> Total {
+    // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
+    unsafe { dispatch!(b, softmax_cf(job)) }
 }
 
 /// The first value of `v` that is NaN or outside `[0, 1]`, checked on backend `b`.

@@ -2,6 +2,7 @@
 //! `crate::backend`. Nothing here knows about errors, reductions or the public types; the
 //! callers pass validated arguments and the scale of the gradient.
 
+pub(crate) mod channels_first;
 pub(crate) mod check;
 pub(crate) mod sigmoid;
 pub(crate) mod softmax;

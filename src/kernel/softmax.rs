@@ -62,6 +62,11 @@ pub(crate) struct Job<'a> {
     pub alpha: ClassAlpha<'a>,
     pub gamma: f32,
     pub mode: Mode,
+    /// Positions per image of the channels-first layout `[N, C, S]` (row `r` is position
+    /// `r % S` of image `r / S`; its class `j` is at `(r / S)·C·S + j·S + r % S`); 1 for
+    /// row-major `[rows × C]`. Only the channels-first kernel
+    /// ([`channels_first`](super::channels_first)) reads it.
+    pub spatial: usize,
 }
 
 /// Per-lane running state of a row's first pass.
@@ -227,7 +232,13 @@ unsafe fn short_row_sums<S: Lanes>(
 /// row as an integer, or per lane when each lane is a row). `normal` says that every
 /// `v - max` lies in `[-87, 0]` (or is NaN): then the unguarded `exp` gives the same bits.
 #[inline(always)]
-fn exp_below<S: Lanes>(v: S, valid: S::Mask, max: S, normal: bool, part: &mut S) -> (S, S::Mask) {
+pub(super) fn exp_below<S: Lanes>(
+    v: S,
+    valid: S::Mask,
+    max: S,
+    normal: bool,
+    part: &mut S,
+) -> (S, S::Mask) {
     let top = v.eq(max);
     let e = if normal {
         exp_normal_nonpos(v.sub(max))
@@ -329,7 +340,14 @@ unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, Total) {
 
 /// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`.
 #[inline(always)]
-fn finish<S: Lanes, G: Gamma>(max: S, s_rest: S, zk: S, alpha: S, gamma: f32, g: G) -> (S, S, S) {
+pub(super) fn finish<S: Lanes, G: Gamma>(
+    max: S,
+    s_rest: S,
+    zk: S,
+    alpha: S,
+    gamma: f32,
+    g: G,
+) -> (S, S, S) {
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
     let is_arg = zk.eq(max);
@@ -453,17 +471,17 @@ const NO_CLASS: usize = usize::MAX;
 
 /// What the rows of a group need from their labels, gathered by scalar code once per group.
 /// Entries past the group's rows are those of a row without a class.
-struct Gathered {
+pub(super) struct Gathered {
     /// The row's class, or [`NO_CLASS`] (ignored).
-    class: [usize; MAX_WIDE],
+    pub(super) class: [usize; MAX_WIDE],
     /// `z_k` (0 without a class).
-    zk: [f32; MAX_WIDE],
+    pub(super) zk: [f32; MAX_WIDE],
     /// The class weight (0 without a class).
-    alpha: [f32; MAX_WIDE],
+    pub(super) alpha: [f32; MAX_WIDE],
     /// The class as `f32`, −1 without one.
-    kf: [f32; MAX_WIDE],
+    pub(super) kf: [f32; MAX_WIDE],
     /// The gradient scale: the row's upstream value or the reduction's (0 without a class).
-    cr: [f32; MAX_WIDE],
+    pub(super) cr: [f32; MAX_WIDE],
 }
 
 /// Fills a [`Gathered`] for rows `r0..r0 + g`, entries `0..n`.
@@ -543,7 +561,14 @@ fn fill(out: &mut [f32], class: &[usize], value: impl Fn(usize, usize) -> f32) {
 /// # Safety
 /// `r0 + g <= rows`; the job's contract holds.
 #[inline(never)]
-unsafe fn gather_rows(job: &Job<'_>, r0: usize, g: usize, n: usize, zk: bool, out: &mut Gathered) {
+pub(super) unsafe fn gather_rows(
+    job: &Job<'_>,
+    r0: usize,
+    g: usize,
+    n: usize,
+    zk: bool,
+    out: &mut Gathered,
+) {
     job.labels.visit(Gather {
         job,
         r0,
@@ -555,7 +580,7 @@ unsafe fn gather_rows(job: &Job<'_>, r0: usize, g: usize, n: usize, zk: bool, ou
 }
 
 impl Gathered {
-    const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         Gathered {
             class: [NO_CLASS; MAX_WIDE],
             zk: [0.0; MAX_WIDE],

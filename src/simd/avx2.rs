@@ -289,6 +289,14 @@ impl Lanes for Avx2 {
         avx2!((_mm256_add_pd(a.0, b.0), _mm256_add_pd(a.1, b.1)))
     }
     #[inline(always)]
+    fn acc_lanes(acc: Self::Acc) -> Self {
+        // Lanes 0..4 from the low half, 4..8 from the high one (see `widen`).
+        Avx2(avx2!(_mm256_set_m128(
+            _mm256_cvtpd_ps(acc.1),
+            _mm256_cvtpd_ps(acc.0)
+        )))
+    }
+    #[inline(always)]
     fn acc_sum(acc: Self::Acc) -> Total {
         // Halving order, fixed: lane i += lane i + n/2 for n = 8, 4, 2.
         Total::from_f64(avx2!({

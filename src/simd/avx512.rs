@@ -435,6 +435,16 @@ impl Lanes for Avx512 {
         avx512!((_mm512_add_pd(a.0, b.0), _mm512_add_pd(a.1, b.1)))
     }
     #[inline(always)]
+    fn acc_lanes(acc: Self::Acc) -> Self {
+        // Lanes 0..8 from the low half, 8..16 from the high one (see `widen`); AVX-512F
+        // only (no 256-bit float insert without DQ, so through the f64 view).
+        Avx512(avx512!({
+            let lo = _mm256_castps_pd(_mm512_cvtpd_ps(acc.0));
+            let hi = _mm256_castps_pd(_mm512_cvtpd_ps(acc.1));
+            _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))
+        }))
+    }
+    #[inline(always)]
     fn acc_sum(acc: Self::Acc) -> Total {
         // Halving order, fixed: lane i += lane i + n/2 for n = 16, 8, 4, 2.
         Total::from_f64(avx512!({

@@ -251,6 +251,9 @@ pub(crate) trait Lanes: Copy {
     /// `a + b`, lane-wise (for [`Lanes::Wide`] groups, which scalar-only targets lack).
     #[cfg_attr(not(focal_portable), allow(dead_code))]
     fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// Each lane of the accumulator, rounded to `f32` (for sums kept per lane, where each
+    /// lane is a row of its own).
+    fn acc_lanes(acc: Self::Acc) -> Self;
     /// Sum of the accumulator's lanes, in a fixed order (every SIMD backend: lane `i` += lane
     /// `i + n/2`, halving `n` until one lane is left, in `f64`).
     fn acc_sum(acc: Self::Acc) -> Total;

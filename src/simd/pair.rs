@@ -227,6 +227,10 @@ impl<S: Lanes> Lanes for Pair<S> {
         (S::acc_join(a.0, b.0), S::acc_join(a.1, b.1))
     }
     #[inline(always)]
+    fn acc_lanes(acc: Self::Acc) -> Self {
+        Pair(S::acc_lanes(acc.0), S::acc_lanes(acc.1))
+    }
+    #[inline(always)]
     fn acc_sum(acc: Self::Acc) -> super::Total {
         // The halving order: lane i += lane i + S::N first, then `S`'s halving.
         S::acc_sum(S::acc_join(acc.0, acc.1))

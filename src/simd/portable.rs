@@ -255,6 +255,10 @@ impl Lanes for Portable {
         [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
     }
     #[inline(always)]
+    fn acc_lanes(acc: [f64; 4]) -> Self {
+        Portable(f32x4::new(acc.map(|v| v as f32)))
+    }
+    #[inline(always)]
     fn acc_sum(acc: [f64; 4]) -> Total {
         // Halving order, fixed (the same as the AVX lanes): lane i += lane i + n/2.
         Total::from_f64((acc[0] + acc[2]) + (acc[1] + acc[3]))

@@ -178,6 +178,10 @@ impl Lanes for Scalar {
         a.join(b)
     }
     #[inline(always)]
+    fn acc_lanes(acc: Total) -> Self {
+        Scalar(acc.value())
+    }
+    #[inline(always)]
     fn acc_sum(acc: Total) -> Total {
         acc
     }

@@ -1,0 +1,140 @@
+//! Softmax focal loss over channels-first logits `[N, C, S]` (`S` positions per image, class
+//! `j` of position `s` of image `n` at `n·C·S + j·S + s`; labels `[N, S]`), without a
+//! transpose: `S::N` neighbouring positions of one image are one vector per class, so the
+//! row computation of the row-major kernel runs across positions, one lane per position.
+//!
+//! Per block of positions, three passes over the classes: the maxima and `z_k` (selected by
+//! comparing each class with the lanes' labels, no gather); `exp(z - max)`, summed per lane
+//! (in `f32` for 8 classes at a time, then into the lane's `f64`, or [`Total`] on the scalar
+//! backend), and kept in the gradient output when there is one; then the gradient,
+//! one multiply per logit. The row formulas are [`finish`]'s, as in the row-major kernel.
+//!
+//! The scalar backend runs this with one lane: one position at a time, its classes `S`
+//! apart, with the summation structure of the row-major scalar loop, so that its results
+//! are those of the row-major kernel on the transposed logits, bit for bit.
+
+use crate::simd::{Lanes, Total, first_lanes};
+
+use super::Mode;
+use super::sigmoid::{Gamma, Runtime, gamma_code};
+use super::softmax::{Gathered, Job, exp_below, finish, gather_rows};
+
+/// Runs `job` (channels-first, `job.spatial >= 1` positions per image) with lanes `S` and
+/// `γ` as `g`; returns the sum of the position losses (0 unless the mode sums).
+///
+/// # Safety
+/// `job.z` valid for reading `rows·C` values, `rows` a multiple of `job.spatial`; the mode's
+/// output valid for writing `rows·C` (gradients) or `rows` (losses) values and the upstream
+/// for reading `rows` values; labels validated (each a class in `0..C` or the ignore index),
+/// `labels.len() == rows`, `C >= 1`. A gradient output may be `job.z` itself; no other
+/// overlap.
+#[inline(always)]
+pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
+    let (c, sp) = (job.c, job.spatial.max(1));
+    let out = job.mode.parts().0;
+    let (sum, grads) = (job.mode.sums(), job.mode.grads());
+    let (zero, one) = (S::splat(0.0), S::splat(1.0));
+    let all = first_lanes::<S>(S::N);
+    let mut acc = S::acc_zero();
+    let mut rows = Gathered::new();
+    for image in 0..job.rows / sp {
+        let mut s0 = 0;
+        while s0 < sp {
+            let n = (sp - s0).min(S::N);
+            let r0 = image * sp + s0;
+            // Class j of this block: n values at z + base + j·S.
+            let base = image * c * sp + s0;
+            // SAFETY (block): positions r0..r0 + n are rows of the job (r0 + n <= rows), and
+            // for every class j < C the block's values lie within rows·C: the image's
+            // classes span C·S values from image·C·S, and s0 + n <= S. The gathered arrays
+            // hold MAX_WIDE >= S::N values. Each logit is read (passes 1 and 2) before the
+            // gradient may overwrite it at the same place (pass 2), and pass 3 reads only
+            // the gradient output.
+            unsafe {
+                gather_rows(job, r0, n, S::N, false, &mut rows);
+                let load = |p: *const f32| {
+                    if n == S::N {
+                        S::load(p)
+                    } else {
+                        S::load_first(p, n, 0.0)
+                    }
+                };
+                let kv = S::load(rows.kf.as_ptr());
+                // Pass 1: maxima and z_k (0 without a class).
+                let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
+                for j in 0..c {
+                    let v = load(job.z.add(base + j * sp));
+                    max = max.max(v);
+                    zk = S::select(kv.eq(S::splat(j as f32)), v, zk);
+                }
+                // Pass 2: S_rest per lane, the exponentials kept in the gradient.
+                let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
+                for j in 0..c {
+                    let at = base + j * sp;
+                    let (e, top) = exp_below(load(job.z.add(at)), all, max, false, &mut part);
+                    cnt = cnt.add(S::select(top, one, zero));
+                    if grads {
+                        store(e, out.add(at), n);
+                    }
+                    if (j + 1) % 8 == 0 {
+                        sums = S::acc_add(sums, part);
+                        part = zero;
+                    }
+                }
+                // The count of the maximum is an integer at least 1 in every lane with a
+                // class; removing the one that is not a term adds nothing inexact.
+                let s_rest = S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)));
+                let (loss, w, factor) =
+                    finish(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma, g);
+                // Lanes without a class (ignored, or past the block) give 0.
+                let ok = S::not(kv.lt(zero));
+                let loss = S::select(ok, loss, zero);
+                if sum {
+                    acc = S::acc_add(acc, loss);
+                }
+                if let Mode::Loss(o) = job.mode {
+                    loss.store_first(o.add(r0), n);
+                }
+                if grads {
+                    // Pass 3: w·e_j/S_{-k}·scale, and -w·scale at the class.
+                    let cr = S::load(rows.cr.as_ptr());
+                    let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
+                    for j in 0..c {
+                        let p = out.add(base + j * sp);
+                        let gj = S::select(kv.eq(S::splat(j as f32)), gk, load(p).mul(fv));
+                        store(S::select(ok, gj, zero), p, n);
+                    }
+                }
+            }
+            s0 += n;
+        }
+    }
+    S::acc_sum(acc)
+}
+
+/// Stores the first `n` lanes of `v` at `p`.
+///
+/// # Safety
+/// `p` valid for writing `n <= S::N` values.
+#[inline(always)]
+unsafe fn store<S: Lanes>(v: S, p: *mut f32, n: usize) {
+    // SAFETY: forwarded.
+    unsafe {
+        if n == S::N {
+            v.store(p)
+        } else {
+            v.store_first(p, n)
+        }
+    }
+}
+
+/// The scalar backend's entry: [`run`] with one lane and `γ` read at run time, out of line
+/// (one copy for every `γ`, mode and label type, linked only by the channels-first methods).
+///
+/// # Safety
+/// As for [`run`].
+#[inline(never)]
+pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
+    // SAFETY: forwarded.
+    unsafe { run::<crate::simd::Scalar, _>(job, Runtime(gamma_code(job.gamma))) }
+}

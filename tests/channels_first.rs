@@ -1,0 +1,191 @@
+//! The channels-first softmax (`SoftmaxFocal::channels_first`): every method on every
+//! backend against the row-major methods on the transposed logits, in place against out of
+//! place, the reductions, and its shape errors (nothing written). Accuracy against the f64
+//! oracle is in `softmax_accuracy.rs`.
+
+mod common;
+
+use common::*;
+use focal_loss::{Alpha, FocalError, Reduction, SoftmaxFocal};
+
+/// Row-major `[N·S × C]` to channels-first `[N, C, S]`.
+fn to_cf(z: &[f32], c: usize, s: usize) -> Vec<f32> {
+    let mut t = vec![0.0; z.len()];
+    for (r, row) in z.chunks(c).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            t[(r / s) * c * s + j * s + r % s] = v;
+        }
+    }
+    t
+}
+
+fn from_cf(t: &[f32], c: usize, s: usize) -> Vec<f32> {
+    let mut z = vec![0.0; t.len()];
+    for (r, row) in z.chunks_mut(c).enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = t[(r / s) * c * s + j * s + r % s];
+        }
+    }
+    z
+}
+
+/// Relative closeness for results of two summation orders (every value here is moderate).
+fn close(a: f32, b: f32) -> bool {
+    (a == b) || (a - b).abs() <= 2e-6 * a.abs().max(b.abs()) + 1e-30
+}
+
+fn all_close(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| close(*x, *y))
+}
+
+#[test]
+fn every_method_equals_row_major_on_the_transposed_logits() {
+    let mut rng = Rng::new(7);
+    let class_alpha: Vec<f32> = (0..40).map(|k| (k % 5) as f32 / 4.0).collect();
+    // (N, C, S): S below, at and above every lane count, with tails; C = 1; one image.
+    for (n, c, s) in [
+        (3, 5, 37),
+        (2, 1, 20),
+        (1, 19, 64),
+        (4, 3, 1),
+        (2, 40, 17),
+        (1, 2, 3),
+        (2, 7, 33),
+    ] {
+        let positions = n * s;
+        let z: Vec<f32> = (0..positions * c).map(|_| rng.range(-8.0, 8.0)).collect();
+        let labels: Vec<u8> = (0..positions)
+            .map(|i| if i % 11 == 3 { 255 } else { rng.below(c) as u8 })
+            .collect();
+        let up: Vec<f32> = (0..positions).map(|_| rng.range(-2.0, 2.0)).collect();
+        let zt = to_cf(&z, c, s);
+        for b in backends() {
+            for (alpha, gamma) in [
+                (Alpha::None, 2.0),
+                (Alpha::Scalar(0.25), 0.0),
+                (Alpha::PerClass(&class_alpha[..c]), 2.5),
+                (Alpha::None, 0.7),
+            ] {
+                let f = SoftmaxFocal::new()
+                    .alpha(alpha)
+                    .gamma(gamma)
+                    .ignore_index(Some(255))
+                    .backend(b);
+                let cf = f.channels_first(s);
+                let ctx = format!("{} N {n} C {c} S {s} {alpha:?} gamma {gamma}", b.name());
+                for r in [
+                    Reduction::Mean,
+                    Reduction::MeanValid,
+                    Reduction::Sum,
+                    Reduction::Normalize(3.0),
+                ] {
+                    let want = f.loss(&z, c, &labels, r).unwrap();
+                    let got = cf.loss(&zt, c, &labels, r).unwrap();
+                    assert!(close(got, want), "{ctx} {r:?}: loss {got} vs {want}");
+
+                    let mut g_rm = vec![0.0; z.len()];
+                    let mut g_cf = vec![0.0; z.len()];
+                    f.grad(&z, c, &labels, r, 0.5, &mut g_rm).unwrap();
+                    cf.grad(&zt, c, &labels, r, 0.5, &mut g_cf).unwrap();
+                    assert!(all_close(&from_cf(&g_cf, c, s), &g_rm), "{ctx} {r:?}: grad");
+
+                    let mut fused = vec![0.0; z.len()];
+                    let l = cf.loss_and_grad(&zt, c, &labels, r, &mut fused).unwrap();
+                    assert!(close(l, want), "{ctx} {r:?}: fused loss {l} vs {want}");
+                    let mut g1 = vec![0.0; z.len()];
+                    cf.grad(&zt, c, &labels, r, 1.0, &mut g1).unwrap();
+                    assert_eq!(bits(&fused), bits(&g1), "{ctx} {r:?}: fused grad = grad");
+
+                    let mut inplace = zt.clone();
+                    let li = cf
+                        .loss_and_grad_in_place(&mut inplace, c, &labels, r)
+                        .unwrap();
+                    assert_eq!(li.to_bits(), l.to_bits(), "{ctx} {r:?}: in-place loss");
+                    assert_eq!(bits(&inplace), bits(&fused), "{ctx} {r:?}: in-place grad");
+                }
+                let mut per_rm = vec![0.0; positions];
+                let mut per_cf = vec![0.0; positions];
+                f.loss_per_row(&z, c, &labels, &mut per_rm).unwrap();
+                cf.loss_per_position(&zt, c, &labels, &mut per_cf).unwrap();
+                assert!(all_close(&per_cf, &per_rm), "{ctx}: per position");
+                for (i, &l) in labels.iter().enumerate() {
+                    if l == 255 {
+                        assert_eq!(per_cf[i].to_bits(), 0, "{ctx}: ignored position {i}");
+                    }
+                }
+                let mut g_rm = vec![0.0; z.len()];
+                let mut g_cf = vec![0.0; z.len()];
+                f.grad_per_row(&z, c, &labels, &up, &mut g_rm).unwrap();
+                cf.grad_per_position(&zt, c, &labels, &up, &mut g_cf)
+                    .unwrap();
+                assert!(
+                    all_close(&from_cf(&g_cf, c, s), &g_rm),
+                    "{ctx}: grad per position"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn spatial_one_is_row_major_bit_for_bit_on_the_scalar_backend() {
+    let mut rng = Rng::new(3);
+    let (rows, c) = (50, 6);
+    let z: Vec<f32> = (0..rows * c).map(|_| rng.logit()).collect();
+    let labels: Vec<i64> = (0..rows).map(|_| rng.below(c) as i64).collect();
+    let f = SoftmaxFocal::new().backend(focal_loss::Backend::Scalar);
+    let (mut a, mut b) = (vec![0.0; z.len()], vec![0.0; z.len()]);
+    let la = f
+        .loss_and_grad(&z, c, &labels, Reduction::Mean, &mut a)
+        .unwrap();
+    let lb = f
+        .channels_first(1)
+        .loss_and_grad(&z, c, &labels, Reduction::Mean, &mut b)
+        .unwrap();
+    assert_eq!(la.to_bits(), lb.to_bits());
+    assert_eq!(bits(&a), bits(&b));
+}
+
+#[test]
+fn shape_errors_write_nothing() {
+    let z = [0.5f32; 24]; // 12 positions of 2 classes
+    let labels = [1u16; 12];
+    for b in backends() {
+        let f = SoftmaxFocal::new().backend(b);
+        for (spatial, ok) in [
+            (0, false),
+            (5, false),
+            (24, false),
+            (1, true),
+            (4, true),
+            (12, true),
+        ] {
+            let cf = f.channels_first(spatial);
+            let mut g = [sentinel(); 24];
+            let mut per = [sentinel(); 12];
+            let r = cf.loss_and_grad(&z, 2, &labels, Reduction::Mean, &mut g);
+            let p = cf.loss_per_position(&z, 2, &labels, &mut per);
+            if ok {
+                assert!(r.is_ok() && p.is_ok(), "{}: S = {spatial}", b.name());
+            } else {
+                let want = FocalError::InvalidSpatial {
+                    spatial,
+                    positions: 12,
+                };
+                assert_eq!(r, Err(want), "{}: S = {spatial}", b.name());
+                assert_eq!(p, Err(want));
+                assert!(untouched(&g) && untouched(&per));
+            }
+        }
+        // The checks before it come first: num_classes, then the labels' length.
+        let cf = f.channels_first(0);
+        assert!(matches!(
+            cf.loss(&z, 5, &labels, Reduction::Sum),
+            Err(FocalError::InvalidNumClasses { .. })
+        ));
+        assert!(matches!(
+            cf.loss(&z, 2, &labels[..11], Reduction::Sum),
+            Err(FocalError::LengthMismatch { what: "labels", .. })
+        ));
+    }
+}
