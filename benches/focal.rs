@@ -6,7 +6,8 @@
 //!
 //! `cargo bench` runs everything (about 11 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
 //! the N = 64 Ki sigmoid and (16384, 80) softmax cases with short measurements.
-//! Throughput is in elements (sigmoid: N; softmax: rows·C).
+//! Throughput is in elements (sigmoid: N; softmax: rows·C). `softmax_channels_first_fused`
+//! puts the channels-first kernel beside transposing around the row-major one.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -247,6 +248,98 @@ fn bench_softmax(c: &mut Criterion) {
     }
 }
 
+/// `[N, C, S]` to `[N·S, C]` (or back with `back`): what a caller without a channels-first
+/// kernel does around the row-major call.
+fn transpose(src: &[f32], dst: &mut [f32], c: usize, s: usize, back: bool) {
+    for (a, b) in src.chunks(c * s).zip(dst.chunks_mut(c * s)) {
+        for j in 0..c {
+            for p in 0..s {
+                if back {
+                    b[j * s + p] = a[p * c + j];
+                } else {
+                    b[p * c + j] = a[j * s + p];
+                }
+            }
+        }
+    }
+}
+
+/// Channels-first `[N, C, S]` logits (dense segmentation and detection heads), fused call:
+/// the channels-first kernel, transposing around the row-major kernel (logits in, gradient
+/// out), and the row-major kernel alone on the same number of rows and `C` (its data
+/// already row-major), per backend.
+fn bench_channels_first(c: &mut Criterion) {
+    let shapes: &[(usize, usize, usize)] = if quick() {
+        &[(16, 80, 4096)]
+    } else {
+        &[(8, 19, 128 * 256), (16, 80, 4096)]
+    };
+    let mut g = c.benchmark_group("softmax_channels_first_fused");
+    for &(n, classes, s) in shapes {
+        let len = n * classes * s;
+        let (z, _) = inputs(len, 13);
+        let labels: Vec<u32> = (0..n * s).map(|r| ((r * 7919) % classes) as u32).collect();
+        let mut rows = vec![0.0f32; len];
+        transpose(&z, &mut rows, classes, s, false);
+        let (mut out, mut tmp) = (vec![0.0f32; len], vec![0.0f32; len]);
+        let id = format!("{n}x{classes}x{s}");
+        g.throughput(Throughput::Elements(len as u64));
+        for b in backends() {
+            let f = SoftmaxFocal::torch().backend(b);
+            let cf = f.channels_first(s);
+            g.bench_function(
+                BenchmarkId::new(format!("{}/channels_first", b.name()), &id),
+                |bch| {
+                    bch.iter(|| {
+                        cf.loss_and_grad(
+                            black_box(&z),
+                            classes,
+                            &labels,
+                            Reduction::MeanValid,
+                            &mut out,
+                        )
+                        .unwrap()
+                    })
+                },
+            );
+            g.bench_function(
+                BenchmarkId::new(format!("{}/transpose_row_major", b.name()), &id),
+                |bch| {
+                    bch.iter(|| {
+                        transpose(black_box(&z), &mut tmp, classes, s, false);
+                        let l = f
+                            .loss_and_grad_in_place(
+                                &mut tmp,
+                                classes,
+                                &labels,
+                                Reduction::MeanValid,
+                            )
+                            .unwrap();
+                        transpose(&tmp, &mut out, classes, s, true);
+                        l
+                    })
+                },
+            );
+            g.bench_function(
+                BenchmarkId::new(format!("{}/row_major", b.name()), &id),
+                |bch| {
+                    bch.iter(|| {
+                        f.loss_and_grad(
+                            black_box(&rows),
+                            classes,
+                            &labels,
+                            Reduction::MeanValid,
+                            &mut out,
+                        )
+                        .unwrap()
+                    })
+                },
+            );
+        }
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     let (warm, measure) = if quick() { (0.3, 1.0) } else { (0.5, 2.0) };
     Criterion::default()
@@ -259,6 +352,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_sigmoid, bench_softmax
+    targets = bench_sigmoid, bench_softmax, bench_channels_first
 }
 criterion_main!(benches);

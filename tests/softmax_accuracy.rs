@@ -210,7 +210,11 @@ fn sweep(cs: &[usize]) {
                     // rows split evenly): the results, transposed back, must equal the
                     // row-major ones bit for bit on the scalar backend and meet the same
                     // bound on every backend.
-                    let spatial = if rows.is_multiple_of(2) { rows / 2 } else { rows };
+                    let spatial = if rows.is_multiple_of(2) {
+                        rows / 2
+                    } else {
+                        rows
+                    };
                     let zt = to_channels_first(&b.z, c, spatial);
                     let cf = f.channels_first(spatial);
                     let mut out_cf = vec![0.0f32; rows];

@@ -229,7 +229,14 @@ macro_rules! entries {
             $(#[target_feature(enable = $feat)])?
             unsafe fn softmax_cf_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
-                unsafe { channels_first::run::<$lanes, _>(job, sigmoid::Fixed::<G>) }
+                // A lockstep group of vectors per block: more positions per visit of each
+                // class's page (C pages `S` floats apart).
+                unsafe {
+                    channels_first::run::<<$lanes as crate::simd::Lanes>::Wide, _>(
+                        job,
+                        sigmoid::Fixed::<G>,
+                    )
+                }
             }
 
             /// # Safety

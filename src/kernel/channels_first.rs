@@ -13,7 +13,7 @@
 //! apart, with the summation structure of the row-major scalar loop, so that its results
 //! are those of the row-major kernel on the transposed logits, bit for bit.
 
-use crate::simd::{Lanes, Total, first_lanes};
+use crate::simd::{LINE, Lanes, Total, first_lanes, prefetch};
 
 use super::Mode;
 use super::sigmoid::{Gamma, Runtime, gamma_code};
@@ -63,7 +63,15 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 // Pass 1: maxima and z_k (0 without a class).
                 let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
                 for j in 0..c {
-                    let v = load(job.z.add(base + j * sp));
+                    let p = job.z.add(base + j * sp);
+                    // The next block's lines of this class: C streams `S` apart are more
+                    // than the hardware prefetchers follow.
+                    let mut l = S::N;
+                    while l < 2 * S::N {
+                        prefetch(p.wrapping_add(l));
+                        l += LINE;
+                    }
+                    let v = load(p);
                     max = max.max(v);
                     zk = S::select(kv.eq(S::splat(j as f32)), v, zk);
                 }
