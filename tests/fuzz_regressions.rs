@@ -205,3 +205,65 @@ fn sigmoid_infinite_logit_tiny_soft_target_is_inf_not_nan() {
         assert!(g.iter().all(|v| v.is_finite()), "{}: {g:?}", b.name());
     }
 }
+
+/// Found by `fuzz/fuzz_targets/api.rs` (2026-12-01): a softmax row of finite logits from
+/// `f32::MIN` to `f32::MAX` (C = 16, the label at `f32::MIN`, alpha 0.25, gamma 2). The loss,
+/// `α·q^γ·(max - z_k + ln(1 + S_rest))` = 0.25·6.8e38 = 1.7e38, is finite in f32, but
+/// `z_k - max` overflowed to -inf and every backend returned +inf. Now computed halved where
+/// that subtraction overflows. Both layouts, every backend.
+#[test]
+fn softmax_row_wider_than_f32_max() {
+    use focal_loss::{Alpha, Reduction, SoftmaxFocal};
+    let row: [f32; 16] = [
+        -1e-45,
+        1e-40,
+        f32::MAX,
+        f32::MIN,
+        87.0,
+        -87.0,
+        88.8,
+        -88.8,
+        104.0,
+        -104.0,
+        1e4,
+        -1e4,
+        1e30,
+        -1e30,
+        16.635532,
+        -16.635532,
+    ];
+    // max - z_k = 2·f32::MAX; S_rest and q are those of a row dominated by one logit.
+    let want = 0.25 * 2.0 * f32::MAX as f64;
+    for b in backends() {
+        for alpha in [0.25f32, 0.5] {
+            let f = SoftmaxFocal::new()
+                .alpha(Alpha::Scalar(alpha))
+                .gamma(2.0)
+                .backend(b);
+            let want = want * (alpha as f64 / 0.25);
+            let mut out = [0.0f32; 1];
+            f.loss_per_row(&row, 16, &[3u8], &mut out).unwrap();
+            let rel = (out[0] as f64 - want).abs() / want;
+            assert!(
+                rel < 1e-6,
+                "{} alpha {alpha}: loss {:e}, want {want:e}",
+                b.name(),
+                out[0]
+            );
+            let cf = f
+                .channels_first(1)
+                .loss(&row, 16, &[3u8], Reduction::Sum)
+                .unwrap();
+            assert_eq!(
+                cf.to_bits(),
+                out[0].to_bits(),
+                "{}: channels-first",
+                b.name()
+            );
+        }
+        // alpha 1: the loss itself is above f32::MAX, and +inf is its rounding.
+        let f = SoftmaxFocal::new().gamma(2.0).backend(b);
+        let l = f.loss(&row, 16, &[3u8], Reduction::Sum).unwrap();
+        assert_eq!(l, f32::INFINITY, "{}", b.name());
+    }
+}

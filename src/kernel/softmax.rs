@@ -364,7 +364,21 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
         }
     };
     let aq = alpha.mul(qg);
-    let loss = mul_or_zero(aq, ell.neg());
+    let mut loss = mul_or_zero(aq, ell.neg());
+    // Finite logits more than f32::MAX apart: z_k - max overflows to -inf, while the loss
+    // α·q^γ·(max - z_k + ln(1 + S_rest)) may still be finite (fuzz finding). Halved, nothing
+    // overflows, and doubling is exact (or +inf where the loss itself is above f32::MAX).
+    let inf = S::splat(f32::INFINITY);
+    let wide = S::and(
+        ell.eq(inf.neg()),
+        S::and(zk.abs().lt(inf), max.abs().lt(inf)),
+    );
+    if S::any(wide) {
+        let half = S::splat(0.5);
+        let half_ell = max.mul(half).sub(zk.mul(half)).add(lsr.mul(half));
+        let wide_loss = aq.mul(half_ell).mul(S::splat(2.0));
+        loss = S::select(wide, wide_loss, loss);
+    }
     let w = if g.zero() {
         alpha.mul(q)
     } else {
