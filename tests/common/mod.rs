@@ -469,6 +469,16 @@ pub fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// [`bits`] with every NaN as the one quiet NaN: two computations of the same operations
+/// may give NaNs of either sign and any payload (wasm32 and Arm do, and Rust specifies
+/// neither), so "bit for bit" holds up to that.
+#[allow(dead_code)]
+pub fn bits_nan_eq(v: &[f32]) -> Vec<u32> {
+    v.iter()
+        .map(|x| if x.is_nan() { 0x7fc0_0000 } else { x.to_bits() })
+        .collect()
+}
+
 /// A NaN with a payload, as an output-buffer sentinel that no computation produces.
 pub const SENTINEL_BITS: u32 = 0x7fc1_2345;
 pub fn sentinel() -> f32 {
