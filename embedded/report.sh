@@ -30,12 +30,12 @@ BUDGET_STACK=512          # bytes of stack, every method
 # Ceilings for the goals not met yet (measured at the commit that set them, plus a few per
 # cent): a figure between its goal and its ceiling is reported as "missed", one above its
 # ceiling fails the run (a regression). Lower them as the kernels improve.
-CEIL_ALL_KB=24            # all methods, thumbv7em: the goal holds (22.9 KB)
-CEIL_ALL_V6M_KB=32        # all methods, thumbv6m: the goal holds (25.3 KB)
+CEIL_ALL_KB=24            # all methods, thumbv7em: the goal holds (23.1 KB)
+CEIL_ALL_V6M_KB=32        # all methods, thumbv6m: the goal holds (25.4 KB)
 CEIL_SIGMOID_G2=120       # 116.6 (the naive loop: 162.1)
 CEIL_SIGMOID_G25=140      # the goal holds (123.6; the naive loop with powf: 397.1)
 CEIL_FIXED_SIGMOID=375    # 358.7
-CEIL_FIXED_SOFTMAX=315    # 300.4
+CEIL_FIXED_SOFTMAX=315    # 303.8
 CEIL_STACK_V7=512         # Cortex-M4F: the goal holds (512 at most: softmax loss_and_grad)
 CEIL_STACK_V6M=760        # Cortex-M3 (soft float, thumbv6m code): 732 at most
 # Also budgets: each fused figure below the naive libm loop's, no soft-float f64 on

@@ -368,12 +368,11 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
     // Finite logits more than f32::MAX apart: z_k - max overflows to -inf, while the loss
     // α·q^γ·(max - z_k + ln(1 + S_rest)) may still be finite (fuzz finding). Halved, nothing
     // overflows, and doubling is exact (or +inf where the loss itself is above f32::MAX).
-    let inf = S::splat(f32::INFINITY);
-    let wide = S::and(
-        ell.eq(inf.neg()),
-        S::and(zk.abs().lt(inf), max.abs().lt(inf)),
-    );
-    if S::any(wide) {
+    // (One comparison on the common path: a row without a -inf `ℓ` skips the rest.)
+    let minus_inf = ell.eq(S::splat(f32::NEG_INFINITY));
+    if S::any(minus_inf) {
+        let inf = S::splat(f32::INFINITY);
+        let wide = S::and(minus_inf, S::and(zk.abs().lt(inf), max.abs().lt(inf)));
         let half = S::splat(0.5);
         let half_ell = max.mul(half).sub(zk.mul(half)).add(lsr.mul(half));
         let wide_loss = aq.mul(half_ell).mul(S::splat(2.0));
