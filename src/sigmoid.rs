@@ -10,6 +10,9 @@ use crate::params::{
 use crate::targets::Targets;
 use crate::total::Total;
 
+/// The largest `γ` the sigmoid kernels compute with (see `params`).
+const GAMMA_CAP: f32 = 1e30;
+
 /// Sigmoid focal loss over flat slices of logits and targets in `[0, 1]` (binary and
 /// multi-label classification, dense detection).
 ///
@@ -102,7 +105,8 @@ impl SigmoidFocal {
 
     /// The focusing exponent, finite and `>= 0`. 0, 1, 2, 3 and 4 are computed by
     /// multiplication, 0.5 to 4.5 in steps of one as `u^k·√u` (a correctly rounded square
-    /// root), other values through `exp(γ·ln u)`.
+    /// root), other values through `exp(γ·ln u)`. Values above `1e30` compute as `1e30`,
+    /// which gives the same `f32` results without overflow in the gradient.
     pub const fn gamma(mut self, gamma: f32) -> Self {
         self.gamma = gamma;
         self
@@ -139,7 +143,10 @@ impl SigmoidFocal {
             Params {
                 per_term: self.form == SigmoidForm::PerTerm,
                 alpha: self.alpha,
-                gamma: self.gamma,
+                // Above 1e30, u^γ is 0 for every u < 1 that f32 holds, as it is at
+                // 1e30, but 2γ and γ·(2w - 1) overflow in the gradient, and 0·inf gave
+                // NaN (api fuzz finding, γ = f32::MAX): the same results, no overflow.
+                gamma: self.gamma.min(GAMMA_CAP),
             },
         ))
     }

@@ -267,3 +267,32 @@ fn softmax_row_wider_than_f32_max() {
         assert_eq!(l, f32::INFINITY, "{}", b.name());
     }
 }
+
+/// Found by `fuzz/fuzz_targets/api.rs` (2026-12-01): the sigmoid with `gamma = f32::MAX`
+/// (valid: finite and `>= 0`) gave a NaN gradient at `x = 0, t = 0`: `u^γ` is 0 there but
+/// the gradient's `2γ` overflowed and `0·inf` is NaN. The limit is 0 (and at `|x|` above 104 on
+/// the wrong side, where `u` is exactly 1, the BCE gradient). Every backend, both forms.
+#[test]
+fn sigmoid_gamma_f32_max_gradient_is_finite() {
+    let x = [0.0f32, 3.0, -3.0, 0.5, 200.0, -200.0, 1e-3];
+    let t = [0.0f32, 1.0, 0.0, 0.3, 0.0, 1.0, 1.0];
+    for b in backends() {
+        for form in [SigmoidForm::ModulatedBce, SigmoidForm::PerTerm] {
+            for gamma in [f32::MAX, 1e38, 1e31] {
+                let f = SigmoidFocal::new().gamma(gamma).form(form).backend(b);
+                let mut g = [0.0f32; 7];
+                let loss = f
+                    .loss_and_grad(&x, &t, focal_loss::Reduction::Mean, &mut g)
+                    .unwrap();
+                let ctx = format!("{} {form:?} gamma {gamma:e}", b.name());
+                assert!(loss.is_finite() && loss >= 0.0, "{ctx}: loss {loss}");
+                assert!(g.iter().all(|v| v.is_finite()), "{ctx}: grad {g:?}");
+                // u^γ = 0 wherever u < 1: loss and gradient 0 but for the saturated wrong
+                // logits (x = 200 with t = 0, x = -200 with t = 1), where u = 1.
+                for i in [0, 1, 2, 3, 6] {
+                    assert_eq!(g[i], 0.0, "{ctx}: grad[{i}] = {}", g[i]);
+                }
+            }
+        }
+    }
+}
