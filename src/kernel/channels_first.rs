@@ -15,9 +15,8 @@
 
 use crate::simd::{LINE, Lanes, Total, first_lanes, prefetch};
 
-use super::Mode;
 use super::sigmoid::{Gamma, Runtime, gamma_code};
-use super::softmax::{Gathered, Job, exp_below, finish, gather_rows};
+use super::softmax::{Gathered, Job, exp_below, gather_rows, lane_grad, lane_rows};
 
 /// Runs `job` (channels-first, `job.spatial >= 1` positions per image) with lanes `S` and
 /// `γ` as `g`; returns the sum of the position losses (0 unless the mode sums).
@@ -32,7 +31,7 @@ use super::softmax::{Gathered, Job, exp_below, finish, gather_rows};
 pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
     let (c, sp) = (job.c, job.spatial.max(1));
     let out = job.mode.parts().0;
-    let (sum, grads) = (job.mode.sums(), job.mode.grads());
+    let grads = job.mode.grads();
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
     let all = first_lanes::<S>(S::N);
     let mut acc = S::acc_zero();
@@ -92,25 +91,12 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 // The count of the maximum is an integer at least 1 in every lane with a
                 // class; removing the one that is not a term adds nothing inexact.
                 let s_rest = S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)));
-                let (loss, w, factor) =
-                    finish(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma, g);
-                // Lanes without a class (ignored, or past the block) give 0.
-                let ok = S::not(kv.lt(zero));
-                let loss = S::select(ok, loss, zero);
-                if sum {
-                    acc = S::acc_add(acc, loss);
-                }
-                if let Mode::Loss(o) = job.mode {
-                    loss.store_first(o.add(r0), n);
-                }
+                let (ok, fv, gk) = lane_rows(job, &rows, max, s_rest, zk, kv, g, r0, n, &mut acc);
                 if grads {
                     // Pass 3: w·e_j/S_{-k}·scale, and -w·scale at the class.
-                    let cr = S::load(rows.cr.as_ptr());
-                    let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
                     for j in 0..c {
                         let p = out.add(base + j * sp);
-                        let gj = S::select(kv.eq(S::splat(j as f32)), gk, load(p).mul(fv));
-                        store(S::select(ok, gj, zero), p, n);
+                        store(lane_grad(kv, j, load(p), fv, gk, ok), p, n);
                     }
                 }
             }

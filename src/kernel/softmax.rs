@@ -604,6 +604,55 @@ impl Gathered {
     }
 }
 
+/// The results of `n` rows from `r0` held one per lane (`kv`: their classes as `f32`, -1
+/// without one; the gathered `rows`): adds their losses to `acc` if the mode sums, writes
+/// them for [`Mode::Loss`], and returns the lanes with a class and, for the gradient, the
+/// scale `f` of `exp(z_j - max)` and the value `gk` at the class (see [`lane_grad`]). Shared
+/// by the row-major small rows and the channels-first kernel.
+///
+/// # Safety
+/// Rows `r0..r0 + n` exist (`n <= S::N`), and the loss output holds `rows` values.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma>(
+    job: &Job<'_>,
+    rows: &Gathered,
+    max: S,
+    s_rest: S,
+    zk: S,
+    kv: S,
+    g: G,
+    r0: usize,
+    n: usize,
+    acc: &mut S::Acc,
+) -> (S::Mask, S, S) {
+    let zero = S::splat(0.0);
+    // SAFETY: the gathered arrays hold MAX_WIDE >= S::N values; the loss output holds
+    // rows values and r0 + n <= rows (contract).
+    unsafe {
+        let (loss, w, factor) = finish(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma, g);
+        // Lanes without a class (ignored, or past the block) give 0.
+        let ok = S::not(kv.lt(zero));
+        let loss = S::select(ok, loss, zero);
+        if job.mode.sums() {
+            *acc = S::acc_add(*acc, loss);
+        }
+        if let Mode::Loss(o) = job.mode {
+            loss.store_first(o.add(r0), n);
+        }
+        let cr = S::load(rows.cr.as_ptr());
+        (ok, factor.mul(cr), w.mul(cr).neg())
+    }
+}
+
+/// The gradient of class `j` for rows held one per lane: `gk` at each lane's class,
+/// `e · f` elsewhere, 0 in lanes without a class.
+#[inline(always)]
+pub(super) fn lane_grad<S: Lanes>(kv: S, j: usize, e: S, f: S, gk: S, ok: S::Mask) -> S {
+    let gj = S::select(kv.eq(S::splat(j as f32)), gk, e.mul(f));
+    S::select(ok, gj, S::splat(0.0))
+}
+
 /// Rows at most this long are computed across rows: one lane per row.
 const SMALL_C: usize = MAX_COLUMNS;
 
@@ -622,7 +671,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     const { assert!(S::N <= W) };
     let c = job.c.min(SMALL_C);
     let out = job.mode.parts().0;
-    let (sum, grads) = (job.mode.sums(), job.mode.grads());
+    let grads = job.mode.grads();
     let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
     let mut rows = Gathered::new();
@@ -660,29 +709,11 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         // values; the gradient rows lie within rows·C values like the logits', whose reads
         // are all done, so the output may be the logits.
         unsafe {
-            let (loss, w, factor) = finish(
-                max,
-                s_rest,
-                zk,
-                S::load(rows.alpha.as_ptr()),
-                job.gamma,
-                Fixed::<G>,
-            );
-            let ok = S::not(kv.lt(zero));
-            let loss = S::select(ok, loss, zero);
-            if sum {
-                acc = S::acc_add(acc, loss);
-            }
-            if let Mode::Loss(o) = job.mode {
-                loss.store_first(o.add(r0), g);
-            }
+            let (ok, fv, gk) =
+                lane_rows(job, &rows, max, s_rest, zk, kv, Fixed::<G>, r0, g, &mut acc);
             if grads {
-                let crv = S::load(rows.cr.as_ptr());
-                let fv = factor.mul(crv);
-                let gk = w.mul(crv).neg();
                 for (j, col) in cols.iter_mut().enumerate().take(c) {
-                    let gj = S::select(kv.eq(S::splat(j as f32)), gk, col.mul(fv));
-                    *col = S::select(ok, gj, zero);
+                    *col = lane_grad(kv, j, *col, fv, gk, ok);
                 }
                 S::store_columns(out.add(r0 * c), c, g, cols.as_ptr(), 1);
             }
