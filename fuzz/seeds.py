@@ -130,13 +130,14 @@ def al_max(): return tag(3, 6)
 def al_neg(v): return tag(2, 6) + struct.pack('<b', v)
 # api Ignore: None | Torch | Small(i8) | Raw(i64)
 def aig_torch(): return tag(1, 4)
+# api Layout: RowMajor | AllPositions | Small(u8) (S = 1 + v % 8) | Raw(u8)
 def api(method, backend, classes_, count, lens, label_type, logits, targets, labels, ragged=None,
-        eps=tag(0, 3), checked=False):
+        eps=tag(0, 3), checked=False, layout=b''):
     return (u8(method) + boolean(False) + a_quarter() + g_int(2) + r_mean() + up_one() + boolean(checked)
             + u8(backend) + eps + u8(classes_) + u8(count)
             + (boolean(True) + u8(ragged) if ragged is not None else boolean(False))
             + b''.join(lens) + u8(label_type) + aig_torch() + boolean(False)
-            + vec(logits) + vec(targets) + vec(labels) + vec([up_one()]) + u8(3))
+            + vec(logits) + vec(targets) + vec(labels) + vec([up_one()]) + u8(3) + layout)
 right3 = [len_right()] * 3
 for m in range(6):
     write('api', f'sigmoid_m{m}_n17', api(m, 4, 0, 17, right3, 0, [specials[i] for i in range(24)],
@@ -148,6 +149,14 @@ write('api', 'sigmoid_out_short', api(2, 2, 0, 15, [len_right(), len_minus(0), l
 for m in range(6, 12):
     write('api', f'softmax_m{m}_C16', api(m, m % 5, 16, 3, right3, m % 7, [specials[i] for i in range(24)],
                                           [], [al_small(3), al_neg(-100), al_small(15)]))
+for m in range(6, 12):
+    write('api', f'channels_first_m{m}_C5_S4', api(m, m % 5, 5, 8, right3, m % 7, [specials[i] for i in range(24)],
+                                                   [], [al_small(3), al_neg(-100), al_small(4)],
+                                                   layout=tag(2, 4) + u8(3)))
+write('api', 'channels_first_all_positions', api(10, 0, 19, 17, right3, 0, [specials[i] for i in range(24)],
+                                                 [], [al_small(18), al_small(0)], layout=tag(1, 4)))
+write('api', 'channels_first_bad_spatial', api(6, 1, 3, 6, right3, 0, [logit_small(1)], [],
+                                               [al_small(1)], layout=tag(3, 4) + u8(4)))
 write('api', 'softmax_label_max_u64', api(8, 1, 3, 2, right3, 3, [logit_small(1)], [], [al_small(1), al_max()]))
 write('api', 'softmax_ragged', api(6, 0, 5, 2, right3, 6, [logit_small(1)], [], [al_small(1)], ragged=2))
 write('api', 'binary_grad_long', api(13, 0, 0, 5, [len_right(), len_plus(0), len_right()], 0,

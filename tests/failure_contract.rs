@@ -348,6 +348,31 @@ fn failure_contract() {
                 .map(|v| class(v).into())
         },
     );
+    let r = row("channels-first S = 0", |b| {
+        let cf = SoftmaxFocal::new().backend(b).channels_first(0);
+        cf.loss(&[0.0; 6], 3, &[0u8, 1], Reduction::Sum)
+            .map(|v| class(v).into())
+    });
+    check(&r, "Err(InvalidSpatial { spatial: 0, positions: 2 })");
+    let r = row(
+        "channels-first S = 4 for 6 positions, grad too short (shape before outputs)",
+        |b| {
+            let cf = SoftmaxFocal::new().backend(b).channels_first(4);
+            let mut g = [0.0f32; 5];
+            cf.grad(&[0.0; 12], 2, &[0u8; 6], Reduction::Sum, 1.0, &mut g)
+                .map(|()| String::new())
+        },
+    );
+    check(&r, "Err(InvalidSpatial { spatial: 4, positions: 6 })");
+    let r = row("channels-first S = 3, 2 images: labels too short", |b| {
+        let cf = SoftmaxFocal::new().backend(b).channels_first(3);
+        cf.loss(&[0.0; 12], 2, &[0u8; 5], Reduction::Sum)
+            .map(|v| class(v).into())
+    });
+    check(
+        &r,
+        "Err(LengthMismatch { what: \"labels\", expected: 6, found: 5 })",
+    );
     row("softmax grad buffer too long", |b| {
         let f = SoftmaxFocal::new().backend(b);
         let mut g = [0.0f32; 7];

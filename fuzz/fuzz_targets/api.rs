@@ -1,5 +1,5 @@
-//! Arbitrary parameters and shapes to every public method (TorchBlocks modules included):
-//! no panic; `Ok` exactly when an independent predicate written from SPEC.md section 5 and
+//! Arbitrary parameters and shapes to every public method (channels-first and TorchBlocks modules
+//! included): no panic; `Ok` exactly when an independent predicate written from SPEC.md section 5 and
 //! the README's check order calls the input valid, and then the error is exactly the one it
 //! predicts (variant, first offending index, value); on `Err` every output buffer, and the
 //! logits of the in-place methods, keep their sentinel bits; on `Ok` the value rules of
@@ -87,6 +87,42 @@ struct Input {
     labels: Vec<Label>,
     ups: Vec<Upstream>,
     offset: u8,
+    /// The softmax layout (the first variant, row-major, when the input runs out).
+    layout: Layout,
+}
+
+/// Row-major `[rows × C]` or channels-first `[N, C, S]` with one of these `S`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Layout {
+    RowMajor,
+    /// `S` = every position (`N = 1`; 0 when there are no rows).
+    AllPositions,
+    /// `S` from 1 to 8: may or may not divide the positions.
+    Small(u8),
+    /// `S` from 0 to 255.
+    Raw(u8),
+}
+
+impl Layout {
+    fn spatial(self, positions: usize) -> Option<usize> {
+        match self {
+            Layout::RowMajor => None,
+            Layout::AllPositions => Some(positions),
+            Layout::Small(s) => Some(1 + usize::from(s % 8)),
+            Layout::Raw(s) => Some(usize::from(s)),
+        }
+    }
+}
+
+/// Channels-first `[N, C, S]` values (`N·S` positions) in row-major order `[N·S × C]`.
+fn to_rows(v: &[f32], c: usize, s: usize) -> Vec<f32> {
+    let positions = v.len() / c;
+    (0..positions * c)
+        .map(|i| {
+            let (p, j) = (i / c, i % c);
+            v[(p / s) * c * s + j * s + p % s]
+        })
+        .collect()
 }
 
 fn cycle<T: Copy, U>(v: &[T], n: usize, dflt: U, f: impl Fn(T) -> U) -> Vec<U>
@@ -169,7 +205,7 @@ fn sigmoid_expect(
 }
 
 /// The checks a softmax call makes: alpha values, gamma, normaliser, backend; `C`, labels
-/// length, per-class alpha length, outputs; labels.
+/// length, per-class alpha length, `S` (channels-first), outputs; labels.
 #[allow(clippy::too_many_arguments)]
 fn softmax_expect(
     alpha: &Alpha<'_>,
@@ -181,6 +217,7 @@ fn softmax_expect(
     c: usize,
     labels: &[i128],
     ignore: Option<i64>,
+    spatial: Option<usize>,
     outs: &[(&'static str, usize, usize)],
 ) -> Result<(), FocalError> {
     match *alpha {
@@ -234,6 +271,14 @@ fn softmax_expect(
         return Err(FocalError::ClassAlphaLength {
             expected: c,
             found: v.len(),
+        });
+    }
+    if let Some(s) = spatial
+        && (s == 0 || !rows.is_multiple_of(s))
+    {
+        return Err(FocalError::InvalidSpatial {
+            spatial: s,
+            positions: rows,
         });
     }
     for &(what, expected, found) in outs {
@@ -510,35 +555,75 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
         f = f.backend(b);
     }
     let method = input.method % 6;
+    let spatial = input.layout.spatial(rows);
     let ctx = format!(
-        "softmax method {method} C={c} len={len} {} backend={backend:?}",
+        "softmax method {method} C={c} len={len} S={spatial:?} {} backend={backend:?}",
         std::any::type_name::<L>()
     );
     let exp = |r: Option<Reduction>, outs: &[(&'static str, usize, usize)]| {
-        softmax_expect(&alpha, gamma, None, r, backend, len, c, &wide, ignore, outs)
+        softmax_expect(
+            &alpha, gamma, None, r, backend, len, c, &wide, ignore, spatial, outs,
+        )
+    };
+    let cf = f.channels_first(spatial.unwrap_or(1));
+    let cfm = spatial.is_some();
+    // Channels-first values in the row-major order the rules below read (valid shapes only).
+    let rows_of = |v: &[f32]| match spatial {
+        Some(s) if c > 0 => to_rows(v, c, s),
+        _ => v.to_vec(),
     };
     let (want, got) = match method {
-        0 => (exp(Some(red), &[]), f.loss(z, c, &labels, red)),
+        0 => (
+            exp(Some(red), &[]),
+            if cfm {
+                cf.loss(z, c, &labels, red)
+            } else {
+                f.loss(z, c, &labels, red)
+            },
+        ),
         1 => (
             exp(None, &[("out", rows, ol)]),
-            f.loss_per_row(z, c, &labels, out).map(|()| 0.0),
+            if cfm {
+                cf.loss_per_position(z, c, &labels, out)
+            } else {
+                f.loss_per_row(z, c, &labels, out)
+            }
+            .map(|()| 0.0),
         ),
         2 => (
             exp(Some(red), &[("grad", len, ol)]),
-            f.grad(z, c, &labels, red, up, out).map(|()| 0.0),
+            if cfm {
+                cf.grad(z, c, &labels, red, up, out)
+            } else {
+                f.grad(z, c, &labels, red, up, out)
+            }
+            .map(|()| 0.0),
         ),
         3 => (
             exp(None, &[("upstream", rows, ul), ("grad", len, ol)]),
-            f.grad_per_row(z, c, &labels, &ups, out).map(|()| 0.0),
+            if cfm {
+                cf.grad_per_position(z, c, &labels, &ups, out)
+            } else {
+                f.grad_per_row(z, c, &labels, &ups, out)
+            }
+            .map(|()| 0.0),
         ),
         4 => (
             exp(Some(red), &[("grad", len, ol)]),
-            f.loss_and_grad(z, c, &labels, red, out),
+            if cfm {
+                cf.loss_and_grad(z, c, &labels, red, out)
+            } else {
+                f.loss_and_grad(z, c, &labels, red, out)
+            },
         ),
         _ => {
             let mut ib = placed(z, offset);
             let zi = &mut ib[offset..];
-            let got = f.loss_and_grad_in_place(zi, c, &labels, red);
+            let got = if cfm {
+                cf.loss_and_grad_in_place(zi, c, &labels, red)
+            } else {
+                f.loss_and_grad_in_place(zi, c, &labels, red)
+            };
             check_same(&got, &exp(Some(red), &[]), &ctx);
             if got.is_err() {
                 assert!(
@@ -546,7 +631,7 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
                     "{ctx}: logits changed on error"
                 );
             } else {
-                softmax_grad_rules(z, c, &wide, ignore, zi, &ctx);
+                softmax_grad_rules(&rows_of(z), c, &wide, ignore, &rows_of(zi), &ctx);
             }
             return;
         }
@@ -555,6 +640,7 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
     match got {
         Err(_) => assert!(untouched(out), "{ctx}: output written on error"),
         Ok(v) => {
+            let z = &rows_of(z)[..];
             let is_ignored = |l: i128| ignore.is_some_and(|i| i128::from(i) == l);
             let row_nan = |r: usize| z[r * c..(r + 1) * c].iter().any(|v| v.is_nan());
             match method {
@@ -566,7 +652,7 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
                     }
                     assert!(v.is_nan() || v >= 0.0, "{ctx}: loss {v}");
                     if method == 4 {
-                        softmax_grad_rules(z, c, &wide, ignore, out, &ctx);
+                        softmax_grad_rules(z, c, &wide, ignore, &rows_of(out), &ctx);
                     }
                 }
                 1 => {
@@ -591,7 +677,7 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
                         }
                     }
                 }
-                _ => softmax_grad_rules(z, c, &wide, ignore, out, &ctx),
+                _ => softmax_grad_rules(z, c, &wide, ignore, &rows_of(out), &ctx),
             }
         }
     }
@@ -771,6 +857,7 @@ fn torchblocks_softmax<L: Lab>(input: &Input) {
         len,
         c,
         &wide,
+        None,
         None,
         outs,
     );
