@@ -350,6 +350,11 @@ impl Fail {
                 value,
                 ..focal_error::with(FOCAL_INVALID_EPSILON, FOCAL_ARG_PARAMS)
             },
+            // No C function takes label smoothing yet; the nearest code, should one.
+            FocalError::InvalidLabelSmoothing { value } => focal_error {
+                value,
+                ..focal_error::with(FOCAL_INVALID_EPSILON, FOCAL_ARG_PARAMS)
+            },
             FocalError::LabelOutOfRange {
                 index,
                 label,

@@ -72,6 +72,11 @@ pub enum FocalError {
         /// The value given.
         value: f32,
     },
+    /// The softmax label smoothing is NaN or outside `[0, 1]`.
+    InvalidLabelSmoothing {
+        /// The value given.
+        value: f32,
+    },
     /// A class label is neither in `0..num_classes` nor the ignore index.
     LabelOutOfRange {
         /// The first offending row.
@@ -149,6 +154,9 @@ impl fmt::Display for FocalError {
             }
             FocalError::InvalidEpsilon { value } => {
                 write!(f, "epsilon {value} is not finite and >= 0")
+            }
+            FocalError::InvalidLabelSmoothing { value } => {
+                write!(f, "label smoothing {value} is not in [0, 1]")
             }
             FocalError::LabelOutOfRange {
                 index,

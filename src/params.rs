@@ -79,6 +79,15 @@ pub(crate) fn check_alpha(a: f32) -> Result<(), FocalError> {
     }
 }
 
+/// Label smoothing: in `[0, 1]` (NaN fails).
+pub(crate) fn check_smoothing(e: f32) -> Result<(), FocalError> {
+    if (0.0..=1.0).contains(&e) {
+        Ok(())
+    } else {
+        Err(FocalError::InvalidLabelSmoothing { value: e })
+    }
+}
+
 pub(crate) fn check_gamma(g: f32) -> Result<(), FocalError> {
     // Finite and not negative (NaN fails; -0 passes): +0 up to the largest finite value,
     // or -0. On the bits, two comparisons: LLVM turns the float comparisons (and

@@ -4,7 +4,7 @@
 //! forms, integer gammas 0 to 4 and general ones, hard and soft targets, special logits
 //! (NaN, ±inf, subnormal, ±f32::MAX), softmax with C = 1, 5, 17 and 600 (the one-lane-per-row,
 //! two-pass and online row strategies), each label type, per-class alpha and an ignore index,
-//! the TorchBlocks modules, `Targets::checked` and the error paths, with small inputs, on the
+//! label smoothing in both layouts, the TorchBlocks modules, `Targets::checked` and the error paths, with small inputs, on the
 //! scalar backend and the portable one (`wide` over SSE2 on x86_64). AVX2 and AVX-512 are
 //! left out: Miri does not implement their intrinsics, and the crate's detection reports
 //! them unavailable under Miri.
@@ -36,6 +36,15 @@ fn close(a: f32, b: f32) -> bool {
         return a == b;
     }
     (a - b).abs() <= 1e-3 * a.abs().max(b.abs()) + 1e-37
+}
+
+/// Every backend's results (`results[i]`) [`close`] to the first's.
+fn all_close(results: &[Vec<f32>], ctx: &str) {
+    for other in &results[1..] {
+        for (i, (a, b)) in results[0].iter().zip(other).enumerate() {
+            assert!(close(*a, *b), "{ctx} [{i}]: {a} vs {b}");
+        }
+    }
 }
 
 fn same_bits(a: &[f32], b: &[f32]) -> bool {
@@ -255,17 +264,9 @@ fn softmax_case<L: ClassIndex + std::fmt::Debug>(labels: &[L], c: usize, ignore:
                     );
                 }
             }
-            let mut all = vec![l];
-            all.extend(pr);
-            all.extend(g);
-            all.extend(gr);
-            results.push(all);
+            results.push([vec![l], pr, g, gr].concat());
         }
-        for other in &results[1..] {
-            for (i, (a, b)) in results[0].iter().zip(other).enumerate() {
-                assert!(close(*a, *b), "C={c} {labels:?} [{i}]: {a} vs {b}");
-            }
-        }
+        all_close(&results, &format!("C={c} {labels:?}"));
     }
 }
 
@@ -280,6 +281,73 @@ fn softmax_every_row_strategy_and_label_type() {
     softmax_case::<i32>(&[-100, 16, 5], 17, Some(-100));
     softmax_case::<i64>(&[-100], 600, Some(-100));
     softmax_case::<i64>(&[3, 1, 3, 0, 2, 4, 1], 5, Some(3));
+}
+
+/// Label smoothing: both layouts (row-major blocks of rows with strided loads, channels-first
+/// blocks of positions), every mode, an integer and a general gamma, an ignored row.
+#[test]
+fn softmax_label_smoothing_both_layouts() {
+    for c in [1usize, 5, 17] {
+        let labels: Vec<i64> = (0..6)
+            .map(|r| if r == 4 { -100 } else { (r * 7 % c) as i64 })
+            .collect();
+        let rows = labels.len();
+        let z: Vec<f32> = (0..rows * c)
+            .map(|i| ((i * 37) % 19) as f32 * 0.41 - 3.0)
+            .collect();
+        let up: Vec<f32> = (0..rows).map(|r| 1.0 - r as f32).collect();
+        // Channels-first [2, C, 3]: position r = n·3 + s.
+        let mut zt = vec![0.0; z.len()];
+        for r in 0..rows {
+            for j in 0..c {
+                zt[(r / 3) * c * 3 + j * 3 + r % 3] = z[r * c + j];
+            }
+        }
+        for gamma in [2.0, 2.7] {
+            let mut results: Vec<Vec<f32>> = Vec::new();
+            for b in backends() {
+                let f = SoftmaxFocal::new()
+                    .alpha(Alpha::Scalar(0.25))
+                    .gamma(gamma)
+                    .label_smoothing(0.2)
+                    .ignore_index(Some(-100))
+                    .backend(b);
+                let r = Reduction::MeanValid;
+                let l = f.loss(&z, c, &labels, r).unwrap();
+                let mut pr = vec![0.0; rows];
+                f.loss_per_row(&z, c, &labels, &mut pr).unwrap();
+                let mut g = vec![0.0; z.len()];
+                f.grad(&z, c, &labels, r, 1.0, &mut g).unwrap();
+                let mut gr = vec![0.0; z.len()];
+                f.grad_per_row(&z, c, &labels, &up, &mut gr).unwrap();
+                let mut fg = vec![0.0; z.len()];
+                let fl = f.loss_and_grad(&z, c, &labels, r, &mut fg).unwrap();
+                let mut ip = z.clone();
+                let il = f.loss_and_grad_in_place(&mut ip, c, &labels, r).unwrap();
+                assert!(same_bits(&[l, fl], &[fl, il]), "{l} {fl} {il}");
+                assert!(same_bits(&g, &fg) && same_bits(&fg, &ip));
+                assert!(pr.iter().all(|v| v.is_finite() && *v >= 0.0) && pr[4] == 0.0);
+                let cf = f.channels_first(3);
+                let mut cg = vec![0.0; z.len()];
+                let cl = cf.loss_and_grad(&zt, c, &labels, r, &mut cg).unwrap();
+                let mut cip = zt.clone();
+                let cil = cf.loss_and_grad_in_place(&mut cip, c, &labels, r).unwrap();
+                let mut cpr = vec![0.0; rows];
+                cf.loss_per_position(&zt, c, &labels, &mut cpr).unwrap();
+                assert!(same_bits(&[cl], &[cil]) && same_bits(&cg, &cip));
+                if b == Backend::Scalar {
+                    let back: Vec<f32> = (0..z.len())
+                        .map(|i| cg[(i / c / 3) * c * 3 + (i % c) * 3 + (i / c) % 3])
+                        .collect();
+                    assert!(
+                        same_bits(&back, &fg) && same_bits(&cpr, &pr) && same_bits(&[cl], &[fl])
+                    );
+                }
+                results.push([vec![l], pr, g, gr].concat());
+            }
+            all_close(&results, &format!("C={c} gamma {gamma}"));
+        }
+    }
 }
 
 #[test]

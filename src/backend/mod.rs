@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 #[cfg(target_arch = "x86_64")]
 mod detect;
 
-use crate::kernel::{channels_first, check, sigmoid, softmax};
+use crate::kernel::{channels_first, check, sigmoid, smoothing, softmax};
 use crate::simd::Total;
 
 /// A family of lanes the kernels can run on.
@@ -248,6 +248,15 @@ macro_rules! entries {
 
             /// # Safety
             /// The backend's features are present.
+            /// Label smoothing: one instantiation, `γ` read at run time (a rarer path, kept
+            /// out of the build cost of the per-`γ` ones).
+            $(#[target_feature(enable = $feat)])?
+            pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>) -> Total {
+                let g = sigmoid::Runtime(sigmoid::gamma_code(job.gamma));
+                // SAFETY: forwarded.
+                unsafe { smoothing::run::<$lanes, _>(job, g) }
+            }
+
             $(#[target_feature(enable = $feat)])?
             pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
                 check::first_outside_unit::<$lanes>(v)
@@ -305,6 +314,14 @@ mod scalar {
 
     /// # Safety
     /// None (the signature matches the other backends' entries).
+    /// Out of line: one copy for both layouts, every `γ`, mode and label type.
+    #[inline(never)]
+    pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>) -> Total {
+        let g = sigmoid::Runtime(sigmoid::gamma_code(job.gamma));
+        // SAFETY: forwarded.
+        unsafe { smoothing::run::<Scalar, _>(job, g) }
+    }
+
     #[inline(always)]
     pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
         check::first_outside_unit::<Scalar>(v)
@@ -358,6 +375,15 @@ pub(crate) unsafe fn run_softmax(b: Ready, job: &softmax::Job<'_>) -> Total {
 pub(crate) unsafe fn run_softmax_cf(b: Ready, job: &softmax::Job<'_>) -> Total {
     // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
     unsafe { dispatch!(b, softmax_cf(job)) }
+}
+
+/// Runs a softmax job with label smoothing `ε > 0`, either layout.
+///
+/// # Safety
+/// As for the softmax kernels (see `kernel::smoothing::run`).
+pub(crate) unsafe fn run_softmax_smoothed(b: Ready, job: &softmax::Job<'_>) -> Total {
+    // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
+    unsafe { dispatch!(b, softmax_smoothed(job)) }
 }
 
 /// The first value of `v` that is NaN or outside `[0, 1]`, checked on backend `b`.

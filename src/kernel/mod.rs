@@ -5,6 +5,7 @@
 pub(crate) mod channels_first;
 pub(crate) mod check;
 pub(crate) mod sigmoid;
+pub(crate) mod smoothing;
 pub(crate) mod softmax;
 
 /// What one call computes and where it writes. An item is an element (sigmoid) or a row

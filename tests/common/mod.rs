@@ -5,11 +5,14 @@
 #![allow(dead_code)]
 
 pub mod oracle;
+pub mod rows;
 
 use std::fmt::Write as _;
 
 use focal_loss::{Backend, SigmoidForm};
 pub use oracle::*;
+#[allow(unused_imports)]
+pub use rows::*;
 
 // ---------------------------------------------------------------------------------------
 // Backends

@@ -461,3 +461,105 @@ pub fn softmax_focal_loss_f64(z: &[f64], k: usize, alpha_k: f64, gamma: f64) -> 
     let qg = if gamma == 0.0 { 1.0 } else { q.powf(gamma) };
     -alpha_k * qg * ell
 }
+
+/// Loss and `dL/dz` of one row of the softmax focal loss with label smoothing `eps`
+/// (Keras' convention): target `y_j = (1-eps)·[j = k] + eps/C`, every class a focal term,
+/// `L = Σ_j α_j·y_j·q_j^γ·(-ln p_j)`, `dL/dz_j = p_j·Σ_c u_c - u_j` with
+/// `u_c = α_c·y_c·q_c^γ·(1 + γ·p_c·h_c)`, `h_c = -ln p_c / q_c` (1 at `q_c = 0`; `p·h = 0`
+/// at `p = 0`). Written directly from that definition (not from the kernel's split into the
+/// target's term and a uniform part). `q_c` is a sum of the other exponentials over the
+/// total where `p_c > 1/2`, so nothing cancels. Magnitudes: the loss is a sum of
+/// non-negative terms; a gradient's is `p_j·Σ_c u_c + u_j`.
+///
+/// Rows with two or more `+inf` logits, or with every logit `-inf`, have no limit (panics).
+pub fn softmax_focal_smoothed_row(
+    z: &[f32],
+    k: usize,
+    alpha: &OAlpha<'_>,
+    gamma: f64,
+    eps: f64,
+    grad: &mut [Eval],
+) -> Eval {
+    let c = z.len();
+    assert!(k < c && grad.len() == c);
+    if z.iter().any(|v| v.is_nan()) {
+        grad.fill(Eval::NAN);
+        return Eval::NAN;
+    }
+    let n_pos_inf = z.iter().filter(|v| **v == f32::INFINITY).count();
+    assert!(n_pos_inf <= 1, "oracle: row with several +inf has no limit");
+    assert!(
+        z.iter().any(|v| *v != f32::NEG_INFINITY),
+        "oracle: all -inf row"
+    );
+    // ln p_j, p_j and q_j = 1 - p_j.
+    let (ell, p, q): (Vec<f64>, Vec<f64>, Vec<f64>) = if n_pos_inf == 1 {
+        let i = z.iter().position(|v| *v == f32::INFINITY).unwrap();
+        (0..c)
+            .map(|j| {
+                if j == i {
+                    (0.0, 1.0, 0.0)
+                } else {
+                    (f64::NEG_INFINITY, 0.0, 1.0)
+                }
+            })
+            .unzip3()
+    } else {
+        let m = z.iter().fold(f32::NEG_INFINITY, |a, v| a.max(*v)) as f64;
+        let e: Vec<f64> = z.iter().map(|v| (*v as f64 - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        let ln_s = s.ln();
+        (0..c)
+            .map(|j| {
+                let pj = e[j] / s;
+                let qj = if pj <= 0.5 {
+                    1.0 - pj
+                } else {
+                    let others: f64 = (0..c).filter(|&i| i != j).map(|i| e[i]).sum();
+                    others / s
+                };
+                ((z[j] as f64 - m) - ln_s, pj, qj)
+            })
+            .unzip3()
+    };
+    let y = |j: usize| eps / c as f64 + if j == k { 1.0 - eps } else { 0.0 };
+    let (mut loss, mut u) = (0.0f64, vec![0.0f64; c]);
+    for j in 0..c {
+        let w = alpha.for_class(j) * y(j);
+        let qg = if gamma == 0.0 { 1.0 } else { q[j].powf(gamma) };
+        if w * qg != 0.0 {
+            loss += w * qg * -ell[j];
+        }
+        let h = if q[j] == 0.0 { 1.0 } else { -ell[j] / q[j] };
+        let ph = if p[j] == 0.0 { 0.0 } else { p[j] * h };
+        u[j] = w * qg * (1.0 + gamma * ph);
+    }
+    let total: f64 = u.iter().sum();
+    for j in 0..c {
+        grad[j] = Eval {
+            value: p[j] * total - u[j],
+            mag: p[j] * total + u[j],
+        };
+    }
+    Eval {
+        value: loss,
+        mag: loss,
+    }
+}
+
+/// `unzip` for triples.
+trait Unzip3<A, B, C> {
+    fn unzip3(self) -> (Vec<A>, Vec<B>, Vec<C>);
+}
+
+impl<A, B, C, I: Iterator<Item = (A, B, C)>> Unzip3<A, B, C> for I {
+    fn unzip3(self) -> (Vec<A>, Vec<B>, Vec<C>) {
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        for (x, y, z) in self {
+            a.push(x);
+            b.push(y);
+            c.push(z);
+        }
+        (a, b, c)
+    }
+}

@@ -1,0 +1,301 @@
+//! Label smoothing for the softmax focal loss, both layouts (Keras
+//! `CategoricalFocalCrossentropy(label_smoothing = ε)`): the target of a row with class `k`
+//! is `y_j = (1-ε)·[j = k] + ε/C`, and every class is a focal term,
+//!
+//! ```text
+//! L      = Σ_j α_j·y_j·q_j^γ·(-ℓ_j)                 ℓ_j = ln p_j, q_j = 1 - p_j
+//!        = (1-ε)·L_k + (ε/C)·U,                      U = Σ_j α_j·q_j^γ·(-ℓ_j)
+//! dL/dz_j = (1-ε)·dL_k/dz_j + (ε/C)·(p_j·Σ_c u_c - u_j),
+//!          u_c = α_c·q_c^γ·(1 + γ·p_c·h_c),         h_c = -ℓ_c / q_c
+//! ```
+//!
+//! where `L_k` is the unsmoothed row loss of [`finish`] (computed with the class weight
+//! `(1-ε)·α_k`), and `u_c` is `dU/dℓ_c`-shaped: `q^γ·(1 + γ·p·h)` has no `q^(γ-1)`, so it
+//! stays finite at `q = 0`, and `p·h → 0` as `p → 0` (a `-inf` logit: `u = α`).
+//!
+//! Every term needs `q_j`: `1 - p_j` for a class below the row maximum (`p_j <= 1/2`), and
+//! for one equal to it `S_rest/(1 + S_rest)` with `h = ln(1 + S_rest)/q` (1 when
+//! `S_rest = 0`), both per row: nothing cancels. The gradient pass recomputes each term from
+//! the logit instead of keeping it, so that the in-place method works (the logit is read
+//! before its gradient overwrites it). Rows go one per lane, `S::N` rows at a time: a block
+//! of neighbouring positions of one image in the channels-first layout (one vector per
+//! class), a block of rows in the row-major one (a strided load per class).
+//!
+//! `ε = 0` never comes here: those calls take the unsmoothed kernels and their bits.
+
+use crate::math::{exp, exp_nonpos, ln, log1p};
+use crate::simd::{Lanes, Total, first_lanes, mul_or_zero};
+
+use super::Mode;
+use super::sigmoid::Gamma;
+use super::softmax::{ClassAlpha, Gathered, Job, exp_below, finish, gather_rows, lane_grad};
+
+/// The row quantities one smoothing term needs, per lane.
+#[derive(Clone, Copy)]
+struct RowTerms<S: Lanes> {
+    max: S,
+    /// `ln(1 + S_rest)`.
+    lsr: S,
+    /// `1 / (1 + S_rest)`.
+    inv: S,
+    /// `q` of a class equal to the maximum: `S_rest / (1 + S_rest)`.
+    q_top: S,
+    /// `ln q_top` (for `exp(γ·ln q)`).
+    ln_q_top: S,
+    /// `h = -ℓ/q` of a class equal to the maximum (1 when `q_top = 0`).
+    h_top: S,
+}
+
+impl<S: Lanes> RowTerms<S> {
+    #[inline(always)]
+    fn new(max: S, s_rest: S) -> Self {
+        let (zero, one) = (S::splat(0.0), S::splat(1.0));
+        let lsr = log1p(s_rest);
+        let inv = one.div(one.add(s_rest));
+        let q_top = s_rest.mul(inv);
+        let h_top = S::select(s_rest.eq(zero), one, lsr.div(q_top));
+        RowTerms {
+            max,
+            lsr,
+            inv,
+            q_top,
+            ln_q_top: ln(s_rest).sub(lsr),
+            h_top,
+        }
+    }
+
+    /// For logits `v` of one class: `(q^γ·(-ℓ), q^γ·(1 + γ·p·h), p)`, without the class
+    /// weight.
+    #[inline(always)]
+    fn term<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S) {
+        let one = S::splat(1.0);
+        let top = v.eq(self.max);
+        // z - max, 0 where z is the maximum (also for infinite ones), as in the row passes.
+        let d = S::select(top, S::splat(0.0), v.sub(self.max));
+        let ell = d.sub(self.lsr);
+        let p = exp_nonpos(d).mul(self.inv);
+        let q = S::select(top, self.q_top, one.sub(p));
+        let qg = match g.pow(q, gamma) {
+            Some(qg) => qg,
+            None => exp(S::splat(gamma).mul(S::select(top, self.ln_q_top, log1p(p.neg())))),
+        };
+        // Below the maximum q >= 1/2; p·h -> 0 as p -> 0 (h = +inf at a -inf logit).
+        let h = S::select(top, self.h_top, ell.neg().div(q));
+        let u = qg.mul(S::splat(gamma).mul_add(mul_or_zero(p, h), one));
+        (mul_or_zero(qg, ell.neg()), u, p)
+    }
+}
+
+/// The class weight `α_j` of class `j` (the same in every lane).
+#[inline(always)]
+fn class_weight(alpha: ClassAlpha<'_>, j: usize) -> f32 {
+    match alpha {
+        ClassAlpha::One => 1.0,
+        ClassAlpha::Same(a) => a,
+        ClassAlpha::PerClass(v) => v.get(j).copied().unwrap_or(0.0),
+    }
+}
+
+/// Where class `j` of lane `i` of a block is: `base + i·step + j·stride`.
+#[derive(Clone, Copy)]
+struct Block {
+    base: usize,
+    /// From one lane (row) to the next: 1 for neighbouring channels-first positions, `C`
+    /// for row-major rows.
+    step: usize,
+    /// From one class to the next: `S` channels-first, 1 row-major.
+    stride: usize,
+    n: usize,
+}
+
+impl Block {
+    /// Class `j` of the block's rows (0 in the lanes past `n`).
+    ///
+    /// # Safety
+    /// Every `base + i·step + j·stride` with `i < n` is readable at `z`; `step·S::N < 2^29`
+    /// when `step > 1` and `n > 1`.
+    #[inline(always)]
+    unsafe fn load<S: Lanes>(&self, z: *const f32, j: usize) -> S {
+        // SAFETY: forwarded.
+        unsafe {
+            let p = z.add(self.base + j * self.stride);
+            if self.step == 1 || self.n == 1 {
+                if self.n == S::N {
+                    S::load(p)
+                } else {
+                    S::load_first(p, self.n, 0.0)
+                }
+            } else {
+                S::load_strided(p, self.step, self.n)
+            }
+        }
+    }
+
+    /// Stores the first `n` lanes of `v` as class `j` of the block's rows.
+    ///
+    /// # Safety
+    /// As [`load`](Self::load), for writing.
+    #[inline(always)]
+    unsafe fn store<S: Lanes>(&self, out: *mut f32, j: usize, v: S) {
+        // SAFETY: forwarded.
+        unsafe {
+            let p = out.add(self.base + j * self.stride);
+            if self.step == 1 || self.n == 1 {
+                if self.n == S::N {
+                    v.store(p)
+                } else {
+                    v.store_first(p, self.n)
+                }
+            } else {
+                v.store_strided(p, self.step, self.n)
+            }
+        }
+    }
+}
+
+/// Runs a smoothed `job` (`0 < ε <= 1`, either layout: `job.spatial` positions per image,
+/// 1 for row-major) with lanes `S` and `γ` as `g`; returns the sum of the row losses (0
+/// unless the mode sums).
+///
+/// # Safety
+/// As the unsmoothed kernels: `job.z` valid for reading `rows·C` values, `rows` a multiple
+/// of `job.spatial`; the mode's output valid for writing `rows·C` (gradients) or `rows`
+/// (losses) values and the upstream for reading `rows` values; labels validated,
+/// `labels.len() == rows`, `C >= 1`. A gradient output may be `job.z` itself.
+#[inline(always)]
+pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
+    let (c, sp) = (job.c, job.spatial.max(1));
+    let mut acc = S::acc_zero();
+    let mut rows = Gathered::new();
+    if sp == 1 {
+        // Row-major: blocks of rows, each class a strided load (one row per block for rows
+        // so long that the stride would not fit a gather's 32-bit offsets).
+        let per_block = if c < 1 << 20 { S::N } else { 1 };
+        let mut r0 = 0;
+        while r0 < job.rows {
+            let n = (job.rows - r0).min(per_block);
+            let block = Block {
+                base: r0 * c,
+                step: c,
+                stride: 1,
+                n,
+            };
+            // SAFETY: rows r0..r0 + n exist, so their classes lie within rows·C; C < 2^20
+            // when n > 1, so `step·S::N < 2^29`.
+            unsafe { block_rows::<S, G>(job, &mut rows, r0, block, g, &mut acc) };
+            r0 += n;
+        }
+    } else {
+        // Channels-first: neighbouring positions of one image, one vector per class.
+        for image in 0..job.rows / sp {
+            let mut s0 = 0;
+            while s0 < sp {
+                let n = (sp - s0).min(S::N);
+                let block = Block {
+                    base: image * c * sp + s0,
+                    step: 1,
+                    stride: sp,
+                    n,
+                };
+                // SAFETY: positions image·S + s0 .. + n exist (s0 + n <= S), and class j
+                // of each lies within the image's C·S values.
+                unsafe { block_rows::<S, G>(job, &mut rows, image * sp + s0, block, g, &mut acc) };
+                s0 += n;
+            }
+        }
+    }
+    S::acc_sum(acc)
+}
+
+/// The rows `r0..r0 + block.n` (see [`run`]).
+///
+/// # Safety
+/// Those rows exist, and the block addresses their `C` classes within the logits and the
+/// gradient output.
+#[inline(always)]
+unsafe fn block_rows<S: Lanes, G: Gamma>(
+    job: &Job<'_>,
+    rows: &mut Gathered,
+    r0: usize,
+    b: Block,
+    g: G,
+    acc: &mut S::Acc,
+) {
+    let c = job.c;
+    let (out, _, _) = job.mode.parts();
+    let (zero, one) = (S::splat(0.0), S::splat(1.0));
+    let eps = job.smoothing;
+    let gamma = job.gamma;
+    // SAFETY (block): the block's values lie within the logits and the gradient (contract);
+    // the gathered arrays hold MAX_WIDE >= S::N values; the loss output holds `rows`
+    // values. Every logit is read (passes 1, 2 and the gradient pass) before the gradient
+    // pass overwrites it, at the same place.
+    unsafe {
+        gather_rows(job, r0, b.n, S::N, false, rows);
+        let kv = S::load(rows.kf.as_ptr());
+        let ok = S::not(kv.lt(zero));
+        // Pass 1: maxima and z_k.
+        let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
+        for j in 0..c {
+            let v = b.load::<S>(job.z, j);
+            max = max.max(v);
+            zk = S::select(kv.eq(S::splat(j as f32)), v, zk);
+        }
+        // Pass 2: S_rest per lane.
+        let all = first_lanes::<S>(S::N);
+        let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
+        for j in 0..c {
+            let (_, top) = exp_below(b.load::<S>(job.z, j), all, max, false, &mut part);
+            cnt = cnt.add(S::select(top, one, zero));
+            if (j + 1) % 8 == 0 {
+                sums = S::acc_add(sums, part);
+                part = zero;
+            }
+        }
+        let s_rest = S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)));
+        // The target's term with weight (1-ε)·α_k.
+        let alpha_k = S::load(rows.alpha.as_ptr()).mul(S::splat(1.0 - eps));
+        let (loss_k, w, factor) = finish(max, s_rest, zk, alpha_k, gamma, g);
+        // Pass 3: U = Σ α_j·q_j^γ·(-ℓ_j) and Σ u_j.
+        let t = RowTerms::new(max, s_rest);
+        let (mut u_loss, mut u_grad) = (S::acc_zero(), S::acc_zero());
+        let (mut pl, mut pg) = (zero, zero);
+        for j in 0..c {
+            let a = S::splat(class_weight(job.alpha, j));
+            let (l, u, _) = t.term(b.load::<S>(job.z, j), gamma, g);
+            // A class of weight 0 adds 0, even where its term is +inf (probability 0).
+            pl = pl.add(mul_or_zero(a, l));
+            pg = a.mul_add(u, pg);
+            if (j + 1) % 8 == 0 {
+                (u_loss, u_grad) = (S::acc_add(u_loss, pl), S::acc_add(u_grad, pg));
+                (pl, pg) = (zero, zero);
+            }
+        }
+        let share = S::splat(eps / c as f32);
+        let u_loss = S::acc_lanes(S::acc_add(u_loss, pl));
+        let u_sum = S::acc_lanes(S::acc_add(u_grad, pg));
+        let loss = S::select(ok, share.mul_add(u_loss, loss_k), zero);
+        if job.mode.sums() {
+            *acc = S::acc_add(*acc, loss);
+        }
+        if let Mode::Loss(o) = job.mode {
+            loss.store_first(o.add(r0), b.n);
+        }
+        if !job.mode.grads() {
+            return;
+        }
+        // Pass 4: the gradient, each term recomputed from its logit.
+        let cr = S::load(rows.cr.as_ptr());
+        let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
+        let scr = share.mul(cr);
+        for j in 0..c {
+            let a = S::splat(class_weight(job.alpha, j));
+            let v = b.load::<S>(job.z, j);
+            let e = exp_nonpos(S::select(v.eq(max), zero, v.sub(max)));
+            let (_, u, p) = t.term(v, gamma, g);
+            let smooth = scr.mul(p.mul(u_sum).sub(a.mul(u)));
+            let gj = lane_grad(kv, j, e, fv, gk, ok).add(S::select(ok, smooth, zero));
+            b.store(out, j, gj);
+        }
+    }
+}
