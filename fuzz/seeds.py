@@ -100,9 +100,10 @@ def l_min(): return tag(4, 8)
 def l_m1(): return tag(5, 8)
 def l_c(): return tag(6, 8)
 
-def sm(c, rows, gamma, alpha, ignore, red, ltype, off, base, spec, labels, upsl):
+# Smoothing: Zero | Frac(u16) (v / 65535) | Bits(u32)
+def sm(c, rows, gamma, alpha, ignore, red, ltype, off, base, spec, labels, upsl, smoothing=b''):
     return (classes(c) + u8(rows) + gamma + alpha + ignore + red + up_small(128) + u8(ltype) + u8(off)
-            + vec(base) + vec([u16(p) + l for p, l in spec]) + vec(labels) + vec(upsl))
+            + vec(base) + vec([u16(p) + l for p, l in spec]) + vec(labels) + vec(upsl) + smoothing)
 
 base = [logit_small(v) for v in [0, 256, -512, 1000, -77, 3000, 5]]
 for c, rows in [(1, 5), (16, 3), (17, 3), (512, 2)]:
@@ -113,6 +114,12 @@ for c, rows in [(1, 5), (16, 3), (17, 3), (512, 2)]:
 write('softmax', 'C5_rows_all_neg_inf_and_equal',
       sm(5, 3, g_frac(30000), sa_per([a_frac(10000), a_quarter()]), ig_class(2), r_mean(), 3, 1,
          [], [(i, specials[NINF]) for i in range(5)], [l_class(0), l_class(2), l_class(4)], []))
+for c, rows in [(3, 9), (17, 3), (513, 2)]:
+    spec = [(1, specials[NINF]), (c + 2, specials[INF]), (2 * c + 1, specials[NAN])]
+    write('softmax', f'C{c}_smoothed', sm(c, rows, g_frac(40000), sa_per([a_frac(10000), a_quarter()]),
+                                          ig_torch(), r_meanvalid(), 5, 3, base, spec,
+                                          [l_class(1), l_ignored(), l_class(0)], [up_one()],
+                                          smoothing=tag(1, 3) + u16(6554)))
 write('softmax', 'C17_label_extremes_u64',
       sm(17, 4, g_int(0), sa_scalar(a_none()), ig_none(), r_sum(), 3, 0,
          base, [], [l_min(), l_max(), l_m1(), l_c()], []))
@@ -131,13 +138,14 @@ def al_neg(v): return tag(2, 6) + struct.pack('<b', v)
 # api Ignore: None | Torch | Small(i8) | Raw(i64)
 def aig_torch(): return tag(1, 4)
 # api Layout: RowMajor | AllPositions | Small(u8) (S = 1 + v % 8) | Raw(u8)
+# api smoothing: Option<Result<u8, u32>> (Ok(v): v / 255), after the layout
 def api(method, backend, classes_, count, lens, label_type, logits, targets, labels, ragged=None,
-        eps=tag(0, 3), checked=False, layout=b''):
+        eps=tag(0, 3), checked=False, layout=b'', smoothing=b''):
     return (u8(method) + boolean(False) + a_quarter() + g_int(2) + r_mean() + up_one() + boolean(checked)
             + u8(backend) + eps + u8(classes_) + u8(count)
             + (boolean(True) + u8(ragged) if ragged is not None else boolean(False))
             + b''.join(lens) + u8(label_type) + aig_torch() + boolean(False)
-            + vec(logits) + vec(targets) + vec(labels) + vec([up_one()]) + u8(3) + layout)
+            + vec(logits) + vec(targets) + vec(labels) + vec([up_one()]) + u8(3) + layout + smoothing)
 right3 = [len_right()] * 3
 for m in range(6):
     write('api', f'sigmoid_m{m}_n17', api(m, 4, 0, 17, right3, 0, [specials[i] for i in range(24)],
@@ -157,6 +165,12 @@ write('api', 'channels_first_all_positions', api(10, 0, 19, 17, right3, 0, [spec
                                                  [], [al_small(18), al_small(0)], layout=tag(1, 4)))
 write('api', 'channels_first_bad_spatial', api(6, 1, 3, 6, right3, 0, [logit_small(1)], [],
                                                [al_small(1)], layout=tag(3, 4) + u8(4)))
+for m in (6, 10):
+    write('api', f'smoothed_m{m}_C5', api(m, 0, 5, 8, right3, 6, [specials[i] for i in range(24)], [],
+                                          [al_small(3), al_neg(-100), al_small(4)],
+                                          layout=tag(1, 4), smoothing=boolean(True) + tag(0, 2) + u8(26)))
+write('api', 'smoothed_bad', api(8, 0, 3, 2, right3, 0, [logit_small(1)], [], [al_small(1)],
+                                 smoothing=boolean(True) + tag(1, 2) + u32(0x7fc00000)))
 write('api', 'softmax_label_max_u64', api(8, 1, 3, 2, right3, 3, [logit_small(1)], [], [al_small(1), al_max()]))
 write('api', 'softmax_ragged', api(6, 0, 5, 2, right3, 6, [logit_small(1)], [], [al_small(1)], ragged=2))
 write('api', 'binary_grad_long', api(13, 0, 0, 5, [len_right(), len_plus(0), len_right()], 0,

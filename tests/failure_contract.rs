@@ -348,6 +348,31 @@ fn failure_contract() {
                 .map(|v| class(v).into())
         },
     );
+    let r = row("softmax label smoothing 1.5 (and gamma fine, a bad label)", |b| {
+        let f = SoftmaxFocal::new().label_smoothing(1.5).backend(b);
+        f.loss(&[0.0; 3], 3, &[7u8], Reduction::Sum)
+            .map(|v| class(v).into())
+    });
+    check(&r, "Err(InvalidLabelSmoothing { value: 1.5 })");
+    let r = row("softmax label smoothing NaN, gamma -1", |b| {
+        let f = SoftmaxFocal::new()
+            .label_smoothing(f32::NAN)
+            .gamma(-1.0)
+            .backend(b);
+        f.loss(&[0.0; 3], 3, &[0u8], Reduction::Sum)
+            .map(|v| class(v).into())
+    });
+    check(&r, "Err(InvalidGamma { value: -1.0 })");
+    let r = row(
+        "softmax label smoothing 0.1, row [0, -inf, 1], label 0",
+        |b| {
+            let f = SoftmaxFocal::new().label_smoothing(0.1).backend(b);
+            let (z, mut g) = ([0.0, f32::NEG_INFINITY, 1.0], [0.0f32; 3]);
+            let l = f.loss_and_grad(&z, 3, &[0u8], Reduction::Sum, &mut g)?;
+            Ok(format!("loss {} / grad {}", class(l), classes(&g)))
+        },
+    );
+    check(&r, "loss +inf / grad - - +");
     let r = row("channels-first S = 0", |b| {
         let cf = SoftmaxFocal::new().backend(b).channels_first(0);
         cf.loss(&[0.0; 6], 3, &[0u8, 1], Reduction::Sum)

@@ -89,6 +89,8 @@ struct Input {
     offset: u8,
     /// The softmax layout (the first variant, row-major, when the input runs out).
     layout: Layout,
+    /// Softmax label smoothing: none, `v / 255`, or any bits.
+    smoothing: Option<Result<u8, u32>>,
 }
 
 /// Row-major `[rows × C]` or channels-first `[N, C, S]` with one of these `S`.
@@ -210,6 +212,7 @@ fn sigmoid_expect(
 fn softmax_expect(
     alpha: &Alpha<'_>,
     gamma: f32,
+    smoothing: f32,
     epsilon: Option<f32>,
     red: Option<Reduction>,
     backend: Option<Backend>,
@@ -235,6 +238,9 @@ fn softmax_expect(
     }
     if !(gamma.is_finite() && gamma >= 0.0) {
         return Err(FocalError::InvalidGamma { value: gamma });
+    }
+    if !(0.0..=1.0).contains(&smoothing) {
+        return Err(FocalError::InvalidLabelSmoothing { value: smoothing });
     }
     if let Some(e) = epsilon
         && !(e.is_finite() && e >= 0.0)
@@ -547,22 +553,28 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
     let ups = cycle(&input.ups, ul, 1.0, Upstream::get);
     let mut outb = placed(&sentinels(ol), offset);
     let out = &mut outb[offset..];
+    let smoothing = match input.smoothing {
+        None => 0.0,
+        Some(Ok(v)) => f32::from(v) / 255.0,
+        Some(Err(b)) => f32::from_bits(b),
+    };
     let mut f = SoftmaxFocal::new()
         .alpha(alpha)
         .gamma(gamma)
-        .ignore_index(ignore);
+        .ignore_index(ignore)
+        .label_smoothing(smoothing);
     if let Some(b) = backend {
         f = f.backend(b);
     }
     let method = input.method % 6;
     let spatial = input.layout.spatial(rows);
     let ctx = format!(
-        "softmax method {method} C={c} len={len} S={spatial:?} {} backend={backend:?}",
+        "softmax method {method} C={c} len={len} S={spatial:?} eps={smoothing:e} {} backend={backend:?}",
         std::any::type_name::<L>()
     );
     let exp = |r: Option<Reduction>, outs: &[(&'static str, usize, usize)]| {
         softmax_expect(
-            &alpha, gamma, None, r, backend, len, c, &wide, ignore, spatial, outs,
+            &alpha, gamma, smoothing, None, r, backend, len, c, &wide, ignore, spatial, outs,
         )
     };
     let cf = f.channels_first(spatial.unwrap_or(1));
@@ -851,6 +863,7 @@ fn torchblocks_softmax<L: Lab>(input: &Input) {
     let want = softmax_expect(
         &alpha,
         m.gamma,
+        0.0,
         Some(m.epsilon),
         None,
         None,

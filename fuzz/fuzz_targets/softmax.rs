@@ -1,8 +1,8 @@
 //! Softmax focal loss: rows of 1 to 2048 classes (biased towards the row strategies'
 //! boundaries 1, 16, 17, 511, 512), labels of every `ClassIndex` type including each type's
 //! extremes and values outside `0..C`, an ignore index (also one equal to a valid class),
-//! per-class alpha, any gamma and reduction. Every method on every backend this CPU has
-//! against `Backend::Scalar` (relative 1e-3, same NaN and infinity pattern: nothing cancels
+//! per-class alpha, any gamma, label smoothing and reduction. Every method on every backend
+//! this CPU has against `Backend::Scalar` (relative 1e-3, same NaN and infinity pattern: nothing cancels
 //! in these values, see `focal_loss_fuzz::close`), and on each backend: fused == separate,
 //! in place == out of place, the same labels as `i64` == as their own type, all bit for bit;
 //! ignored rows give 0; errors identical across backends and methods; nothing written on
@@ -88,6 +88,27 @@ struct Input {
     labels: Vec<Label>,
     /// Per-row upstream gradients, cycled (none: 1).
     ups: Vec<Upstream>,
+    /// Label smoothing (the first variant, none, when the input runs out).
+    smoothing: Smoothing,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Smoothing {
+    Zero,
+    /// `v / 65535`, in `[0, 1]`.
+    Frac(u16),
+    /// Any bits (mostly invalid: errors must agree across backends).
+    Bits(u32),
+}
+
+impl Smoothing {
+    fn get(self) -> f32 {
+        match self {
+            Smoothing::Zero => 0.0,
+            Smoothing::Frac(v) => f32::from(v) / 65535.0,
+            Smoothing::Bits(b) => f32::from_bits(b),
+        }
+    }
 }
 
 /// A label type, with what the target needs to build labels of it.
@@ -340,10 +361,19 @@ fn fuzz<L: Lab>(input: &Input) {
     let (gamma, red, up) = (input.gamma.get(), input.red.get(), input.upstream.get());
     let zb = placed(&zs, offset);
     let z = &zb[offset..];
+    let smoothing = input.smoothing.get();
     let base = SoftmaxFocal::new()
         .alpha(alpha)
         .gamma(gamma)
-        .ignore_index(ignore);
+        .ignore_index(ignore)
+        .label_smoothing(smoothing);
+    // With label smoothing a gradient is a difference of terms (the target's, and
+    // `p_j·Σu - u_j`, each at most about `1 + γ` times the scale): compare relative to that.
+    let smooth_mag = if smoothing > 0.0 {
+        3.0 * (1.0 + f64::from(gamma))
+    } else {
+        0.0
+    };
     let wide: Option<Vec<i64>> = labels
         .iter()
         .map(|l| i64::try_from(l.wide()).ok())
@@ -398,7 +428,7 @@ fn fuzz<L: Lab>(input: &Input) {
     let inv = if div == 0.0 { 0.0 } else { 1.0 / div as f64 };
     for (b, o) in &runs[1..] {
         let ctx = format!(
-            "{} vs scalar {} C={c} rows={rows} off={offset} gamma={gamma:e} alpha={:?} red={red:?}",
+            "{} vs scalar {} C={c} rows={rows} off={offset} gamma={gamma:e} eps={smoothing:e} alpha={:?} red={red:?}",
             b.name(),
             std::any::type_name::<L>(),
             match alpha {
@@ -469,7 +499,7 @@ fn fuzz<L: Lab>(input: &Input) {
             ] {
                 if ok {
                     assert!(
-                        close(g, w, 0.0, scale),
+                        close(g, w, smooth_mag * scale.abs(), scale),
                         "{ctx}: {name}[{i}] (row {r}, class {}) {g:e} vs scalar {w:e}; label {:?} row {row:?}",
                         i % c,
                         labels[r]
