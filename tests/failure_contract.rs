@@ -348,11 +348,14 @@ fn failure_contract() {
                 .map(|v| class(v).into())
         },
     );
-    let r = row("softmax label smoothing 1.5 (and gamma fine, a bad label)", |b| {
-        let f = SoftmaxFocal::new().label_smoothing(1.5).backend(b);
-        f.loss(&[0.0; 3], 3, &[7u8], Reduction::Sum)
-            .map(|v| class(v).into())
-    });
+    let r = row(
+        "softmax label smoothing 1.5 (and gamma fine, a bad label)",
+        |b| {
+            let f = SoftmaxFocal::new().label_smoothing(1.5).backend(b);
+            f.loss(&[0.0; 3], 3, &[7u8], Reduction::Sum)
+                .map(|v| class(v).into())
+        },
+    );
     check(&r, "Err(InvalidLabelSmoothing { value: 1.5 })");
     let r = row("softmax label smoothing NaN, gamma -1", |b| {
         let f = SoftmaxFocal::new()

@@ -296,3 +296,77 @@ fn sigmoid_gamma_f32_max_gradient_is_finite() {
         }
     }
 }
+
+/// softmax target: label smoothing with an infinite upstream. The gradient's smoothing part
+/// `p_j·Σu - u_j` is 0 up to rounding on a row of equal logits; scaled after the
+/// subtraction it gave `-inf` on the scalar backend and NaN on AVX2 (the sign of a rounding
+/// error times infinity). Now both sides are scaled first: every backend gives the same
+/// NaN/infinity pattern.
+#[test]
+fn softmax_smoothing_infinite_upstream_same_pattern_on_every_backend() {
+    use focal_loss::{Reduction, SoftmaxFocal};
+    let z = [0.0f32; 15];
+    let labels = [0u16, 0, 0];
+    let class_of = |v: f32| {
+        if v.is_nan() {
+            "NaN"
+        } else if v.is_infinite() {
+            if v > 0.0 { "+inf" } else { "-inf" }
+        } else {
+            "finite"
+        }
+    };
+    // The fuzz input: gamma 57344/65535·5, smoothing of bits 0x1000_0000, upstream -inf.
+    let gamma = 57344.0f32 / 65535.0 * 5.0;
+    for up in [f32::NEG_INFINITY, f32::INFINITY] {
+        let mut patterns = Vec::new();
+        for b in backends() {
+            let f = SoftmaxFocal::new()
+                .gamma(gamma)
+                .label_smoothing(f32::from_bits(0x1000_0000))
+                .backend(b);
+            let mut g = [0.0f32; 15];
+            f.grad(&z, 5, &labels, Reduction::Sum, up, &mut g).unwrap();
+            patterns.push(g.map(class_of));
+        }
+        for p in &patterns[1..] {
+            assert_eq!(p, &patterns[0], "upstream {up}");
+        }
+    }
+}
+
+/// api target: label smoothing on a row of finite logits `f32::MAX` apart. Every class's
+/// term is near `f32::MAX`; summed before their weight `ε/C` was applied they overflowed,
+/// and the loss was `+inf` while its value is finite. Every backend, both layouts.
+#[test]
+fn softmax_smoothing_terms_near_f32_max_sum_finite() {
+    use focal_loss::{Reduction, SoftmaxFocal};
+    let c = 16;
+    let mut z = vec![0.0f32; c];
+    z[3] = f32::MAX;
+    for eps in [2.81305e-40f32, 1e-3, 0.5] {
+        // -ln p_j = MAX for the 15 classes at 0 (ln(1 + S_rest) = 0 in f32), 0 for class 3;
+        // the target (class 0) adds (1 - ε)·MAX.
+        let want =
+            (1.0 - eps as f64) * f32::MAX as f64 + eps as f64 / 16.0 * 15.0 * f32::MAX as f64;
+        for b in backends() {
+            let f = SoftmaxFocal::new()
+                .gamma(0.0)
+                .label_smoothing(eps)
+                .backend(b);
+            let mut per = [0.0f32; 1];
+            f.loss_per_row(&z, c, &[0u8], &mut per).unwrap();
+            let mut per_cf = [0.0f32; 1];
+            f.channels_first(1)
+                .loss_per_position(&z, c, &[0u8], &mut per_cf)
+                .unwrap();
+            for got in [per[0], per_cf[0]] {
+                assert!(
+                    got.is_finite() && ((got as f64 - want) / want).abs() < 1e-6,
+                    "{} eps {eps}: {got:e} vs {want:e}",
+                    b.name()
+                );
+            }
+        }
+    }
+}

@@ -256,12 +256,16 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         // The target's term with weight (1-ε)·α_k.
         let alpha_k = S::load(rows.alpha.as_ptr()).mul(S::splat(1.0 - eps));
         let (loss_k, w, factor) = finish(max, s_rest, zk, alpha_k, gamma, g);
-        // Pass 3: U = Σ α_j·q_j^γ·(-ℓ_j) and Σ u_j.
+        // Pass 3: (ε/C)·U = Σ (ε/C)·α_j·q_j^γ·(-ℓ_j) and Σ (ε/C)·α_j·u_j. Each term carries
+        // its weight before it is summed: a row of finite logits up to f32::MAX apart has
+        // terms near f32::MAX, whose plain sum would overflow where the weighted one does
+        // not (fuzz finding).
         let t = RowTerms::new(max, s_rest);
+        let share = eps / c as f32;
         let (mut u_loss, mut u_grad) = (S::acc_zero(), S::acc_zero());
         let (mut pl, mut pg) = (zero, zero);
         for j in 0..c {
-            let a = S::splat(class_weight(job.alpha, j));
+            let a = S::splat(class_weight(job.alpha, j) * share);
             let (l, u, _) = t.term(b.load::<S>(job.z, j), gamma, g);
             // A class of weight 0 adds 0, even where its term is +inf (probability 0).
             pl = pl.add(mul_or_zero(a, l));
@@ -271,10 +275,9 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
                 (pl, pg) = (zero, zero);
             }
         }
-        let share = S::splat(eps / c as f32);
         let u_loss = S::acc_lanes(S::acc_add(u_loss, pl));
         let u_sum = S::acc_lanes(S::acc_add(u_grad, pg));
-        let loss = S::select(ok, share.mul_add(u_loss, loss_k), zero);
+        let loss = S::select(ok, loss_k.add(u_loss), zero);
         if job.mode.sums() {
             *acc = S::acc_add(*acc, loss);
         }
@@ -284,16 +287,19 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         if !job.mode.grads() {
             return;
         }
-        // Pass 4: the gradient, each term recomputed from its logit.
+        // Pass 4: the gradient, each term recomputed from its logit. Both sides of
+        // `p_j·Σu - u_j` are scaled before the subtraction: with an infinite scale the
+        // difference is NaN on every backend, where scaling the (rounded, near 0) difference
+        // gave +inf, -inf or NaN depending on its last bit (fuzz finding).
         let cr = S::load(rows.cr.as_ptr());
         let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
-        let scr = share.mul(cr);
+        let sum_cr = u_sum.mul(cr);
         for j in 0..c {
-            let a = S::splat(class_weight(job.alpha, j));
+            let a = S::splat(class_weight(job.alpha, j) * share);
             let v = b.load::<S>(job.z, j);
             let e = exp_nonpos(S::select(v.eq(max), zero, v.sub(max)));
             let (_, u, p) = t.term(v, gamma, g);
-            let smooth = scr.mul(p.mul(u_sum).sub(a.mul(u)));
+            let smooth = p.mul(sum_cr).sub(a.mul(u).mul(cr));
             let gj = lane_grad(kv, j, e, fv, gk, ok).add(S::select(ok, smooth, zero));
             b.store(out, j, gj);
         }
