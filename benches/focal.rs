@@ -7,7 +7,9 @@
 //! `cargo bench` runs everything (about 11 minutes); `FOCAL_BENCH_QUICK=1 cargo bench` runs
 //! the N = 64 Ki sigmoid and (16384, 80) softmax cases with short measurements.
 //! Throughput is in elements (sigmoid: N; softmax: rows·C). `softmax_channels_first_fused`
-//! puts the channels-first kernel beside transposing around the row-major one.
+//! puts the channels-first kernel beside transposing around the row-major one;
+//! `sigmoid_fused_by_gamma` and `softmax_fused_by_gamma_and_smoothing` the `γ` without an
+//! instantiation of their own and label smoothing (they run in the quick mode too).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -349,9 +351,83 @@ fn config() -> Criterion {
         .configure_from_args()
 }
 
+/// The fused calls at `γ` = 1, 3 and 4 (run-time integer powers inside the general
+/// instantiation, beside the `γ = 2` one for scale), sigmoid at 64 Ki and softmax at
+/// (16384, 80), and the softmax with label smoothing ε = 0.1 against ε = 0 in both layouts.
+fn bench_gamma_and_smoothing(c: &mut Criterion) {
+    let n = 1 << 16;
+    let (x, t) = inputs(n, 7);
+    let mut out = vec![0.0f32; n];
+    let mut g = c.benchmark_group("sigmoid_fused_by_gamma");
+    g.throughput(Throughput::Elements(n as u64));
+    for gamma in [1.0f32, 2.0, 3.0, 4.0] {
+        for b in backends() {
+            let f = SigmoidFocal::torchvision().gamma(gamma).backend(b);
+            g.bench_function(BenchmarkId::new(b.name(), format!("gamma{gamma}")), |bch| {
+                bch.iter(|| {
+                    f.loss_and_grad(black_box(&x), &t, Reduction::Mean, &mut out)
+                        .unwrap()
+                })
+            });
+        }
+    }
+    g.finish();
+    let (rows, classes) = (16384, 80);
+    let len = rows * classes;
+    let (z, _) = inputs(len, 11);
+    let labels: Vec<u32> = (0..rows).map(|r| ((r * 7919) % classes) as u32).collect();
+    let mut out = vec![0.0f32; len];
+    let mut g = c.benchmark_group("softmax_fused_by_gamma_and_smoothing");
+    g.throughput(Throughput::Elements(len as u64));
+    for (gamma, eps) in [
+        (1.0f32, 0.0f32),
+        (2.0, 0.0),
+        (3.0, 0.0),
+        (4.0, 0.0),
+        (2.0, 0.1),
+    ] {
+        for b in backends() {
+            let f = SoftmaxFocal::mmcv()
+                .gamma(gamma)
+                .label_smoothing(eps)
+                .backend(b);
+            let id = format!("gamma{gamma}_eps{eps}");
+            g.bench_function(
+                BenchmarkId::new(format!("{}/row_major", b.name()), &id),
+                |bch| {
+                    bch.iter(|| {
+                        f.loss_and_grad(black_box(&z), classes, &labels, Reduction::Mean, &mut out)
+                            .unwrap()
+                    })
+                },
+            );
+            if gamma == 2.0 {
+                // The same logits read as [16, 80, 1024].
+                let cf = f.channels_first(1024);
+                g.bench_function(
+                    BenchmarkId::new(format!("{}/channels_first", b.name()), &id),
+                    |bch| {
+                        bch.iter(|| {
+                            cf.loss_and_grad(
+                                black_box(&z),
+                                classes,
+                                &labels,
+                                Reduction::Mean,
+                                &mut out,
+                            )
+                            .unwrap()
+                        })
+                    },
+                );
+            }
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_sigmoid, bench_softmax, bench_channels_first
+    targets = bench_sigmoid, bench_softmax, bench_channels_first, bench_gamma_and_smoothing
 }
 criterion_main!(benches);

@@ -161,16 +161,17 @@ fn page_aligned_frame(_features: &str) {
     core::hint::black_box(&mut slot);
 }
 
-/// Calls `$f::<$($pre,)* G>` for the compile-time code `G` of `$gamma` (`2γ` for the integers 0
-/// to 4, else [`sigmoid::GENERAL`]).
+/// Calls `$f::<$($pre,)* G>` for the compile-time code `G = 2γ` of `$gamma`: `γ = 0`
+/// (cross-entropy; no power at all) and `γ = 2` (every preset's default) have their own
+/// instantiations; every other `γ` runs [`sigmoid::GENERAL`], which finds the integers and half-integers up to 4.5
+/// at run time (the same operations, so the same bits, for one predictable branch) and takes
+/// `exp(γ·ln u)` for the rest. `γ` = 1, 3 and 4 had instantiations of their own until they
+/// were measured: see docs/performance.md, "Build cost".
 macro_rules! by_gamma {
     ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
         match sigmoid::gamma_code($gamma) {
             0 => $f::<$($pre,)* 0>($($arg),*),
-            2 => $f::<$($pre,)* 2>($($arg),*),
             4 => $f::<$($pre,)* 4>($($arg),*),
-            6 => $f::<$($pre,)* 6>($($arg),*),
-            8 => $f::<$($pre,)* 8>($($arg),*),
             _ => $f::<$($pre,)* { sigmoid::GENERAL }>($($arg),*),
         }
     };

@@ -376,8 +376,9 @@ fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S>
 
 /// The code of `gamma` for [`Gamma`]: `2γ` where that is an integer from 0 to 9 (`γ` in
 /// 0, 0.5, 1, ..., 4.5: powers by multiplication and at most one square root), else
-/// [`GENERAL`] (`exp(γ·ln u)`). The SIMD backends compile the integer `γ` (even codes) and
-/// [`GENERAL`]. Arithmetic rather than ten comparisons: about 10 instructions on a Cortex-M4F.
+/// [`GENERAL`] (`exp(γ·ln u)`). The SIMD backends compile codes 0 and 4 (`γ` 0 and 2) and
+/// [`GENERAL`] (see `backend::by_gamma`). Arithmetic rather than ten comparisons: about 10
+/// instructions on a Cortex-M4F.
 pub(crate) fn gamma_code(gamma: f32) -> u32 {
     // 2γ is exact (+inf from 2^127 up, which gives GENERAL). The conversion saturates
     // (-0 gives 0, which is right), and a `k` that gives `h` back is it.
