@@ -340,7 +340,7 @@ fn softmax_smoothing_infinite_upstream_same_pattern_on_every_backend() {
 /// and the loss was `+inf` while its value is finite. Every backend, both layouts.
 #[test]
 fn softmax_smoothing_terms_near_f32_max_sum_finite() {
-    use focal_loss::{Reduction, SoftmaxFocal};
+    use focal_loss::SoftmaxFocal;
     let c = 16;
     let mut z = vec![0.0f32; c];
     z[3] = f32::MAX;

@@ -177,6 +177,30 @@ macro_rules! by_gamma {
     };
 }
 
+/// [`by_gamma`] for the sigmoid: one entry point per mode too (`$f::<$b, M, G>`). The loops
+/// are the same either way; apart, each function holds one mode's loop, so that its stack
+/// frame in unoptimised builds (which give every inlined call its own slots) is a fifth of
+/// what five loops took: 4.3 MiB on AVX-512, past a spawned thread's 2 MiB stack.
+macro_rules! by_mode {
+    ($mode:expr, $gamma:expr, $f:ident::<$b:literal>($($arg:expr),*)) => {{
+        const {
+            assert!(sigmoid::SUM == 0 && sigmoid::LOSS == 1 && sigmoid::GRAD == 2);
+            assert!(sigmoid::GRAD_UP == 3 && sigmoid::SUM_GRAD == 4);
+        }
+        match sigmoid::mode_id($mode) {
+            0 => by_gamma!($gamma, $f::<$b, 0>($($arg),*)),
+            1 => by_gamma!($gamma, $f::<$b, 1>($($arg),*)),
+            2 => by_gamma!($gamma, $f::<$b, 2>($($arg),*)),
+            3 => by_gamma!($gamma, $f::<$b, 3>($($arg),*)),
+            _ => by_gamma!($gamma, $f::<$b, 4>($($arg),*)),
+        }
+    }};
+}
+
+// The softmax strategies by number in `softmax_g::<R>` (one entry point each, like the
+// sigmoid's modes: unoptimised, three strategies in one function took a 1.7 MiB frame).
+const _: () = assert!(softmax::LONG == 0 && softmax::SMALL == 1 && softmax::MEDIUM == 2);
+
 /// The entry points of one SIMD backend: each kernel instantiated for its lanes, compiled with
 /// its target features. One `#[target_feature]` function per form and compile-time gamma
 /// keeps each function (and its stack frame in unoptimised builds) small.
@@ -188,13 +212,13 @@ macro_rules! entries {
             /// # Safety
             /// The backend's features are present; `sigmoid::run`'s contract holds.
             $(#[target_feature(enable = $feat)])?
-            unsafe fn sigmoid_g<const B: bool, const G: u32>(
+            unsafe fn sigmoid_g<const B: bool, const M: u8, const G: u32>(
                 job: &sigmoid::Job,
                 p: &sigmoid::Params,
             ) -> Total {
                 $(page_aligned_frame($feat);)?
-                // SAFETY: forwarded.
-                unsafe { sigmoid::run::<$lanes, B, G>(job, p) }
+                // SAFETY: forwarded; `M` is the job's mode (`by_mode`).
+                unsafe { sigmoid::run::<$lanes, B, M, G>(job, p) }
             }
 
             /// # Safety
@@ -203,9 +227,9 @@ macro_rules! entries {
                 // SAFETY: forwarded.
                 unsafe {
                     if p.per_term {
-                        by_gamma!(p.gamma, sigmoid_g::<true>(job, p))
+                        by_mode!(job.mode, p.gamma, sigmoid_g::<true>(job, p))
                     } else {
-                        by_gamma!(p.gamma, sigmoid_g::<false>(job, p))
+                        by_mode!(job.mode, p.gamma, sigmoid_g::<false>(job, p))
                     }
                 }
             }
@@ -213,16 +237,22 @@ macro_rules! entries {
             /// # Safety
             /// The backend's features are present; `softmax::run`'s contract holds.
             $(#[target_feature(enable = $feat)])?
-            unsafe fn softmax_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
-                // SAFETY: forwarded.
-                unsafe { softmax::run::<$lanes, G>(job) }
+            unsafe fn softmax_g<const R: u8, const G: u32>(job: &softmax::Job<'_>) -> Total {
+                // SAFETY: forwarded; `R` is the job's strategy.
+                unsafe { softmax::run::<$lanes, R, G>(job) }
             }
 
             /// # Safety
             /// The backend's features are present; `softmax::run`'s contract holds.
             pub(super) unsafe fn softmax(job: &softmax::Job<'_>) -> Total {
-                // SAFETY: forwarded.
-                unsafe { by_gamma!(job.gamma, softmax_g::<>(job)) }
+                // SAFETY: forwarded, with the job's strategy.
+                unsafe {
+                    match softmax::strategy::<$lanes>(job) {
+                        softmax::LONG => by_gamma!(job.gamma, softmax_g::<0>(job)),
+                        softmax::SMALL => by_gamma!(job.gamma, softmax_g::<1>(job)),
+                        _ => by_gamma!(job.gamma, softmax_g::<2>(job)),
+                    }
+                }
             }
 
             /// # Safety

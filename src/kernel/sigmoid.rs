@@ -387,26 +387,27 @@ pub(crate) fn gamma_code(gamma: f32) -> u32 {
     if k <= 9 && k as f32 == h { k } else { GENERAL }
 }
 
-/// Runs `job` with lanes `S`, form (B) if `PER_TERM` else (A), `γ` of code `G` (see
-/// [`gamma_code`]), and returns the sum of the losses (0 unless the mode sums). [`Mode::Sum`],
-/// which writes nothing, also checks the targets as it reads them: NaN if one is NaN or
-/// outside `[0, 1]`.
+/// Runs `job` with lanes `S`, form (B) if `PER_TERM` else (A), the loop of mode `M` (the
+/// job's: [`mode_id`]), `γ` of code `G` (see [`gamma_code`]), and returns the sum of the
+/// losses (0 unless the mode sums). [`Mode::Sum`], which writes nothing, also checks the
+/// targets as it reads them: NaN if one is NaN or outside `[0, 1]`.
 ///
 /// # Safety
 /// `job.x`, `job.t` (and the upstream pointer) must be valid for reading `job.n` values; the
 /// output pointer for writing `job.n` values. The output may be `job.x` itself; no other
-/// overlap is allowed.
+/// overlap is allowed. `M` is the job's mode.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, const PER_TERM: bool, const G: u32>(
+pub(crate) unsafe fn run<S: Lanes, const PER_TERM: bool, const M: u8, const G: u32>(
     job: &Job,
     p: &Params,
 ) -> Total {
+    debug_assert_eq!(mode_id(job.mode), M);
     // SAFETY (both arms): forwarded from this function's contract.
     unsafe {
         if PER_TERM {
-            drive::<S, _>(job, &FormB(p, Fixed::<G>))
+            lanes::<S, _, M>(job, &FormB(p, Fixed::<G>))
         } else {
-            drive::<S, _>(job, &FormA(p, Fixed::<G>))
+            lanes::<S, _, M>(job, &FormA(p, Fixed::<G>))
         }
     }
 }
@@ -416,21 +417,6 @@ pub(crate) const LOSS: u8 = 1;
 pub(crate) const GRAD: u8 = 2;
 pub(crate) const GRAD_UP: u8 = 3;
 pub(crate) const SUM_GRAD: u8 = 4;
-
-/// Picks the loop for the job's mode.
-#[inline(always)]
-unsafe fn drive<S: Lanes, F: Eval>(job: &Job, eval: &F) -> Total {
-    // SAFETY (every arm): forwarded from `run`'s contract.
-    unsafe {
-        match job.mode {
-            Mode::Sum => lanes::<S, F, SUM>(job, eval),
-            Mode::Loss(..) => lanes::<S, F, LOSS>(job, eval),
-            Mode::Grad(..) => lanes::<S, F, GRAD>(job, eval),
-            Mode::GradUpstream(..) => lanes::<S, F, GRAD_UP>(job, eval),
-            Mode::SumGrad(..) => lanes::<S, F, SUM_GRAD>(job, eval),
-        }
-    }
-}
 
 /// How far ahead of the loop the inputs are prefetched, in elements (2 KiB). Measured at
 /// N = 16 Mi, fused AVX-512, on two machines: on an Intel Xeon VM 2, 4 and 8 KiB ran the same
@@ -681,7 +667,7 @@ pub(crate) const ANY_MODE: u8 = u8::MAX;
 /// operations either way: the same bits.
 pub(crate) const ONE_LOOP: bool = cfg!(all(target_arch = "arm", not(target_abi = "eabihf")));
 
-/// The mode constant of `mode`, for [`run_scalar`].
+/// The mode constant of `mode`, for [`run`] and [`run_scalar`].
 #[inline(always)]
 pub(crate) fn mode_id(mode: Mode) -> u8 {
     match mode {

@@ -468,17 +468,38 @@ unsafe fn row_grad<S: Lanes>(
 /// (gradients) or `rows` (losses) values and the upstream for reading `rows` values; labels
 /// validated (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`.
 /// A gradient output may be `job.z` itself; no other overlap.
+///
+/// `R` is the row strategy, [`strategy`] of the job for lanes `S`.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
+pub(crate) unsafe fn run<S: Lanes, const R: u8, const G: u32>(job: &Job<'_>) -> Total {
+    debug_assert_eq!(strategy::<S>(job), R);
     // SAFETY: forwarded.
     unsafe {
-        if job.c >= LONG_ROW {
-            groups::<S, Scalar, G>(job)
-        } else if job.c <= SMALL_C && S::N > 1 {
-            small_rows::<S::Wide, G>(job)
-        } else {
-            groups::<S, S, G>(job)
+        match R {
+            LONG => groups::<S, Scalar, G>(job),
+            SMALL => small_rows::<S::Wide, G>(job),
+            _ => groups::<S, S, G>(job),
         }
+    }
+}
+
+/// Rows of at least [`LONG_ROW`] classes: an online pass per row.
+pub(crate) const LONG: u8 = 0;
+/// Rows of at most [`SMALL_C`] classes, one lane per row (SIMD backends).
+pub(crate) const SMALL: u8 = 1;
+/// The rows between: two passes per row, a group of rows at a time.
+pub(crate) const MEDIUM: u8 = 2;
+
+/// The row strategy of `job` with lanes `S` (the backends instantiate each in an entry point
+/// of its own: `backend` matches on it).
+#[inline(always)]
+pub(crate) fn strategy<S: Lanes>(job: &Job<'_>) -> u8 {
+    if job.c >= LONG_ROW {
+        LONG
+    } else if job.c <= SMALL_C && S::N > 1 {
+        SMALL
+    } else {
+        MEDIUM
     }
 }
 
