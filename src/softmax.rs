@@ -31,7 +31,27 @@ pub struct SoftmaxFocal<'a> {
     gamma: f32,
     ignore_index: Option<i64>,
     label_smoothing: f32,
+    smoothed: SmoothedKernel,
     backend: Option<Backend>,
+}
+
+/// The label-smoothing kernel, set by [`SoftmaxFocal::label_smoothing`] only: reachable
+/// through this pointer, it is linked into a program only if the program calls that method
+/// (on a Cortex-M4 it is about 15 KB of flash and more stack than the rest of the softmax).
+#[derive(Clone, Copy)]
+struct SmoothedKernel(Option<unsafe fn(Ready, &Job<'_>, f32) -> Total>);
+
+// Whether the pointer is set follows from `label_smoothing` alone: compare and show that.
+impl PartialEq for SmoothedKernel {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.is_some() == other.0.is_some()
+    }
+}
+
+impl core::fmt::Debug for SmoothedKernel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.0.is_some() { "set" } else { "unset" })
+    }
 }
 
 /// What [`SoftmaxFocal::prepare`] found: the backend, the class weights, the number of rows
@@ -60,6 +80,7 @@ impl<'a> SoftmaxFocal<'a> {
             gamma: 2.0,
             ignore_index: None,
             label_smoothing: 0.0,
+            smoothed: SmoothedKernel(None),
             backend: None,
         }
     }
@@ -131,6 +152,7 @@ impl<'a> SoftmaxFocal<'a> {
     /// ```
     pub const fn label_smoothing(mut self, epsilon: f32) -> Self {
         self.label_smoothing = epsilon;
+        self.smoothed = SmoothedKernel(Some(backend::run_softmax_smoothed));
         self
     }
 
@@ -154,7 +176,10 @@ impl<'a> SoftmaxFocal<'a> {
     ) -> Result<Prepared<'a>, FocalError> {
         self.alpha.check_values()?;
         check_gamma(self.gamma)?;
-        check_smoothing(self.label_smoothing)?;
+        // Only `label_smoothing` sets a value, and it sets the kernel too.
+        if self.smoothed.0.is_some() {
+            check_smoothing(self.label_smoothing)?;
+        }
         if let Some(r) = r {
             r.check()?;
         }
@@ -184,6 +209,7 @@ impl<'a> SoftmaxFocal<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn run<const CF: bool>(
         &self,
         spatial: usize,
@@ -204,15 +230,17 @@ impl<'a> SoftmaxFocal<'a> {
             gamma: self.gamma,
             mode,
             spatial,
-            smoothing: self.label_smoothing,
         };
         // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows (a multiple
         // of `spatial` for the channels-first layout), each output length and every label;
         // `z` and a gradient output are the same pointer only in the in-place method, which
-        // the kernels allow.
+        // the kernels allow. `smoothed` is only ever `backend::run_softmax_smoothed`, whose
+        // contract is the kernels'.
         unsafe {
-            if self.label_smoothing > 0.0 {
-                backend::run_softmax_smoothed(b, &job)
+            if let Some(smoothed) = self.smoothed.0
+                && self.label_smoothing > 0.0
+            {
+                smoothed(b, &job, self.label_smoothing)
             } else if CF {
                 backend::run_softmax_cf(b, &job)
             } else {

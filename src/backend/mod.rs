@@ -282,10 +282,10 @@ macro_rules! entries {
             /// Label smoothing: one instantiation, `γ` read at run time (a rarer path, kept
             /// out of the build cost of the per-`γ` ones).
             $(#[target_feature(enable = $feat)])?
-            pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>) -> Total {
+            pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
                 let g = sigmoid::Runtime(sigmoid::gamma_code(job.gamma));
                 // SAFETY: forwarded.
-                unsafe { smoothing::run::<$lanes, _>(job, g) }
+                unsafe { smoothing::run::<$lanes, _>(job, g, eps) }
             }
 
             $(#[target_feature(enable = $feat)])?
@@ -347,10 +347,10 @@ mod scalar {
     /// None (the signature matches the other backends' entries).
     /// Out of line: one copy for both layouts, every `γ`, mode and label type.
     #[inline(never)]
-    pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>) -> Total {
+    pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
         let g = sigmoid::Runtime(sigmoid::gamma_code(job.gamma));
         // SAFETY: forwarded.
-        unsafe { smoothing::run::<Scalar, _>(job, g) }
+        unsafe { smoothing::run::<Scalar, _>(job, g, eps) }
     }
 
     #[inline(always)]
@@ -412,9 +412,9 @@ pub(crate) unsafe fn run_softmax_cf(b: Ready, job: &softmax::Job<'_>) -> Total {
 ///
 /// # Safety
 /// As for the softmax kernels (see `kernel::smoothing::run`).
-pub(crate) unsafe fn run_softmax_smoothed(b: Ready, job: &softmax::Job<'_>) -> Total {
+pub(crate) unsafe fn run_softmax_smoothed(b: Ready, job: &softmax::Job<'_>, eps: f32) -> Total {
     // SAFETY: `b` is a `Ready`, so its features are present; the rest is forwarded.
-    unsafe { dispatch!(b, softmax_smoothed(job)) }
+    unsafe { dispatch!(b, softmax_smoothed(job, eps)) }
 }
 
 /// The first value of `v` that is NaN or outside `[0, 1]`, checked on backend `b`.

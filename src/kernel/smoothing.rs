@@ -153,7 +153,7 @@ impl Block {
     }
 }
 
-/// Runs a smoothed `job` (`0 < ε <= 1`, either layout: `job.spatial` positions per image,
+/// Runs `job` with label smoothing `eps` (`0 < ε <= 1`, either layout: `job.spatial` positions per image,
 /// 1 for row-major) with lanes `S` and `γ` as `g`; returns the sum of the row losses (0
 /// unless the mode sums).
 ///
@@ -163,7 +163,7 @@ impl Block {
 /// (losses) values and the upstream for reading `rows` values; labels validated,
 /// `labels.len() == rows`, `C >= 1`. A gradient output may be `job.z` itself.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
+pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> Total {
     let (c, sp) = (job.c, job.spatial.max(1));
     let mut acc = S::acc_zero();
     let mut rows = Gathered::new();
@@ -182,7 +182,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
             };
             // SAFETY: rows r0..r0 + n exist, so their classes lie within rows·C; C < 2^20
             // when n > 1, so `step·S::N < 2^29`.
-            unsafe { block_rows::<S, G>(job, &mut rows, r0, block, g, &mut acc) };
+            unsafe { block_rows::<S, G>(job, &mut rows, r0, block, g, eps, &mut acc) };
             r0 += n;
         }
     } else {
@@ -199,7 +199,9 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 };
                 // SAFETY: positions image·S + s0 .. + n exist (s0 + n <= S), and class j
                 // of each lies within the image's C·S values.
-                unsafe { block_rows::<S, G>(job, &mut rows, image * sp + s0, block, g, &mut acc) };
+                unsafe {
+                    block_rows::<S, G>(job, &mut rows, image * sp + s0, block, g, eps, &mut acc)
+                };
                 s0 += n;
             }
         }
@@ -219,12 +221,12 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
     r0: usize,
     b: Block,
     g: G,
+    eps: f32,
     acc: &mut S::Acc,
 ) {
     let c = job.c;
     let (out, _, _) = job.mode.parts();
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
-    let eps = job.smoothing;
     let gamma = job.gamma;
     // SAFETY (block): the block's values lie within the logits and the gradient (contract);
     // the gathered arrays hold MAX_WIDE >= S::N values; the loss output holds `rows`

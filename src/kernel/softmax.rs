@@ -67,9 +67,6 @@ pub(crate) struct Job<'a> {
     /// row-major `[rows × C]`. Only the channels-first kernel
     /// ([`channels_first`](super::channels_first)) reads it.
     pub spatial: usize,
-    /// Label smoothing `ε` in `[0, 1]`; the kernels here run `ε = 0` only, larger values go
-    /// to [`smoothing`](super::smoothing).
-    pub smoothing: f32,
 }
 
 /// Per-lane running state of a row's first pass.
