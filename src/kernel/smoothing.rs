@@ -64,16 +64,17 @@ impl<S: Lanes> RowTerms<S> {
         }
     }
 
-    /// For logits `v` of one class: `(q^γ·(-ℓ), q^γ·(1 + γ·p·h), p)`, without the class
-    /// weight.
+    /// For logits `v` of one class: `(q^γ·(-ℓ), q^γ·(1 + γ·p·h), p, exp(z - max))`, without
+    /// the class weight (the last is what the target's term scales in the gradient pass).
     #[inline(always)]
-    fn term<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S) {
+    fn term<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S) {
         let one = S::splat(1.0);
         let top = v.eq(self.max);
         // z - max, 0 where z is the maximum (also for infinite ones), as in the row passes.
         let d = S::select(top, S::splat(0.0), v.sub(self.max));
         let ell = d.sub(self.lsr);
-        let p = exp_nonpos(d).mul(self.inv);
+        let e = exp_nonpos(d);
+        let p = e.mul(self.inv);
         let q = S::select(top, self.q_top, one.sub(p));
         let qg = match g.pow(q, gamma) {
             Some(qg) => qg,
@@ -82,7 +83,7 @@ impl<S: Lanes> RowTerms<S> {
         // Below the maximum q >= 1/2; p·h -> 0 as p -> 0 (h = +inf at a -inf logit).
         let h = S::select(top, self.h_top, ell.neg().div(q));
         let u = qg.mul(S::splat(gamma).mul_add(mul_or_zero(p, h), one));
-        (mul_or_zero(qg, ell.neg()), u, p)
+        (mul_or_zero(qg, ell.neg()), u, p, e)
     }
 }
 
@@ -268,7 +269,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         let (mut pl, mut pg) = (zero, zero);
         for j in 0..c {
             let a = S::splat(class_weight(job.alpha, j) * share);
-            let (l, u, _) = t.term(b.load::<S>(job.z, j), gamma, g);
+            let (l, u, _, _) = t.term(b.load::<S>(job.z, j), gamma, g);
             // A class of weight 0 adds 0, even where its term is +inf (probability 0).
             pl = pl.add(mul_or_zero(a, l));
             pg = a.mul_add(u, pg);
@@ -299,8 +300,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         for j in 0..c {
             let a = S::splat(class_weight(job.alpha, j) * share);
             let v = b.load::<S>(job.z, j);
-            let e = exp_nonpos(S::select(v.eq(max), zero, v.sub(max)));
-            let (_, u, p) = t.term(v, gamma, g);
+            let (_, u, p, e) = t.term(v, gamma, g);
             let smooth = p.mul(sum_cr).sub(a.mul(u).mul(cr));
             let gj = lane_grad(kv, j, e, fv, gk, ok).add(S::select(ok, smooth, zero));
             b.store(out, j, gj);
