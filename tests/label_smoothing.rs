@@ -49,14 +49,7 @@ fn sweep(cs: &[usize]) {
             rows
         };
         let zt = to_channels_first(&b.z, c, spatial);
-        let fin_rows: Vec<usize> = (0..rows)
-            .filter(|&r| b.z[r * c..(r + 1) * c].iter().all(|v| v.is_finite()))
-            .collect();
-        let z_fin: Vec<f32> = fin_rows
-            .iter()
-            .flat_map(|&r| b.z[r * c..(r + 1) * c].iter().copied())
-            .collect();
-        let l_fin: Vec<i64> = fin_rows.iter().map(|&r| b.labels[r]).collect();
+        let (fin_rows, z_fin, l_fin) = b.finite_rows();
         for alpha in [Alpha::None, Alpha::Scalar(0.25), Alpha::PerClass(&pc)] {
             for gamma in GAMMAS {
                 for eps in EPSILONS {

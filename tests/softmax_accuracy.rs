@@ -49,14 +49,7 @@ fn sweep(cs: &[usize]) {
         let alphas = [Alpha::None, Alpha::Scalar(0.25), Alpha::PerClass(&pc)];
         let ones = vec![1.0f32; rows];
         // rows without NaN/inf, for the reduced loss
-        let fin_rows: Vec<usize> = (0..rows)
-            .filter(|&r| b.z[r * c..(r + 1) * c].iter().all(|v| v.is_finite()))
-            .collect();
-        let z_fin: Vec<f32> = fin_rows
-            .iter()
-            .flat_map(|&r| b.z[r * c..(r + 1) * c].iter().copied())
-            .collect();
-        let l_fin: Vec<i64> = fin_rows.iter().map(|&r| b.labels[r]).collect();
+        let (fin_rows, z_fin, l_fin) = b.finite_rows();
         let mut want_l = vec![Eval::ZERO; rows];
         let mut want_g = vec![Eval::ZERO; rows * c];
         let mut conds = vec![SoftCond::new(&[0.0], 0, 0.0); rows];

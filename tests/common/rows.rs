@@ -14,6 +14,23 @@ pub struct Batch {
     pub labels: Vec<i64>,
 }
 
+impl Batch {
+    /// The rows holding no NaN or infinity (for the reduced loss): their indices, their
+    /// logits and their labels.
+    pub fn finite_rows(&self) -> (Vec<usize>, Vec<f32>, Vec<i64>) {
+        let c = self.c;
+        let rows: Vec<usize> = (0..self.labels.len())
+            .filter(|&r| self.z[r * c..(r + 1) * c].iter().all(|v| v.is_finite()))
+            .collect();
+        let z = rows
+            .iter()
+            .flat_map(|&r| self.z[r * c..(r + 1) * c].iter().copied())
+            .collect();
+        let labels = rows.iter().map(|&r| self.labels[r]).collect();
+        (rows, z, labels)
+    }
+}
+
 /// Row-major `[N·S × C]` (rows `n·S + s`) to channels-first `[N, C, S]`.
 pub fn to_channels_first(z: &[f32], c: usize, spatial: usize) -> Vec<f32> {
     let mut t = vec![0.0; z.len()];
