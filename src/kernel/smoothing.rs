@@ -28,7 +28,7 @@ use crate::simd::{Lanes, Total, first_lanes, mul_or_zero};
 
 use super::Mode;
 use super::sigmoid::Gamma;
-use super::softmax::{ClassAlpha, Gathered, Job, exp_below, finish, gather_rows, lane_grad};
+use super::softmax::{Gathered, Job, exp_below, finish, gather_rows, lane_grad};
 
 /// The row quantities one smoothing term needs, per lane.
 #[derive(Clone, Copy)]
@@ -84,16 +84,6 @@ impl<S: Lanes> RowTerms<S> {
         let h = S::select(top, self.h_top, ell.neg().div(q));
         let u = qg.mul(S::splat(gamma).mul_add(mul_or_zero(p, h), one));
         (mul_or_zero(qg, ell.neg()), u, p, e)
-    }
-}
-
-/// The class weight `α_j` of class `j` (the same in every lane).
-#[inline(always)]
-fn class_weight(alpha: ClassAlpha<'_>, j: usize) -> f32 {
-    match alpha {
-        ClassAlpha::One => 1.0,
-        ClassAlpha::Same(a) => a,
-        ClassAlpha::PerClass(v) => v.get(j).copied().unwrap_or(0.0),
     }
 }
 
@@ -268,7 +258,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         let (mut u_loss, mut u_grad) = (S::acc_zero(), S::acc_zero());
         let (mut pl, mut pg) = (zero, zero);
         for j in 0..c {
-            let a = S::splat(class_weight(job.alpha, j) * share);
+            let a = S::splat(job.alpha.of(j) * share);
             let (l, u, _, _) = t.term(b.load::<S>(job.z, j), gamma, g);
             // A class of weight 0 adds 0, even where its term is +inf (probability 0).
             pl = pl.add(mul_or_zero(a, l));
@@ -298,7 +288,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
         let sum_cr = u_sum.mul(cr);
         for j in 0..c {
-            let a = S::splat(class_weight(job.alpha, j) * share);
+            let a = S::splat(job.alpha.of(j) * share);
             let v = b.load::<S>(job.z, j);
             let (_, u, p, e) = t.term(v, gamma, g);
             let smooth = p.mul(sum_cr).sub(a.mul(u).mul(cr));

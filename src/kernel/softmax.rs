@@ -51,6 +51,18 @@ pub(crate) enum ClassAlpha<'a> {
     PerClass(&'a [f32]),
 }
 
+impl ClassAlpha<'_> {
+    /// The weight of class `k` (0 past a per-class vector, which validation rules out).
+    #[inline(always)]
+    pub(crate) fn of(self, k: usize) -> f32 {
+        match self {
+            ClassAlpha::One => 1.0,
+            ClassAlpha::Same(a) => a,
+            ClassAlpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
+        }
+    }
+}
+
 /// One call, with validated arguments.
 #[derive(Clone, Copy)]
 pub(crate) struct Job<'a> {
@@ -888,11 +900,7 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
             let kept = if keep { orow } else { core::ptr::null_mut() };
             let (sum, ties) = short_row_sums::<Scalar>(row, c, max, normal, true, kept);
             let s_rest = short_row_rest::<Scalar>(sum, ties);
-            let alpha = match job.alpha {
-                ClassAlpha::One => 1.0,
-                ClassAlpha::Same(a) => a,
-                ClassAlpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
-            };
+            let alpha = job.alpha.of(k);
             let (loss, w, factor) = finish(
                 Scalar(max),
                 Scalar(s_rest.value()),
