@@ -103,6 +103,17 @@ macro_rules! class_index {
                 }
             }
 
+            /// Labels `first..first + n` (empty if that is out of range, which callers
+            /// rule out).
+            #[inline(always)]
+            pub(crate) fn part(&self, first: usize, n: usize) -> Self {
+                match *self {
+                    $(Labels::$v(s) => {
+                        Labels::$v(first.checked_add(n).and_then(|end| s.get(first..end)).unwrap_or(&[]))
+                    })*
+                }
+            }
+
             /// Row `r`'s class, or `None` if its label is the ignore index (or `r` is past
             /// the end). For validated labels: each is the ignore index or a class in `0..C`.
             #[inline(always)]

@@ -13,8 +13,10 @@ mod backend;
 #[cfg(feature = "capi")]
 pub mod capi;
 mod channels_first;
+mod chunks;
 pub mod compat;
 mod error;
+mod exact;
 mod kernel;
 mod label;
 mod math;
@@ -22,11 +24,13 @@ mod params;
 mod sigmoid;
 mod simd;
 mod softmax;
+mod split;
 mod targets;
 mod total;
 
 pub use backend::Backend;
 pub use channels_first::ChannelsFirst;
+pub use chunks::{Partial, SigmoidChunks, SoftmaxChunks};
 pub use error::FocalError;
 pub use label::ClassIndex;
 pub use params::{Alpha, Reduction, SigmoidForm};

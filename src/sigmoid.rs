@@ -2,11 +2,13 @@
 
 use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
+use crate::exact::Exact;
 use crate::kernel::Mode;
 use crate::kernel::sigmoid::{Job, Params};
 use crate::params::{
     Reduction, SigmoidForm, check_alpha, check_gamma, check_len, grad_factor, ready, reduced,
 };
+use crate::split;
 use crate::targets::Targets;
 use crate::total::Total;
 
@@ -129,7 +131,7 @@ impl SigmoidFocal {
     /// went through two byte-wise `memcpy`s per call on a Cortex-M4 (277 instructions of a
     /// 744-instruction call with N = 1).
     #[inline(always)]
-    fn params(&self, r: Option<Reduction>) -> Result<(Ready, Params), FocalError> {
+    pub(crate) fn params(&self, r: Option<Reduction>) -> Result<(Ready, Params), FocalError> {
         if let Some(a) = self.alpha {
             check_alpha(a)?;
         }
@@ -154,7 +156,7 @@ impl SigmoidFocal {
     /// Shape checks (targets, then each `(name, length)` output or upstream slice), then the
     /// targets' values unless they were checked already; returns the targets.
     #[inline(always)]
-    fn inputs<'t>(
+    pub(crate) fn inputs<'t>(
         b: Ready,
         logits: usize,
         targets: Targets<'t>,
@@ -167,18 +169,46 @@ impl SigmoidFocal {
         targets.in_unit(b)
     }
 
+    /// The kernel on one block of `job` (elements `first..first + n`, within the job).
+    #[inline(always)]
+    fn block<'j>(
+        b: Ready,
+        p: &'j Params,
+        job: &'j Job,
+    ) -> impl Fn(usize, usize) -> Total + Sync + 'j {
+        move |first, n| {
+            let part = job.part(first, n);
+            // SAFETY: every caller checked that the logits, the targets and each output (and
+            // upstream) slice have `job.n` elements, and `split` asks for blocks within
+            // `0..job.n`, each at most once, so concurrent blocks write disjoint elements;
+            // `x` and the output are the same pointer only for the in-place method, which the
+            // kernel allows.
+            unsafe { backend::run_sigmoid(b, &part, p) }
+        }
+    }
+
+    /// Runs the kernel over fixed blocks of [`split::BLOCK`] elements (one block for most
+    /// calls; several, perhaps on several threads, for long ones; see `split`).
     #[inline(always)]
     fn run(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> Total {
-        let job = Job {
+        let job = Self::job(x, t, mode);
+        split::sum(t.len(), split::BLOCK, &Self::block(b, p, &job))
+    }
+
+    /// As [`run`](Self::run), the blocks' exact sum (for the chunk API).
+    pub(crate) fn run_exact(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> Exact {
+        let job = Self::job(x, t, mode);
+        split::exact(t.len(), split::BLOCK, &Self::block(b, p, &job))
+    }
+
+    #[inline(always)]
+    fn job(x: *const f32, t: &[f32], mode: Mode) -> Job {
+        Job {
             x,
             t: t.as_ptr(),
             n: t.len(),
             mode,
-        };
-        // SAFETY: every caller checked that the logits, the targets and each output (and
-        // upstream) slice have t.len() elements; `x` and the output are the same pointer only
-        // for the in-place method, which the kernel allows.
-        unsafe { backend::run_sigmoid(b, &job, p) }
+        }
     }
 
     /// The reduced loss.

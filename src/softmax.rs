@@ -2,6 +2,7 @@
 
 use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
+use crate::exact::Exact;
 use crate::kernel::Mode;
 use crate::kernel::softmax::{ClassAlpha, Job};
 use crate::label::{ClassIndex, Labels, erase};
@@ -9,6 +10,7 @@ use crate::params::{
     Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, check_smoothing,
     grad_factor, ready, reduced,
 };
+use crate::split;
 use crate::total::Total;
 
 /// Softmax focal loss over row-major `[rows × C]` logits with one class label per row
@@ -59,11 +61,11 @@ impl core::fmt::Debug for SmoothedKernel {
 /// `Result`, the compiler packed it at odd offsets and moved it with byte-wise `memcpy` calls
 /// on a Cortex-M4.
 #[repr(C)]
-struct Prepared<'a> {
-    rows: usize,
-    valid: usize,
-    alpha: ClassAlpha<'a>,
-    b: Ready,
+pub(crate) struct Prepared<'a> {
+    pub(crate) rows: usize,
+    pub(crate) valid: usize,
+    pub(crate) alpha: ClassAlpha<'a>,
+    pub(crate) b: Ready,
 }
 
 impl Default for SoftmaxFocal<'_> {
@@ -166,7 +168,7 @@ impl<'a> SoftmaxFocal<'a> {
 
     /// Every check, in the documented order, before anything is written. Returns the backend,
     /// the class weights, the number of rows and the number of rows not ignored.
-    fn prepare<const CF: bool>(
+    pub(crate) fn prepare<const CF: bool>(
         &self,
         spatial: usize,
         r: Option<Reduction>,
@@ -232,20 +234,64 @@ impl<'a> SoftmaxFocal<'a> {
             mode,
             spatial,
         };
-        // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows (a multiple
-        // of `spatial` for the channels-first layout), each output length and every label;
-        // `z` and a gradient output are the same pointer only in the in-place method, which
-        // the kernels allow. `smoothed` is only ever `backend::run_softmax_smoothed`, whose
-        // contract is the kernels'.
-        unsafe {
-            if let Some(smoothed) = self.smoothed.0
-                && self.label_smoothing > 0.0
-            {
-                smoothed(b, &job, self.label_smoothing)
-            } else if CF {
-                backend::run_softmax_cf(b, &job)
-            } else {
-                backend::run_softmax(b, &job)
+        split::sum(job.rows, job.rows_per_block(CF), &self.block::<CF>(b, &job))
+    }
+
+    /// As [`run`](Self::run), the blocks' exact sum (for the chunk API); row-major only.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_exact(
+        &self,
+        b: Ready,
+        alpha: ClassAlpha<'a>,
+        z: *const f32,
+        num_classes: usize,
+        labels: Labels<'_>,
+        mode: Mode,
+    ) -> Exact {
+        let job = Job {
+            z,
+            rows: labels.len(),
+            c: num_classes,
+            labels,
+            ignore: self.ignore_index,
+            alpha,
+            gamma: self.gamma,
+            mode,
+            spatial: 1,
+        };
+        split::exact(
+            job.rows,
+            job.rows_per_block(false),
+            &self.block::<false>(b, &job),
+        )
+    }
+
+    /// The kernel on rows `first..first + n` of `job` (whole images channels-first).
+    #[inline(always)]
+    fn block<'j, const CF: bool>(
+        &'j self,
+        b: Ready,
+        job: &'j Job<'j>,
+    ) -> impl Fn(usize, usize) -> Total + Sync + 'j {
+        let smoothed = self.smoothed.0.filter(|_| self.label_smoothing > 0.0);
+        let eps = self.label_smoothing;
+        move |first, n| {
+            let part = job.part(first, n);
+            // SAFETY: the caller's `prepare` checked rows·C == logits.len(), labels.len() ==
+            // rows (a multiple of `spatial` for the channels-first layout), each output
+            // length and every label, and `split` asks for blocks of whole rows (whole images
+            // channels-first) within `0..rows`, each at most once, so concurrent blocks write
+            // disjoint outputs. `z` and a gradient output are the same pointer only in the
+            // in-place method, which the kernels allow. `smoothed` is only ever
+            // `backend::run_softmax_smoothed`, whose contract is the kernels'.
+            unsafe {
+                if let Some(smoothed) = smoothed {
+                    smoothed(b, &part, eps)
+                } else if CF {
+                    backend::run_softmax_cf(b, &part)
+                } else {
+                    backend::run_softmax(b, &part)
+                }
             }
         }
     }

@@ -50,6 +50,18 @@ impl Total {
         Total { hi: v, lo: 0.0 }
     }
 
+    /// `hi + lo` as given: `hi` must be `hi + lo` rounded to `f32` (the pair is normalised).
+    #[inline(always)]
+    pub(crate) const fn from_parts(hi: f32, lo: f32) -> Total {
+        Total { hi, lo }
+    }
+
+    /// `(hi, lo)`.
+    #[inline(always)]
+    pub(crate) const fn parts(self) -> (f32, f32) {
+        (self.hi, self.lo)
+    }
+
     /// `v` to about 48 bits (the `f64` sum of a SIMD backend).
     #[inline(always)]
     pub(crate) fn from_f64(v: f64) -> Total {

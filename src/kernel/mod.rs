@@ -39,6 +39,23 @@ impl Mode {
         }
     }
 
+    /// The same mode for the part of a call that starts at logit `logit` and item `item`:
+    /// each output pointer moved to that part (the upstream by items, the rest by what they
+    /// hold). Wrapping arithmetic: the pointers are only dereferenced by a kernel running
+    /// the part, whose caller guarantees that the part is in bounds.
+    #[inline(always)]
+    pub(crate) fn at(self, logit: usize, item: usize) -> Mode {
+        match self {
+            Mode::Sum => Mode::Sum,
+            Mode::Loss(o) => Mode::Loss(o.wrapping_add(item)),
+            Mode::Grad(o, c) => Mode::Grad(o.wrapping_add(logit), c),
+            Mode::GradUpstream(o, u) => {
+                Mode::GradUpstream(o.wrapping_add(logit), u.wrapping_add(item))
+            }
+            Mode::SumGrad(o, c) => Mode::SumGrad(o.wrapping_add(logit), c),
+        }
+    }
+
     /// Whether the losses are summed.
     #[inline(always)]
     pub(crate) fn sums(self) -> bool {

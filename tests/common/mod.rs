@@ -4,6 +4,7 @@
 //! Each integration-test binary compiles this module separately and uses a subset of it.
 #![allow(dead_code)]
 
+pub mod calls;
 pub mod oracle;
 pub mod rows;
 

@@ -1,0 +1,135 @@
+//! Feature `parallel`: the fused calls on one thread and on every core, side by side, with
+//! the streaming floor (read the inputs, write the gradient, compute nothing) on one thread
+//! and on every core. Best backend only (the one `Backend::detect` picks).
+//!
+//! `cargo bench --features parallel --bench parallel`
+//! (`FOCAL_BENCH_QUICK=1`: shorter measurements; the same rows.)
+//!
+//! Groups: `parallel_sigmoid_fused` (γ = 2, 10 % positives) at 32 Ki, 64 Ki, 128 Ki (where
+//! the size threshold sits), 1 Mi and 16 Mi elements; `parallel_softmax_fused` at
+//! (16384, 80), (1024, 1000), (32, 32000) and (209715, 80) (16 Mi logits). Row names:
+//! `1-thread`, `N-threads` (N = the cores), `floor/1-thread`, `floor/N-threads`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use focal_loss::{Reduction, SigmoidFocal, SoftmaxFocal};
+use rayon::prelude::*;
+
+fn quick() -> bool {
+    std::env::var_os("FOCAL_BENCH_QUICK").is_some()
+}
+
+/// Deterministic values in [0, 1).
+fn stream(seed: u64) -> impl FnMut() -> f32 {
+    let mut s = seed;
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
+/// The streaming floor: `out[i] = x[i] - t[i]`, and a sum of `t`, in 64 Ki chunks spread
+/// over the current pool (one chunk at a time on one thread).
+fn floor(x: &[f32], t: &[f32], out: &mut [f32]) -> f32 {
+    const CHUNK: usize = 1 << 16;
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
+        .map(|(o, (x, t))| {
+            let mut s = [0.0f32; 16];
+            for ((o, x), t) in o.chunks_mut(16).zip(x.chunks(16)).zip(t.chunks(16)) {
+                for j in 0..o.len() {
+                    o[j] = x[j] - t[j];
+                    s[j] += t[j];
+                }
+            }
+            s.iter().sum::<f32>()
+        })
+        .sum()
+}
+
+fn bench_sigmoid(c: &mut Criterion) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut g = c.benchmark_group("parallel_sigmoid_fused");
+    for n in [1 << 15, 1 << 16, 1 << 17, 1 << 20, 1 << 24] {
+        let mut next = stream(7);
+        let x: Vec<f32> = (0..n).map(|_| next() * 12.0 - 6.0).collect();
+        let t: Vec<f32> = (0..n).map(|_| (next() < 0.1) as u8 as f32).collect();
+        let mut out = vec![0.0f32; n];
+        g.throughput(Throughput::Elements(n as u64));
+        let f = SigmoidFocal::torchvision();
+        for threads in [1, cores] {
+            let p = pool(threads);
+            let name = format!("{threads}-thread{}", if threads > 1 { "s" } else { "" });
+            g.bench_function(BenchmarkId::new(&name, n), |b| {
+                p.install(|| {
+                    b.iter(|| {
+                        f.loss_and_grad(black_box(&x), &t[..], Reduction::Mean, &mut out)
+                            .unwrap()
+                    })
+                })
+            });
+            if n >= 1 << 20 {
+                g.bench_function(BenchmarkId::new(format!("floor/{name}"), n), |b| {
+                    p.install(|| b.iter(|| floor(black_box(&x), &t, &mut out)))
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+fn bench_softmax(c: &mut Criterion) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut g = c.benchmark_group("parallel_softmax_fused");
+    for (rows, k) in [(16384, 80), (1024, 1000), (32, 32000), (209_715, 80)] {
+        let mut next = stream(11);
+        let z: Vec<f32> = (0..rows * k).map(|_| next() * 8.0 - 4.0).collect();
+        let labels: Vec<u32> = (0..rows)
+            .map(|_| (next() * k as f32) as u32 % k as u32)
+            .collect();
+        let mut out = vec![0.0f32; rows * k];
+        g.throughput(Throughput::Elements((rows * k) as u64));
+        let f = SoftmaxFocal::mmcv();
+        let shape = format!("{rows}x{k}");
+        for threads in [1, cores] {
+            let p = pool(threads);
+            let name = format!("{threads}-thread{}", if threads > 1 { "s" } else { "" });
+            g.bench_function(BenchmarkId::new(&name, &shape), |b| {
+                p.install(|| {
+                    b.iter(|| {
+                        f.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
+                            .unwrap()
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    let (warm, measure) = if quick() { (0.3, 1.0) } else { (0.5, 2.0) };
+    Criterion::default()
+        .warm_up_time(Duration::from_secs_f64(warm))
+        .measurement_time(Duration::from_secs_f64(measure))
+        .sample_size(20)
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench_sigmoid, bench_softmax
+}
+criterion_main!(benches);

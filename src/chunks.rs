@@ -1,0 +1,258 @@
+//! The chunk API: one call's work cut by the caller into chunks that it runs where it likes
+//! (its own threads, a second core of a microcontroller, another time), with the same bits
+//! as the single call.
+//!
+//! A long call is computed as fixed blocks whose totals are added exactly (see `split`), so
+//! a chunk that starts on a block boundary computes exactly the blocks the single call
+//! computes there. Its [`Partial`] is the exact sum of those blocks; joining partials is exact
+//! too, so the joined loss is the single call's, bit for bit, in any order and grouping.
+
+use crate::error::FocalError;
+use crate::exact::Exact;
+use crate::kernel::Mode;
+use crate::label::{ClassIndex, erase};
+use crate::params::{Reduction, grad_factor, reduced};
+use crate::sigmoid::SigmoidFocal;
+use crate::softmax::{Prepared, SoftmaxFocal};
+use crate::split;
+use crate::targets::Targets;
+
+/// The exact sum of the losses of some chunks of one call. Join the partials of all the
+/// chunks ([`join`](Self::join) is exact, so in any order), then reduce them with the
+/// plan's `finish` ([`SigmoidChunks::finish`], [`SoftmaxChunks::finish`]).
+///
+/// 52 bytes, `Copy`, no allocation: a partial can be returned from a thread or sent through
+/// a queue as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partial(Exact);
+
+impl Partial {
+    /// The partial of no chunk.
+    pub const EMPTY: Partial = Partial(Exact::ZERO);
+
+    /// Both partials' losses together (exact: the order of joins does not matter).
+    #[must_use]
+    pub fn join(self, other: Partial) -> Partial {
+        Partial(self.0.join(&other.0))
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<Partial>() == 52);
+
+impl Default for Partial {
+    fn default() -> Self {
+        Partial::EMPTY
+    }
+}
+
+/// A sigmoid focal loss call of `len` elements, to be computed in chunks: made by
+/// [`SigmoidFocal::chunks`].
+///
+/// Cut the logits, targets and gradient at the same element indices, each chunk but the last
+/// a multiple of [`CHUNK`](Self::CHUNK) elements long, and call the same method on every
+/// chunk. Then [`finish`](Self::finish) of the joined partials, and every gradient element, are the bits the
+/// single call ([`SigmoidFocal::loss`], [`SigmoidFocal::loss_and_grad`], ...) gives.
+/// Chunks cut elsewhere still give the right loss, within the accuracy bound, but not
+/// necessarily the same bits.
+///
+/// ```
+/// use focal_loss::{Partial, Reduction, SigmoidChunks, SigmoidFocal};
+///
+/// let n = 3 * SigmoidChunks::CHUNK + 5;
+/// let logits: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();
+/// let targets: Vec<f32> = (0..n).map(|i| (i % 3 == 0) as u8 as f32).collect();
+/// let f = SigmoidFocal::torchvision();
+/// let plan = f.chunks(n, Reduction::Mean)?;
+///
+/// // Two chunks on two threads; each writes its part of the gradient.
+/// let mut grad = vec![0.0; n];
+/// let cut = 2 * SigmoidChunks::CHUNK;
+/// let (g0, g1) = grad.split_at_mut(cut);
+/// let (p0, p1) = std::thread::scope(|s| {
+///     let a = s.spawn(|| plan.loss_and_grad(&logits[..cut], &targets[..cut], g0));
+///     let b = plan.loss_and_grad(&logits[cut..], &targets[cut..], g1);
+///     (a.join().unwrap(), b)
+/// });
+/// let loss = plan.finish(p1?.join(p0?));
+///
+/// let mut one_call = vec![0.0; n];
+/// assert_eq!(loss, f.loss_and_grad(&logits, &targets[..], Reduction::Mean, &mut one_call)?);
+/// assert_eq!(grad, one_call);
+/// # Ok::<(), focal_loss::FocalError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SigmoidChunks {
+    focal: SigmoidFocal,
+    div: f32,
+}
+
+impl SigmoidFocal {
+    /// A plan for computing one call of `len` elements with reduction `r` in chunks (see
+    /// [`SigmoidChunks`]). Checks the parameters and the reduction.
+    pub fn chunks(&self, len: usize, r: Reduction) -> Result<SigmoidChunks, FocalError> {
+        self.params(Some(r))?;
+        Ok(SigmoidChunks {
+            focal: *self,
+            div: r.divisor(len, len),
+        })
+    }
+}
+
+impl SigmoidChunks {
+    /// Every chunk but the last is a multiple of this many elements (16384).
+    pub const CHUNK: usize = split::BLOCK;
+
+    /// The losses of a chunk (as [`SigmoidFocal::loss`]).
+    pub fn loss<'t>(
+        &self,
+        logits: &[f32],
+        targets: impl Into<Targets<'t>>,
+    ) -> Result<Partial, FocalError> {
+        let targets = targets.into();
+        let (b, p) = self.focal.params(None)?;
+        let t = SigmoidFocal::inputs(b, logits.len(), targets, &[])?;
+        let sum = SigmoidFocal::run_exact(b, &p, logits.as_ptr(), t, Mode::Sum);
+        Ok(Partial(sum))
+    }
+
+    /// The losses of a chunk and its part of the gradient of the reduced loss (as
+    /// [`SigmoidFocal::loss_and_grad`]).
+    pub fn loss_and_grad<'t>(
+        &self,
+        logits: &[f32],
+        targets: impl Into<Targets<'t>>,
+        grad: &mut [f32],
+    ) -> Result<Partial, FocalError> {
+        let (b, p) = self.focal.params(None)?;
+        let t = SigmoidFocal::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
+        let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, self.div));
+        let sum = SigmoidFocal::run_exact(b, &p, logits.as_ptr(), t, mode);
+        Ok(Partial(sum))
+    }
+
+    /// A chunk's part of the gradient of `upstream · reduced loss` (as [`SigmoidFocal::grad`]).
+    pub fn grad<'t>(
+        &self,
+        logits: &[f32],
+        targets: impl Into<Targets<'t>>,
+        upstream: f32,
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let (b, p) = self.focal.params(None)?;
+        let t = SigmoidFocal::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
+        let mode = Mode::Grad(grad.as_mut_ptr(), grad_factor(upstream, self.div));
+        SigmoidFocal::run_exact(b, &p, logits.as_ptr(), t, mode);
+        Ok(())
+    }
+
+    /// The reduced loss of the whole call, from the join of all its chunks' partials.
+    pub fn finish(&self, all: Partial) -> f32 {
+        reduced(all.0.total(), self.div)
+    }
+}
+
+/// A row-major softmax focal loss call, to be computed in chunks of rows: made by
+/// [`SoftmaxFocal::chunks`].
+///
+/// Cut the rows (logits, labels and gradient alike) with every chunk but the last a multiple
+/// of [`rows_per_chunk`](Self::rows_per_chunk) rows, and call the same method on every
+/// chunk: [`finish`](Self::finish) of the joined partials and every gradient element are the bits of the
+/// single call. (Cut elsewhere, the loss is still right within the accuracy bound.)
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SoftmaxChunks<'a> {
+    focal: SoftmaxFocal<'a>,
+    num_classes: usize,
+    div: f32,
+}
+
+impl<'a> SoftmaxFocal<'a> {
+    /// A plan for computing one call over `labels.len()` rows of `num_classes` logits with
+    /// reduction `r` in chunks (see [`SoftmaxChunks`]). Checks the parameters and every label
+    /// (it counts the rows that are not ignored, which [`Reduction::MeanValid`] divides by).
+    pub fn chunks<L: ClassIndex>(
+        &self,
+        num_classes: usize,
+        labels: &[L],
+        r: Reduction,
+    ) -> Result<SoftmaxChunks<'a>, FocalError> {
+        let labels = erase(labels);
+        let len = labels.len().saturating_mul(num_classes);
+        let Prepared { rows, valid, .. } =
+            self.prepare::<false>(1, Some(r), len, num_classes, labels, &[])?;
+        Ok(SoftmaxChunks {
+            focal: *self,
+            num_classes,
+            div: r.divisor(rows, valid),
+        })
+    }
+}
+
+impl SoftmaxChunks<'_> {
+    /// Every chunk but the last holds a multiple of this many rows (about 16384 logits'
+    /// worth; at least one row).
+    pub fn rows_per_chunk(&self) -> usize {
+        split::rows_per_block(self.num_classes)
+    }
+
+    /// The losses of a chunk of rows (as [`SoftmaxFocal::loss`]).
+    pub fn loss<L: ClassIndex>(&self, logits: &[f32], labels: &[L]) -> Result<Partial, FocalError> {
+        self.run(logits, erase(labels), None, |_| Mode::Sum)
+    }
+
+    /// The losses of a chunk of rows and its part of the gradient of the reduced loss (as
+    /// [`SoftmaxFocal::loss_and_grad`]).
+    pub fn loss_and_grad<L: ClassIndex>(
+        &self,
+        logits: &[f32],
+        labels: &[L],
+        grad: &mut [f32],
+    ) -> Result<Partial, FocalError> {
+        let div = self.div;
+        self.run(logits, erase(labels), Some(grad), |g| {
+            Mode::SumGrad(g, grad_factor(1.0, div))
+        })
+    }
+
+    /// A chunk's part of the gradient of `upstream · reduced loss` (as
+    /// [`SoftmaxFocal::grad`]).
+    pub fn grad<L: ClassIndex>(
+        &self,
+        logits: &[f32],
+        labels: &[L],
+        upstream: f32,
+        grad: &mut [f32],
+    ) -> Result<(), FocalError> {
+        let div = self.div;
+        self.run(logits, erase(labels), Some(grad), |g| {
+            Mode::Grad(g, grad_factor(upstream, div))
+        })
+        .map(|_| ())
+    }
+
+    /// The reduced loss of the whole call, from the join of all its chunks' partials.
+    pub fn finish(&self, all: Partial) -> f32 {
+        reduced(all.0.total(), self.div)
+    }
+
+    fn run(
+        &self,
+        logits: &[f32],
+        labels: crate::label::Labels<'_>,
+        grad: Option<&mut [f32]>,
+        mode: impl FnOnce(*mut f32) -> Mode,
+    ) -> Result<Partial, FocalError> {
+        let c = self.num_classes;
+        let (out, len) = match grad {
+            Some(g) => (g.as_mut_ptr(), g.len()),
+            None => (core::ptr::null_mut(), logits.len()),
+        };
+        let outs = [("grad", logits.len(), len)];
+        let Prepared { b, alpha, .. } =
+            self.focal
+                .prepare::<false>(1, None, logits.len(), c, labels, &outs)?;
+        let sum = self
+            .focal
+            .run_exact(b, alpha, logits.as_ptr(), c, labels, mode(out));
+        Ok(Partial(sum))
+    }
+}

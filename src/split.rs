@@ -1,0 +1,147 @@
+//! Fixed blocks for every call: the same bits on one thread, on any number of threads
+//! (feature `parallel`), and from [`Partial`]s a caller joins.
+//!
+//! A call's items (sigmoid elements, softmax rows, channels-first images) are cut into
+//! consecutive blocks whose size depends only on the shape (about [`BLOCK`] logits each,
+//! see [`rows_per_block`]). Each block runs the kernel as a call of its own and gives a
+//! [`Total`]; the blocks' totals are added exactly ([`Exact`]), so neither their order nor
+//! their grouping changes the result. A call of one block returns the kernel's total as it
+//! is, which is what a call always returned before blocks existed.
+//!
+//! [`Partial`]: crate::Partial
+
+use crate::exact::Exact;
+use crate::total::Total;
+
+/// Logits per block. Large enough that a block's fixed cost (an entry point, two exact
+/// additions) is below 1 % of its work even at the fastest backend's speed (about 1 ns per
+/// element, 16 µs per block); small enough that 1 Mi logits make 64 blocks to share between
+/// threads.
+pub(crate) const BLOCK: usize = 1 << 14;
+
+/// Rows of `c` logits per block: `BLOCK / c`, rounded down to a multiple of 16 (the widest
+/// lockstep group of rows) when that is at least 16, and at least one row.
+pub(crate) const fn rows_per_block(c: usize) -> usize {
+    let r = BLOCK / if c == 0 { 1 } else { c };
+    if r >= 16 {
+        r & !15
+    } else if r == 0 {
+        1
+    } else {
+        r
+    }
+}
+
+/// With `parallel`, calls of at least this many blocks run on rayon's pool (when it has more
+/// than one thread). Below it, the pool's fixed cost (waking a thread, a few µs) is more
+/// than the time saved; chosen with the `parallel` bench group.
+#[cfg(feature = "parallel")]
+const PARALLEL_MIN_BLOCKS: usize = 4;
+
+/// Runs `block(first, count)` over the blocks of `per_block` items covering `0..items` (a
+/// last block may be shorter) and returns the exact sum of their totals. Out of line, and
+/// the block through a `dyn` call, so that each method has one copy of its kernel (the scalar
+/// backend's loops are inlined into their callers).
+#[inline(never)]
+pub(crate) fn sum(
+    items: usize,
+    per_block: usize,
+    block: &(dyn Fn(usize, usize) -> Total + Sync),
+) -> Total {
+    if items <= per_block {
+        return block(0, items);
+    }
+    exact(items, per_block, block).total()
+}
+
+/// The exact sum of the blocks' totals, as [`sum`] computes it for more than one block (in
+/// its own frame: the single-block path, which every microcontroller call takes, does not
+/// hold the accumulators on its stack). The chunk API returns it as a [`Partial`].
+///
+/// [`Partial`]: crate::Partial
+#[inline(never)]
+pub(crate) fn exact(
+    items: usize,
+    per_block: usize,
+    block: &(dyn Fn(usize, usize) -> Total + Sync),
+) -> Exact {
+    let blocks = items.div_ceil(per_block);
+    let one = |k: usize| {
+        let first = k * per_block;
+        let mut e = Exact::ZERO;
+        e.add_total(block(first, per_block.min(items - first)));
+        e
+    };
+    #[cfg(feature = "parallel")]
+    if blocks >= PARALLEL_MIN_BLOCKS && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        return (0..blocks)
+            .into_par_iter()
+            .map(one)
+            .reduce(|| Exact::ZERO, |a, b| a.join(&b));
+    }
+    (0..blocks).map(one).fold(Exact::ZERO, |a, b| a.join(&b))
+}
+
+impl crate::kernel::sigmoid::Job {
+    /// Elements `first..first + n` of the job (which the caller keeps within `0..self.n`).
+    #[inline(always)]
+    pub(crate) fn part(&self, first: usize, n: usize) -> Self {
+        Self {
+            x: self.x.wrapping_add(first),
+            t: self.t.wrapping_add(first),
+            n,
+            mode: self.mode.at(first, first),
+        }
+    }
+}
+
+impl crate::kernel::softmax::Job<'_> {
+    /// Rows `first..first + n` of the job (within `0..self.rows`; for the channels-first
+    /// layout, whole images: `first` and `n` multiples of `spatial`, so that the image
+    /// `first / S` starts at logit `first·C` as row `first` does in row-major order).
+    #[inline(always)]
+    pub(crate) fn part(&self, first: usize, n: usize) -> Self {
+        let logit = first.wrapping_mul(self.c);
+        Self {
+            z: self.z.wrapping_add(logit),
+            rows: n,
+            labels: self.labels.part(first, n),
+            mode: self.mode.at(logit, first),
+            ..*self
+        }
+    }
+
+    /// Rows per block: [`rows_per_block`] row-major; whole images channels-first (as many
+    /// as fit in a block, at least one).
+    pub(crate) fn rows_per_block(&self, channels_first: bool) -> usize {
+        if channels_first {
+            let image = self.c.saturating_mul(self.spatial).max(1);
+            (BLOCK / image).max(1).saturating_mul(self.spatial.max(1))
+        } else {
+            rows_per_block(self.c)
+        }
+    }
+}
+
+// SAFETY: a job describes slices by raw pointers (so that a gradient may overwrite its
+// logits). Threads that share one only run it through `sum`, which gives each block to one
+// thread: they read the shared inputs and write disjoint parts of the outputs.
+unsafe impl Sync for crate::kernel::sigmoid::Job {}
+// SAFETY: as for the sigmoid job; the labels and class weights are shared slices.
+unsafe impl Sync for crate::kernel::softmax::Job<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_per_block_is_a_function_of_c() {
+        assert_eq!(rows_per_block(1), BLOCK);
+        assert_eq!(rows_per_block(80), 192);
+        assert_eq!(rows_per_block(1000), 16);
+        assert_eq!(rows_per_block(1100), 14);
+        assert_eq!(rows_per_block(32000), 1);
+        assert_eq!(rows_per_block(0), BLOCK);
+    }
+}

@@ -1,0 +1,102 @@
+//! Feature `parallel`: every method of both kernels gives the same bits on 1, 2, 3 and 7
+//! threads (dedicated rayon pools) as on one thread, on every backend, for inputs of several
+//! blocks. (That the calls use the threads is what the `parallel` bench group measures.)
+//!
+//! `cargo test --features parallel --test parallel`
+#![cfg(feature = "parallel")]
+
+mod common;
+
+use common::backends;
+use common::calls::{Bits, sigmoid_calls, softmax_calls};
+
+fn on(threads: usize, f: impl FnOnce() -> Vec<Bits> + Send) -> Vec<Bits> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+fn same(what: &str, threads: usize, want: &[Bits], got: &[Bits]) {
+    assert_eq!(want.len(), got.len());
+    for ((w_tag, w), (g_tag, g)) in want.iter().zip(got) {
+        assert_eq!(w_tag, g_tag);
+        if let Some(i) = w.iter().zip(g).position(|(a, b)| a != b) {
+            panic!(
+                "{what}: {w_tag}: {threads} threads differ from 1 at value {i}: {:e} vs {:e}",
+                f32::from_bits(w[i]),
+                f32::from_bits(g[i])
+            );
+        }
+    }
+}
+
+#[test]
+fn sigmoid_same_bits_for_any_thread_count() {
+    for b in backends() {
+        // 5 full blocks and a short one; and a length of exactly two blocks.
+        for n in [5 * 16384 + 77, 2 * 16384] {
+            let one = on(1, || sigmoid_calls(b, n));
+            for threads in [2, 3, 7] {
+                same(
+                    "sigmoid",
+                    threads,
+                    &one,
+                    &on(threads, || sigmoid_calls(b, n)),
+                );
+            }
+            // The global pool (as many threads as cores).
+            same("sigmoid", 0, &one, &sigmoid_calls(b, n));
+        }
+    }
+}
+
+#[test]
+fn softmax_same_bits_for_any_thread_count() {
+    for b in backends() {
+        let one = on(1, || softmax_calls(b));
+        for threads in [2, 3, 7] {
+            same("softmax", threads, &one, &on(threads, || softmax_calls(b)));
+        }
+    }
+}
+
+/// The exact sum behind a reduced loss (the chunk API's [`Partial`] of the whole input), the
+/// same on every pool: a check that sees every bit of the sum, where the rounded loss
+/// would hide most differences in how blocks were summed.
+#[test]
+fn exact_sums_are_the_same_for_any_thread_count() {
+    use common::calls::{sigmoid_inputs, softmax_inputs};
+    use focal_loss::{Partial, Reduction, SigmoidFocal, SoftmaxFocal};
+    let n = 9 * 16384 + 3;
+    let (x, t) = sigmoid_inputs(5, n);
+    let (z, labels) = softmax_inputs(6, 4000, 80);
+    for b in backends() {
+        let f = SigmoidFocal::new().gamma(2.5).backend(b);
+        let s = SoftmaxFocal::torch().backend(b);
+        let sums = |threads: usize| -> Vec<Partial> {
+            let run = || {
+                let plan = f.chunks(n, Reduction::Sum).unwrap();
+                let mut g = vec![0.0; n];
+                let splan = s.chunks(80, &labels, Reduction::Sum).unwrap();
+                let mut gz = vec![0.0; z.len()];
+                vec![
+                    plan.loss(&x, &t[..]).unwrap(),
+                    plan.loss_and_grad(&x, &t[..], &mut g).unwrap(),
+                    splan.loss(&z, &labels).unwrap(),
+                    splan.loss_and_grad(&z, &labels, &mut gz).unwrap(),
+                ]
+            };
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(run)
+        };
+        let one = sums(1);
+        for threads in [2, 3, 7] {
+            assert_eq!(one, sums(threads), "{b:?}, {threads} threads");
+        }
+    }
+}
