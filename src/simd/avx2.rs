@@ -232,6 +232,10 @@ impl Lanes for Avx2 {
         avx2!(_mm256_or_ps(a, b))
     }
     #[inline(always)]
+    fn xor(a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_xor_ps(a, b))
+    }
+    #[inline(always)]
     fn not(a: __m256) -> __m256 {
         avx2!(_mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))))
     }

@@ -383,6 +383,10 @@ impl Lanes for Avx512 {
         !a
     }
     #[inline(always)]
+    fn xor(a: __mmask16, b: __mmask16) -> __mmask16 {
+        a ^ b
+    }
+    #[inline(always)]
     fn any(m: __mmask16) -> bool {
         m != 0
     }

@@ -233,6 +233,8 @@ pub(crate) trait Lanes: Copy {
     fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// `!a`.
     fn not(a: Self::Mask) -> Self::Mask;
+    /// `a != b` (exclusive or).
+    fn xor(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// Any lane set.
     fn any(m: Self::Mask) -> bool;
     /// Index of the first set lane, if any.

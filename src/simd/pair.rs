@@ -189,6 +189,10 @@ impl<S: Lanes> Lanes for Pair<S> {
         (S::not(a.0), S::not(a.1))
     }
     #[inline(always)]
+    fn xor(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+        (S::xor(a.0, b.0), S::xor(a.1, b.1))
+    }
+    #[inline(always)]
     fn any(m: Self::Mask) -> bool {
         S::any(S::or(m.0, m.1))
     }

@@ -193,6 +193,10 @@ impl Lanes for Portable {
         a | b
     }
     #[inline(always)]
+    fn xor(a: f32x4, b: f32x4) -> f32x4 {
+        a ^ b
+    }
+    #[inline(always)]
     fn not(a: f32x4) -> f32x4 {
         cast::<i32x4, f32x4>(cast::<f32x4, i32x4>(a) ^ i32x4::splat(-1))
     }

@@ -146,6 +146,10 @@ impl Lanes for Scalar {
         !a
     }
     #[inline(always)]
+    fn xor(a: bool, b: bool) -> bool {
+        a ^ b
+    }
+    #[inline(always)]
     fn any(m: bool) -> bool {
         m
     }

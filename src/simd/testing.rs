@@ -563,7 +563,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         }
 
         // Comparisons and mask logic.
-        let mut want = [[false; MAX_WIDE]; 7];
+        let mut want = [[false; MAX_WIDE]; 8];
         for i in 0..n {
             let (x, y, z) = (sa(i), sb(i), sc(i));
             want[0][i] = x.lt(y);
@@ -573,6 +573,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
             want[4][i] = Scalar::and(x.lt(y), z.le(x));
             want[5][i] = Scalar::or(x.eq(y), z.is_nan());
             want[6][i] = Scalar::not(x.le(y));
+            want[7][i] = Scalar::xor(x.lt(y), z.le(x));
         }
         check_mask::<S>("lt", a.lt(b), &want[0]);
         for (k, m) in [a.lt(b), a.le(b), a.eq(b)].into_iter().enumerate() {
@@ -585,6 +586,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         check_mask::<S>("and", S::and(a.lt(b), c.le(a)), &want[4]);
         check_mask::<S>("or", S::or(a.eq(b), c.is_nan()), &want[5]);
         check_mask::<S>("not", S::not(a.le(b)), &want[6]);
+        check_mask::<S>("xor", S::xor(a.lt(b), c.le(a)), &want[7]);
 
         // reduce_max: the largest non-NaN lane; NaN only if all lanes are NaN.
         let mut want_max = f32::NAN;
