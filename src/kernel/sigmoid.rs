@@ -13,6 +13,15 @@
 //!
 //! Products of an exactly-zero weight with an infinite log (only at `x = ±inf`) are taken as
 //! 0, their limit.
+//!
+//! Hard targets (dense detection: every target 0 or 1, about 99 % zeros) make `w` 0 or 1,
+//! so every product by `w` or `w̄` above is a choice between two values. The SIMD loop tests
+//! each group of vectors (one pair of comparisons and one mask test per vector) and, at the
+//! `γ` compiled in (0 and 2), when all its targets are 0 or 1 and no `|x| > 87`, evaluates
+//! [`eval_a_hard`] or
+//! [`eval_b_hard`]: the same operations on the values that survive, so the same bits as the
+//! general path, which every other group (and the head, the tail and the scalar backend)
+//! takes.
 
 use super::Mode;
 use super::check::{first_outside_unit, fold_unit, outside_unit_seen};
@@ -50,6 +59,10 @@ pub(crate) struct Job {
 /// every value, which is what a microcontroller's flash affords, and a predictable branch
 /// costs it about a cycle). Both compute `u^γ` with the same operations: the same bits.
 pub(crate) trait Gamma: Copy {
+    /// Whether the SIMD sigmoid loop has a short path for hard targets at this `γ`: only
+    /// for `γ` fixed at compile time (0 and 2), where it costs least code (the build-cost
+    /// numbers are in docs/performance.md, "Hard targets").
+    const SHORT: bool = false;
     /// `γ = 0`.
     fn zero(self) -> bool;
     /// `u^γ` without `exp` and `ln` where `γ` allows it: by multiplication for `γ` in 0 to 4
@@ -70,6 +83,7 @@ pub(crate) struct Fixed<const G: u32>;
 pub(crate) struct Runtime(pub u32);
 
 impl<const G: u32> Gamma for Fixed<G> {
+    const SHORT: bool = G != GENERAL;
     #[inline(always)]
     fn zero(self) -> bool {
         G == 0
@@ -147,28 +161,113 @@ fn big<S: Lanes>(x: S) -> bool {
 /// `big` is [`big`]`(x)`, passed in so that a caller that branches on it anyway (the scalar
 /// loop) compiles a copy without the guards.
 #[inline(always)]
-fn common<S: Lanes>(x: S, t: S, big: bool) -> Common<S> {
+fn common<S: Lanes>(k: Logs<S>, t: S, big: bool) -> Common<S> {
+    let omt = S::splat(1.0).sub(t);
+    Common {
+        a: k.a,
+        e: k.e,
+        d: k.d,
+        l: k.l,
+        pos: k.pos,
+        w: S::select(k.pos, omt, t),
+        wbar: S::select(k.pos, t, omt),
+        big,
+    }
+}
+
+/// The part of [`Common`] that does not depend on the target: the exponential, reciprocal
+/// and logarithm, computed once before the loop chooses between the general path and the
+/// short one for hard targets (so that they are not compiled twice).
+#[derive(Clone, Copy)]
+struct Logs<S: Lanes> {
+    a: S,
+    e: S,
+    d: S,
+    l: S,
+    pos: S::Mask,
+}
+
+/// [`Logs`] of `x`; `big` is [`big`]`(x)`.
+#[inline(always)]
+fn logs<S: Lanes>(x: S, big: bool) -> Logs<S> {
     let a = x.abs();
     let e = if big {
         exp_nonpos(a.neg())
     } else {
         exp_normal_nonpos(a.neg())
     };
-    let one = S::splat(1.0);
-    let d = one.add(e).recip_1_2();
+    let d = S::splat(1.0).add(e).recip_1_2();
     let l = log1p_unit(e);
-    let pos = S::splat(0.0).le(x);
-    let omt = one.sub(t);
-    Common {
+    Logs {
         a,
         e,
         d,
         l,
-        pos,
-        w: S::select(pos, omt, t),
-        wbar: S::select(pos, t, omt),
-        big,
+        pos: S::splat(0.0).le(x),
     }
+}
+
+/// Whether every target of `t` is exactly 0 or 1 (hard), which is what dense detection
+/// gives (about 99 % zeros): one comparison pair and one mask test per vector. A vector of
+/// such targets with no `|x| > 87` ([`big`]) can take [`Eval::eval_hard`]. (Targets a sum
+/// has not checked yet may be NaN or outside `[0, 1]` here: they count as hard and give
+/// some finite or NaN loss, which the sum's check then replaces by NaN.)
+#[inline(always)]
+fn all_hard<S: Lanes>(t: S) -> bool {
+    !S::any(S::and(S::splat(0.0).lt(t), t.lt(S::splat(1.0))))
+}
+
+/// The part of both forms that a vector of hard targets (see [`all_hard`]) and no
+/// `|x| > 87` needs: there `w` is 0 or 1, so every product by `w` or `w̄` is a choice
+/// between its two values, with the same bits as the product (`e > 0` and nothing is
+/// infinite), and `α_t` is `α` or `1 - α`.
+#[derive(Clone, Copy)]
+struct Hard<S: Lanes> {
+    a: S,
+    l: S,
+    d: S,
+    /// `d·e`.
+    de: S,
+    /// `a + l`.
+    apl: S,
+    /// `x >= 0`.
+    pos: S::Mask,
+    /// `t = 0` (here: `t < 1`).
+    zero: S::Mask,
+    /// `w = 0`: the logit points to the target's side (`x >= 0` exactly where `t = 1`).
+    right: S::Mask,
+    /// `-ln p_t`: `l` where `right`, `a + l` elsewhere (form (A)'s `ce = l + w·a`).
+    ce: S,
+    /// `1 - p_t`: `d·e` where `right`, `d` elsewhere (form (A)'s `d·v`).
+    u: S,
+}
+
+#[inline(always)]
+fn hard<S: Lanes>(k: Logs<S>, t: S) -> Hard<S> {
+    let Logs { a, e, d, l, pos } = k;
+    let zero = t.lt(S::splat(1.0));
+    let right = S::xor(pos, zero);
+    let de = d.mul(e);
+    let apl = a.add(l);
+    Hard {
+        a,
+        l,
+        d,
+        de,
+        apl,
+        pos,
+        zero,
+        right,
+        ce: S::select(right, l, apl),
+        u: S::select(right, de, d),
+    }
+}
+
+/// `α_t`: `1 - α` where `t = 0`, `α` where `t = 1`, 1 without alpha (the bits of form (A)'s
+/// `t·α + (1-t)·(1-α)`).
+#[inline(always)]
+fn alpha_t<S: Lanes>(h: &Hard<S>, alpha: Option<f32>) -> Option<S> {
+    alpha.map(|alpha| S::select(h.zero, S::splat(1.0 - alpha), S::splat(alpha)))
 }
 
 /// What one vector evaluates to: the loss, and the gradient as `s·g` with `s = +1` where
@@ -193,8 +292,19 @@ impl<S: Lanes> Out<S> {
 trait Eval {
     /// `γ`'s type.
     type G: Gamma;
+    /// Whether the SIMD loop takes [`eval_hard`](Eval::eval_hard) for hard targets: for
+    /// `γ` fixed at compile time only (0 and 2, see [`Gamma::SHORT`]).
+    const SHORT: bool;
     /// `big` is [`big`]`(x)`.
-    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S>;
+    #[inline(always)]
+    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
+        self.eval_logs(logs(x, big), t, big)
+    }
+    /// [`eval`](Eval::eval) from `x`'s [`Logs`] (computed with the same `big`).
+    fn eval_logs<S: Lanes>(&self, k: Logs<S>, t: S, big: bool) -> Out<S>;
+    /// [`eval`](Eval::eval) for a vector whose targets are all 0 or 1 and where no
+    /// `|x| > 87` (see [`all_hard`]), from its [`Logs`]: the same bits with less work.
+    fn eval_hard<S: Lanes>(&self, k: Logs<S>, t: S) -> Out<S>;
     /// The parameters.
     fn params(&self) -> &Params;
     /// `γ`.
@@ -208,9 +318,14 @@ struct FormB<'p, G>(&'p Params, G);
 
 impl<G: Gamma> Eval for FormA<'_, G> {
     type G = G;
+    const SHORT: bool = G::SHORT;
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
-        eval_a(x, t, big, self.0, self.1)
+    fn eval_logs<S: Lanes>(&self, k: Logs<S>, t: S, big: bool) -> Out<S> {
+        eval_a(k, t, big, self.0, self.1)
+    }
+    #[inline(always)]
+    fn eval_hard<S: Lanes>(&self, k: Logs<S>, t: S) -> Out<S> {
+        eval_a_hard(k, t, self.0, self.1)
     }
     #[inline(always)]
     fn params(&self) -> &Params {
@@ -224,9 +339,14 @@ impl<G: Gamma> Eval for FormA<'_, G> {
 
 impl<G: Gamma> Eval for FormB<'_, G> {
     type G = G;
+    const SHORT: bool = G::SHORT;
     #[inline(always)]
-    fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
-        eval_b(x, t, big, self.0, self.1)
+    fn eval_logs<S: Lanes>(&self, k: Logs<S>, t: S, big: bool) -> Out<S> {
+        eval_b(k, t, big, self.0, self.1)
+    }
+    #[inline(always)]
+    fn eval_hard<S: Lanes>(&self, k: Logs<S>, t: S) -> Out<S> {
+        eval_b_hard(k, t, self.0, self.1)
     }
     #[inline(always)]
     fn params(&self) -> &Params {
@@ -240,8 +360,8 @@ impl<G: Gamma> Eval for FormB<'_, G> {
 
 /// Form (A): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S> {
-    let c = common(x, t, big);
+fn eval_a<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> Out<S> {
+    let c = common(k, t, big);
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
     let w_zero = c.w.eq(zero);
@@ -326,8 +446,8 @@ fn eval_a<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S>
 
 /// Form (B): `L` and `dL/dx`.
 #[inline(always)]
-fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S> {
-    let c = common(x, t, big);
+fn eval_b<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> Out<S> {
+    let c = common(k, t, big);
     let (a0, a1) = match p.alpha {
         Some(alpha) => (alpha, 1.0 - alpha),
         None => (1.0, 1.0),
@@ -371,6 +491,71 @@ fn eval_b<S: Lanes, G: Gamma>(x: S, t: S, big: bool, p: &Params, g: G) -> Out<S>
         loss: lv,
         g,
         pos: c.pos,
+    }
+}
+
+/// [`eval_a`] for hard targets and no `|x| > 87` (see [`Hard`]). With `w` 0 or 1 the
+/// bracket `γ·(2w-1)·r·ce + d·(w - w̄·e)` is `±(γ·r·ce + u)`, minus exactly where `w = 0`;
+/// that sign and the one of `x` (`s`) make the sign of `t = 0`, which goes into `pos`, so
+/// the multiply the driver does anyway applies it. The products and the fused sum are those
+/// of [`eval_a`] up to signs, which rounding keeps: the same bits.
+#[inline(always)]
+fn eval_a_hard<S: Lanes, G: Gamma>(k: Logs<S>, t: S, p: &Params, g: G) -> Out<S> {
+    let h = hard(k, t);
+    let gamma = S::splat(p.gamma);
+    let upow = match g.pow(h.u, p.gamma) {
+        Some(upow) => upow,
+        // ln v: -a (w = 0) or 0 (w = 1), as in `eval_a`.
+        None => exp(gamma.mul(S::select(h.right, h.a.neg(), S::splat(0.0)).sub(h.l))),
+    };
+    let mut lv = upow.mul(h.ce);
+    let mut bracket = h.u;
+    if !g.zero() {
+        let r = S::select(h.right, h.d, h.de);
+        bracket = gamma.mul_add(r.mul(h.ce), bracket);
+    }
+    let mut g = upow.mul(bracket);
+    if let Some(at) = alpha_t(&h, p.alpha) {
+        lv = at.mul(lv);
+        g = at.mul(g);
+    }
+    Out {
+        loss: lv,
+        g,
+        pos: h.zero,
+    }
+}
+
+/// [`eval_b`] for hard targets and no `|x| > 87` (see [`Hard`]): one of its two terms is
+/// exactly 0, so only the other is evaluated, with the same operations: the same bits.
+#[inline(always)]
+fn eval_b_hard<S: Lanes, G: Gamma>(k: Logs<S>, t: S, p: &Params, g: G) -> Out<S> {
+    let h = hard(k, t);
+    let gamma = S::splat(p.gamma);
+    // `u` is `pc = d` where `w = 1` and `pw = d·e` where `w = 0`.
+    let upow = match g.pow(h.u, p.gamma) {
+        Some(upow) => upow,
+        None => exp(gamma.mul(S::select(h.right, h.apl, h.l).neg())),
+    };
+    // Without alpha `eval_b` multiplies by 1: the same bits as not multiplying.
+    let at = alpha_t(&h, p.alpha).unwrap_or(S::splat(1.0));
+    let lv = upow.mul(h.ce).mul(at);
+    let b = if g.zero() {
+        h.u
+    } else {
+        // `bw` where `w = 1`, `bc` where `w = 0`.
+        let bw = gamma.mul_add(h.de.mul(h.apl), h.d);
+        let bc = gamma.mul(h.d).mul_add(h.l, h.de);
+        S::select(h.right, bc, bw)
+    };
+    let y = upow.mul(b).mul(at);
+    // Where w = 0 `eval_b` subtracts the term from `w·(...)`, a zero with the sign of `t`
+    // (`-0.0` is a valid target): `t·0 - y`, not `-y`, for y = +0.
+    let z = t.mul(S::splat(0.0));
+    Out {
+        loss: lv,
+        g: S::select(h.right, z.sub(y), y),
+        pos: h.pos,
     }
 }
 
@@ -520,6 +705,14 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
     let zero = W::splat(0.0);
     let (mut acc, mut part, mut filled) = (W::acc_zero(), zero, 0);
     let mut top = W::splat(1.0);
+    // `α = -0.0` (valid, and useless) gives zeros whose signs the short path does not
+    // reproduce: it keeps the general path.
+    let short = W::N > 1
+        && F::SHORT
+        && eval
+            .params()
+            .alpha
+            .is_none_or(|a| a.to_bits() != (-0.0f32).to_bits());
     while i + W::N <= job.n {
         // Out of cache, the hardware prefetcher alone leaves the loop waiting on memory; the
         // output lines are asked for owned, ready for the stores (at N = 16 Mi on AVX-512 that
@@ -542,7 +735,16 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
         let t = unsafe { W::load(job.t.add(i)) };
         // SAFETY: as above.
         let x = unsafe { W::load(job.x.add(i)) };
-        let o = eval.eval(x, t, big(x));
+        let b = big(x);
+        let k = logs(x, b);
+        // Hard targets take the short path: only in this loop of the SIMD backends (the head
+        // and tail, and the scalar backend's loops, run the general one, which gives the
+        // same bits).
+        let o = if short && !b && all_hard(t) {
+            eval.eval_hard(k, t)
+        } else {
+            eval.eval_logs(k, t, b)
+        };
         if M == SUM && W::UMAX_BITS {
             top = fold_unit(top, t);
         }
@@ -745,6 +947,6 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
 #[cold]
 #[inline(never)]
 fn eval_guarded<G: Gamma>(x: Scalar, t: Scalar, p: &Params, g: G) -> (f32, f32) {
-    let o = eval_a(x, t, true, p, g);
+    let o = eval_a(logs(x, true), t, true, p, g);
     (o.loss.0, o.grad_times(Scalar(1.0)).0)
 }
