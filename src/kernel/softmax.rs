@@ -1,18 +1,18 @@
 //! Softmax (log-softmax) focal loss over row-major `[rows × C]` logits.
 //!
 //! Every row needs its maximum, the number of elements equal to it and
-//! `S_rest = Σ_{j ≠ one argmax} exp(z_j - max)`, which is never formed as `S - 1`. Three row
+//! `S_rest = Σ_{j ≠ one argmax} exp(z_j - max)`, which is never formed as `S - 1`. Two row
 //! strategies, chosen by `C`:
 //!
 //! * `C <= 16`: one lane per row (class `j` of a group of rows is one strided load, a
 //!   gather on AVX-512, and each gradient column one strided store), the exponentials kept
 //!   for the gradient;
-//! * `C < 512`: a max pass, then one pass of `exp(z - max)` (the row is in L1), each done
-//!   for all the rows of a group before the next, so that independent rows overlap; when a
-//!   gradient is written, that pass stores the exponentials in it and the gradient pass is
-//!   one multiply per element;
-//! * longer rows: one pass keeping, per lane, a running maximum, its count and the sum of
-//!   the other terms (rescaled when the maximum grows), so each row is read twice in all.
+//! * longer rows: a max pass, then one pass of `exp(z - max)` (the row is now in L1, or in
+//!   L2 for tens of thousands of classes); when a gradient is written, that pass stores the
+//!   exponentials in it and the gradient pass is one multiply per element, so every logit
+//!   goes through one `exp`. Rows shorter than 512 classes go through each pass as a group,
+//!   so that independent rows overlap; longer ones one at a time, so that a row is still
+//!   cached for its second and third passes.
 //!
 //! Sums are held in `f64` on the SIMD backends and in a float-float [`Total`] on the scalar
 //! one (after short `f32` partial sums of non-negative terms). The row's
@@ -37,7 +37,7 @@ use crate::simd::{
 use super::Mode;
 use super::sigmoid::{Fixed, Gamma, Runtime, gamma_code};
 
-/// Rows at least this long are finished one at a time, while they are still in L1.
+/// Rows at least this long are finished one at a time, while they are still in L1 (or L2).
 const LONG_ROW: usize = 512;
 
 /// The class weight `α_k`.
@@ -81,81 +81,6 @@ pub(crate) struct Job<'a> {
     pub spatial: usize,
 }
 
-/// Per-lane running state of a row's first pass.
-struct RowState<S: Lanes> {
-    /// Running maximum of the lane.
-    m: S,
-    /// Sum of `exp(z - m)` over the lane's elements below `m`, flushed from `part`.
-    acc: S::Acc,
-    /// Recent terms, summed in `f32` (at most 8 per lane) before going into `acc`.
-    part: S,
-    /// How many of the lane's elements equal `m`.
-    cnt: S,
-    pending: u32,
-}
-
-impl<S: Lanes> RowState<S> {
-    #[inline(always)]
-    fn new() -> Self {
-        RowState {
-            m: S::splat(f32::NEG_INFINITY),
-            acc: S::acc_zero(),
-            part: S::splat(0.0),
-            cnt: S::splat(0.0),
-            pending: 0,
-        }
-    }
-
-    /// Takes in the lanes of `v` that are `valid`.
-    #[inline(always)]
-    fn absorb(&mut self, v: S, valid: S::Mask) {
-        let zero = S::splat(0.0);
-        let m_new = self.m.max(v);
-        let grew = self.m.lt(m_new);
-        if S::any(grew) {
-            // The lane's old maxima become ordinary terms exp(m - m_new); everything so far
-            // is rescaled by that factor.
-            self.acc = S::acc_add(self.acc, self.part);
-            self.part = zero;
-            let f = exp_nonpos(S::select(grew, self.m.sub(m_new), zero));
-            let moved = S::select(grew, self.cnt, zero);
-            self.acc = S::acc_mul(S::acc_add(self.acc, moved), f);
-            self.cnt = S::select(grew, zero, self.cnt);
-            self.m = S::select(grew, m_new, self.m);
-        }
-        let top = v.eq(self.m);
-        let below = S::and(S::not(top), valid);
-        self.cnt = self
-            .cnt
-            .add(S::select(S::and(top, valid), S::splat(1.0), zero));
-        self.part = self
-            .part
-            .add(S::select(below, exp_nonpos(v.sub(self.m)), zero));
-        self.pending += 1;
-        if self.pending == 8 {
-            self.acc = S::acc_add(self.acc, self.part);
-            self.part = zero;
-            self.pending = 0;
-        }
-    }
-
-    /// The row's maximum and `S_rest`.
-    #[inline(always)]
-    fn finish(self) -> (f32, Total) {
-        let zero = S::splat(0.0);
-        let acc = S::acc_add(self.acc, self.part);
-        let max = self.m.reduce_max();
-        let top = self.m.eq(S::splat(max));
-        let f = exp_nonpos(S::select(top, zero, self.m.sub(S::splat(max))));
-        let acc = S::acc_mul(S::acc_add(acc, S::select(top, zero, self.cnt)), f);
-        // The counts of the maximum are integers, summed exactly on their own; their total
-        // is at least 1, and removing that 1 before adding it to the sum cancels nothing
-        // (added to the sum first, a 1 would swallow a sum of subnormal terms).
-        let ties = S::acc_sum(S::acc_add(S::acc_zero(), S::select(top, self.cnt, zero)));
-        (max, S::acc_sum(acc).join(ties.add(-1.0)))
-    }
-}
-
 /// The maximum of a row shorter than [`LONG_ROW`] (the first of its two passes).
 ///
 /// # Safety
@@ -179,18 +104,20 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> f32 {
     mv.reduce_max()
 }
 
-/// The second pass over a row shorter than [`LONG_ROW`], which is still in L1: per lane,
-/// the sum of `exp(z - max)` over the elements below `max`, and the count of those equal to
-/// it (no rescaling: the online update of [`RowState`] would rescale several times per lane
-/// in a short row). With `keep` and a non-null `out`, each `exp(z_j - max)` (1 where `z_j`
-/// is the maximum) is also written to `out`, so that the gradient is one multiply per
-/// element instead of a second `exp`. [`short_row_rest`] reduces the result. (`keep` is a
-/// constant in the SIMD loops; the scalar one passes `true` and a null `out` when it keeps
-/// nothing, and so has one copy of this loop.)
+/// The second pass over a row, which the first ([`short_row_max`]) brought into the cache:
+/// per lane, the sum of `exp(z - max)` over the elements below `max`, and the count of those
+/// equal to it (no rescaling, as an online pass would need whenever a lane's maximum grows,
+/// which is often in a row of a thousand classes). With `keep` and a non-null `out`, each
+/// `exp(z_j - max)` (1 where `z_j` is the maximum) is also written to `out`, so that the
+/// gradient is one multiply per element instead of a second `exp`. [`short_row_rest`]
+/// reduces the result. (`keep` is a constant in the SIMD loops; the scalar one passes `true`
+/// and a null `out` when it keeps nothing, and so has one copy of this loop.) A non-null
+/// `ahead` (the next row, on x86_64) is prefetched line by line along the way, so that the
+/// next row's first pass, which only compares, does not wait for memory.
 ///
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values; with `keep`, `out` is null or valid for
-/// writing `c` values (it may be `row` itself).
+/// writing `c` values (it may be `row` itself). `ahead` may be any address.
 #[inline(always)]
 unsafe fn short_row_sums<S: Lanes>(
     row: *const f32,
@@ -199,6 +126,7 @@ unsafe fn short_row_sums<S: Lanes>(
     normal: bool,
     keep: bool,
     out: *mut f32,
+    ahead: *const f32,
 ) -> (S::Acc, u32) {
     let zero = S::splat(0.0);
     let n = c - c % S::N;
@@ -207,6 +135,9 @@ unsafe fn short_row_sums<S: Lanes>(
     let all = first_lanes::<S>(S::N);
     let mut j = 0;
     while j < n {
+        if !ahead.is_null() && j % LINE < S::N {
+            prefetch(ahead.wrapping_add(j));
+        }
         // SAFETY: j + N <= n <= c; the load precedes the store to the same place.
         unsafe {
             let (e, top) = exp_below(S::load(row.add(j)), all, mv, normal, &mut part);
@@ -269,10 +200,10 @@ fn short_row_rest<S: Lanes>(acc: S::Acc, ties: u32) -> Total {
     S::acc_sum(acc).add(ties as f32 - 1.0)
 }
 
-/// The statistics of the rows of one group, shorter than [`LONG_ROW`], in three sweeps over
-/// the group (maxima, sums, reductions), so that the long dependency chains of different
-/// rows overlap instead of running one row after the other. With `KEEP` the exponentials go
-/// to the gradient rows (see [`short_row_sums`]).
+/// The statistics of the rows of one group in three sweeps over the group (maxima, sums,
+/// reductions), so that the long dependency chains of different rows overlap instead of
+/// running one row after the other. With `KEEP` the exponentials go to the gradient rows
+/// (see [`short_row_sums`]).
 ///
 /// # Safety
 /// For every `i < g` with `class[i]` set, row `r0 + i` (and with `KEEP` its gradient row)
@@ -289,18 +220,27 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
     let c = job.c;
     let mut sums = [(S::acc_zero(), 0u32); MAX_LANES];
     for (i, k) in class.iter().enumerate() {
-        // The same row of the next group, for when the logits come from memory.
-        let ahead = job.z.wrapping_add((r0 + i + MAX_LANES) * c);
-        let mut j = 0;
-        while j < c {
-            prefetch(ahead.wrapping_add(j));
-            j += LINE;
+        // The same row of the next group, for when the logits come from memory (a long row,
+        // alone in its group, is one sequential stream, which the hardware prefetches).
+        if c < LONG_ROW {
+            let ahead = job.z.wrapping_add((r0 + i + MAX_LANES) * c);
+            let mut j = 0;
+            while j < c {
+                prefetch(ahead.wrapping_add(j));
+                j += LINE;
+            }
         }
         if k.is_some() {
             // SAFETY: the row lies within rows·C values (contract).
             max[i] = unsafe { short_row_max::<S>(job.z.add((r0 + i) * c), c) };
         }
     }
+    // A long row is alone in its group: the next row comes in during its exponentials.
+    let next = if c >= LONG_ROW {
+        job.z.wrapping_add((r0 + 1) * c)
+    } else {
+        core::ptr::null()
+    };
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
             let r = r0 + i;
@@ -313,6 +253,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
                     false,
                     KEEP,
                     out.wrapping_add(r * c),
+                    next,
                 )
             };
         }
@@ -322,32 +263,6 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
             s_rest[i] = short_row_rest::<S>(sums[i].0, sums[i].1).value();
         }
     }
-}
-
-/// Row maximum and `S_rest` of a row of at least [`LONG_ROW`] values, in one online pass.
-///
-/// # Safety
-/// `row` must be valid for reading `c >= 1` values.
-#[inline(always)]
-unsafe fn long_row_stats<S: Lanes>(row: *const f32, c: usize) -> (f32, Total) {
-    let mut st = RowState::<S>::new();
-    let all = first_lanes::<S>(S::N);
-    let mut j = 0;
-    while j + S::N <= c {
-        // SAFETY: j + N <= c, within the row.
-        st.absorb(unsafe { S::load(row.add(j)) }, all);
-        j += S::N;
-    }
-    if j < c {
-        // SAFETY: the c - j elements from j are within the row.
-        // Padding with -inf leaves the running maxima alone.
-        let v = load_tail(
-            unsafe { core::slice::from_raw_parts(row.add(j), c - j) },
-            f32::NEG_INFINITY,
-        );
-        st.absorb(v, first_lanes::<S>(c - j));
-    }
-    st.finish()
 }
 
 /// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`.
@@ -406,12 +321,6 @@ fn exp_shifted<S: Lanes>(v: S, max: S) -> S {
     exp_nonpos(S::select(v.eq(max), S::splat(0.0), v.sub(max)))
 }
 
-/// `f · exp(z - max)` (see [`exp_shifted`]).
-#[inline(always)]
-fn grad_lanes<S: Lanes>(v: S, max: S, f: S) -> S {
-    exp_shifted(v, max).mul(f)
-}
-
 /// Multiplies a row of kept `exp(z_j - max)` by `f`, then writes `gk` at the target class.
 ///
 /// # Safety
@@ -435,40 +344,6 @@ unsafe fn scale_row<S: Lanes>(out: *mut f32, c: usize, f: f32, k: usize, gk: f32
     }
 }
 
-/// Writes `f · exp(z_j - max)` over a row, then `gk` at the target class.
-///
-/// # Safety
-/// `row` valid for reading and `out` for writing `c` values; `k < c`. `out` may equal `row`.
-#[inline(always)]
-unsafe fn row_grad<S: Lanes>(
-    row: *const f32,
-    out: *mut f32,
-    c: usize,
-    max: f32,
-    f: f32,
-    k: usize,
-    gk: f32,
-) {
-    let mv = S::splat(max);
-    let fv = S::splat(f);
-    let mut j = 0;
-    // SAFETY (block): every access is below c (contract); each load precedes its store.
-    unsafe {
-        while j + S::N <= c {
-            grad_lanes(S::load(row.add(j)), mv, fv).store(out.add(j));
-            j += S::N;
-        }
-        if j < c {
-            let v = load_tail(core::slice::from_raw_parts(row.add(j), c - j), 0.0);
-            store_tail(
-                grad_lanes(v, mv, fv),
-                core::slice::from_raw_parts_mut(out.add(j), c - j),
-            );
-        }
-        *out.add(k) = gk;
-    }
-}
-
 /// Runs `job` with lanes `S` and `γ` of code `G` (see [`gamma_code`](super::sigmoid::gamma_code));
 /// returns the sum of the row losses (0 unless the mode sums).
 ///
@@ -485,14 +360,14 @@ pub(crate) unsafe fn run<S: Lanes, const R: u8, const G: u32>(job: &Job<'_>) -> 
     // SAFETY: forwarded.
     unsafe {
         match R {
-            LONG => groups::<S, Scalar, G>(job),
             SMALL => small_rows::<S::Wide, G>(job),
             _ => groups::<S, S, G>(job),
         }
     }
 }
 
-/// Rows of at least [`LONG_ROW`] classes: an online pass per row.
+/// Rows of at least [`LONG_ROW`] classes: the passes of [`MEDIUM`], one row at a time (the
+/// same code as [`MEDIUM`], which chooses the group size at run time).
 pub(crate) const LONG: u8 = 0;
 /// Rows of at most [`SMALL_C`] classes, one lane per row (SIMD backends).
 pub(crate) const SMALL: u8 = 1;
@@ -756,45 +631,41 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     S::acc_sum(acc)
 }
 
-/// Rows in groups of `R::N`: statistics of each row with lanes `S`, the group's row results
-/// with lanes `R`, then each row's gradient with lanes `S`.
+/// Rows in groups of `R::N` (one row at a time from [`LONG_ROW`] classes on): statistics of
+/// each row with lanes `S`, the group's row results with lanes `R`, then each row's gradient
+/// with lanes `S`. When a gradient is written, every row keeps its exponentials in it
+/// between the two passes (see [`short_row_sums`]), so each logit goes through one `exp`.
 #[inline(always)]
 unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     let c = job.c;
     let out = job.mode.parts().0;
     let (sum, grads) = (job.mode.sums(), job.mode.grads());
-    // Short rows keep their exponentials in the gradient output between the two passes.
-    let keep = grads && c < LONG_ROW;
+    // A long row is finished alone, while it is still in L1 (1000 classes) or L2 (32 Ki):
+    // a group of them would push the first rows out before their second pass. Its row
+    // results take one lane of `R`, which costs little beside the row's own passes.
+    let per_group = if c >= LONG_ROW {
+        1
+    } else {
+        R::N.min(MAX_LANES)
+    };
     let mut acc = R::acc_zero();
     let mut rows = Gathered::new();
     let mut r0 = 0;
     while r0 < job.rows {
-        let g = (job.rows - r0).min(R::N).min(MAX_LANES);
+        let g = (job.rows - r0).min(per_group);
         let mut max = [0.0f32; MAX_LANES];
         let mut s_rest = [0.0f32; MAX_LANES];
         // SAFETY: r0 + g <= rows. z_k is read before the kept exponentials may overwrite it.
         unsafe { gather_rows(job, r0, g, MAX_LANES, true, &mut rows) };
         let class: [Option<usize>; MAX_LANES] =
             core::array::from_fn(|i| Some(rows.class[i]).filter(|&k| k != NO_CLASS));
-        if c >= LONG_ROW {
-            for (i, k) in class.iter().enumerate() {
-                if k.is_some() {
-                    // SAFETY: the row has a class, so r0 + i < rows and the row lies within
-                    // rows·C values.
-                    let (m, s) = unsafe { long_row_stats::<S>(job.z.add((r0 + i) * c), c) };
-                    max[i] = m;
-                    s_rest[i] = s.value();
-                }
-            }
-        }
-        if c < LONG_ROW {
-            // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values.
-            unsafe {
-                if keep {
-                    short_group_stats::<S, true>(job, out, r0, &class, &mut max, &mut s_rest);
-                } else {
-                    short_group_stats::<S, false>(job, out, r0, &class, &mut max, &mut s_rest);
-                }
+        // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values; the
+        // entries of `class` from g on are None.
+        unsafe {
+            if grads {
+                short_group_stats::<S, true>(job, out, r0, &class, &mut max, &mut s_rest);
+            } else {
+                short_group_stats::<S, false>(job, out, r0, &class, &mut max, &mut s_rest);
             }
         }
         // SAFETY: the arrays hold MAX_LANES >= R::N values.
@@ -835,19 +706,7 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
             match class[i] {
                 // SAFETY: the output row lies within rows·C values and holds the row's kept
                 // exponentials; k < C.
-                Some(k) if keep => unsafe { scale_row::<S>(orow, c, fv[i] * cr, k, -(wv[i] * cr)) },
-                // SAFETY: the row and its output lie within rows·C values; k < C.
-                Some(k) => unsafe {
-                    row_grad::<S>(
-                        job.z.add(r * c),
-                        orow,
-                        c,
-                        max[i],
-                        fv[i] * cr,
-                        k,
-                        -(wv[i] * cr),
-                    )
-                },
+                Some(k) => unsafe { scale_row::<S>(orow, c, fv[i] * cr, k, -(wv[i] * cr)) },
                 // SAFETY: the output row holds C values.
                 None => unsafe { core::ptr::write_bytes(orow, 0, c) },
             }
@@ -898,7 +757,8 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
             // A null `out` (no gradient) is tested per element: one register compare, where
             // a `keep` flag was reloaded from the stack.
             let kept = if keep { orow } else { core::ptr::null_mut() };
-            let (sum, ties) = short_row_sums::<Scalar>(row, c, max, normal, true, kept);
+            let (sum, ties) =
+                short_row_sums::<Scalar>(row, c, max, normal, true, kept, core::ptr::null());
             let s_rest = short_row_rest::<Scalar>(sum, ties);
             let alpha = job.alpha.of(k);
             let (loss, w, factor) = finish(
