@@ -2,10 +2,11 @@
 //! (its own threads, a second core of a microcontroller, another time), with the same bits
 //! as the single call.
 //!
-//! A long call is computed as fixed blocks whose totals are added exactly (see `split`), so
-//! a chunk that starts on a block boundary computes exactly the blocks the single call
-//! computes there. Its [`Partial`] is the exact sum of those blocks; joining partials is exact
-//! too, so the joined loss is the single call's, bit for bit, in any order and grouping.
+//! On the SIMD backends a long call is computed as fixed blocks whose totals are added
+//! exactly (see `split`), so a chunk that starts on a block boundary computes exactly the
+//! blocks the single call computes there. Its [`Partial`] is the exact sum of those blocks;
+//! joining partials is exact too, so the joined loss is the single call's, bit for bit, in any
+//! order and grouping. The scalar backend sums a call in one pass (see [`SigmoidChunks`]).
 
 use crate::error::FocalError;
 use crate::exact::Exact;
@@ -50,10 +51,16 @@ impl Default for Partial {
 ///
 /// Cut the logits, targets and gradient at the same element indices, each chunk but the last
 /// a multiple of [`CHUNK`](Self::CHUNK) elements long, and call the same method on every
-/// chunk. Then [`finish`](Self::finish) of the joined partials, and every gradient element, are the bits the
-/// single call ([`SigmoidFocal::loss`], [`SigmoidFocal::loss_and_grad`], ...) gives.
-/// Chunks cut elsewhere still give the right loss, within the accuracy bound, but not
-/// necessarily the same bits.
+/// chunk. Then [`finish`](Self::finish) of the joined partials, and every gradient element,
+/// are the bits the single call ([`SigmoidFocal::loss`], [`SigmoidFocal::loss_and_grad`],
+/// ...) gives. Chunks cut elsewhere still give the right loss, within the accuracy bound, but
+/// not necessarily the same bits.
+///
+/// The scalar backend (what microcontrollers run) sums each call in one pass instead of in
+/// blocks, which keeps the accumulator off a microcontroller's stack: there the gradient is
+/// the same bits however the call is cut, and the joined loss is the same bits as one call
+/// when the whole input is one chunk or one block, otherwise within the accuracy bound (and
+/// still the same bits on every target and for every order of joins).
 ///
 /// ```
 /// use focal_loss::{Partial, Reduction, SigmoidChunks, SigmoidFocal};
@@ -156,8 +163,9 @@ impl SigmoidChunks {
 ///
 /// Cut the rows (logits, labels and gradient alike) with every chunk but the last a multiple
 /// of [`rows_per_chunk`](Self::rows_per_chunk) rows, and call the same method on every
-/// chunk: [`finish`](Self::finish) of the joined partials and every gradient element are the bits of the
-/// single call. (Cut elsewhere, the loss is still right within the accuracy bound.)
+/// chunk: [`finish`](Self::finish) of the joined partials and every gradient element are the
+/// bits of the single call. (Cut elsewhere, the loss is still right within the accuracy
+/// bound; on the scalar backend, as for [`SigmoidChunks`].)
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SoftmaxChunks<'a> {
     focal: SoftmaxFocal<'a>,

@@ -31,6 +31,12 @@ const POS_INF: u8 = 1;
 const NEG_INF: u8 = 2;
 const NAN: u8 = 4;
 
+/// Word `i` of `w`, 0 past the end.
+#[inline]
+fn word_at(w: &[u32; WORDS], i: usize) -> u32 {
+    w.get(i).copied().unwrap_or(0)
+}
+
 /// `2^k` for `k` in `-126..=127`.
 #[inline]
 fn pow2(k: i32) -> f32 {
@@ -159,11 +165,11 @@ impl Exact {
                 carry = c;
             }
         }
-        let Some(top) = mag.iter().rposition(|&w| w != 0) else {
+        // The highest set bit of the magnitude (no indexing below: no panic path).
+        let Some((top, &word)) = mag.iter().enumerate().rev().find(|(_, w)| **w != 0) else {
             return 0.0;
         };
-        // The highest set bit of the magnitude.
-        let h = top as i32 * 32 + 31 - mag[top].leading_zeros() as i32;
+        let h = top as i32 * 32 + 31 - word.leading_zeros() as i32;
         let v = if h < 24 {
             // Below 2^24 units: a subnormal or small normal, exactly representable.
             mag[0] as f32 * f32::from_bits(1)
@@ -176,13 +182,13 @@ impl Exact {
                 mag[0] << -low
             } else {
                 let (i, s) = ((low / 32) as usize, (low % 32) as u32);
-                let next = mag.get(i + 1).copied().unwrap_or(0);
+                let (at, next) = (word_at(&mag, i), word_at(&mag, i + 1));
                 let w = if s == 0 {
-                    mag[i]
+                    at
                 } else {
-                    (mag[i] >> s) | (next << (32 - s))
+                    (at >> s) | (next << (32 - s))
                 };
-                let below = mag[..i].iter().any(|&x| x != 0) || (s != 0 && mag[i] << (32 - s) != 0);
+                let below = mag.iter().take(i).any(|&x| x != 0) || (s != 0 && at << (32 - s) != 0);
                 w | u32::from(below)
             };
             let f = window as f32;

@@ -8,7 +8,6 @@ use crate::kernel::sigmoid::{Job, Params};
 use crate::params::{
     Reduction, SigmoidForm, check_alpha, check_gamma, check_len, grad_factor, ready, reduced,
 };
-use crate::split;
 use crate::targets::Targets;
 use crate::total::Total;
 
@@ -169,36 +168,23 @@ impl SigmoidFocal {
         targets.in_unit(b)
     }
 
-    /// The kernel on one block of `job` (elements `first..first + n`, within the job).
-    #[inline(always)]
-    fn block<'j>(
-        b: Ready,
-        p: &'j Params,
-        job: &'j Job,
-    ) -> impl Fn(usize, usize) -> Total + Sync + 'j {
-        move |first, n| {
-            let part = job.part(first, n);
-            // SAFETY: every caller checked that the logits, the targets and each output (and
-            // upstream) slice have `job.n` elements, and `split` asks for blocks within
-            // `0..job.n`, each at most once, so concurrent blocks write disjoint elements;
-            // `x` and the output are the same pointer only for the in-place method, which the
-            // kernel allows.
-            unsafe { backend::run_sigmoid(b, &part, p) }
-        }
-    }
-
-    /// Runs the kernel over fixed blocks of [`split::BLOCK`] elements (one block for most
-    /// calls; several, perhaps on several threads, for long ones; see `split`).
+    /// Runs the kernel: the scalar backend in one pass, inlined; a SIMD backend over fixed
+    /// blocks of [`split::BLOCK`](crate::split::BLOCK) elements summed exactly (perhaps on
+    /// several threads; see `split`).
     #[inline(always)]
     fn run(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> Total {
         let job = Self::job(x, t, mode);
-        split::sum(t.len(), split::BLOCK, &Self::block(b, p, &job))
+        // SAFETY: every caller checked that the logits, the targets and each output (and
+        // upstream) slice have t.len() elements; `x` and the output are the same pointer only
+        // for the in-place method, which the kernel allows.
+        unsafe { backend::run_sigmoid(b, &job, p) }
     }
 
-    /// As [`run`](Self::run), the blocks' exact sum (for the chunk API).
+    /// As [`run`](Self::run), the exact sum (for the chunk API).
     pub(crate) fn run_exact(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> Exact {
         let job = Self::job(x, t, mode);
-        split::exact(t.len(), split::BLOCK, &Self::block(b, p, &job))
+        // SAFETY: as for `run`.
+        unsafe { backend::run_sigmoid_exact(b, &job, p) }
     }
 
     #[inline(always)]

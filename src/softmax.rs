@@ -10,7 +10,6 @@ use crate::params::{
     Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, check_smoothing,
     grad_factor, ready, reduced,
 };
-use crate::split;
 use crate::total::Total;
 
 /// Softmax focal loss over row-major `[rows × C]` logits with one class label per row
@@ -234,11 +233,25 @@ impl<'a> SoftmaxFocal<'a> {
             mode,
             spatial,
         };
-        split::sum(job.rows, job.rows_per_block(CF), &self.block::<CF>(b, &job))
+        // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows (a multiple
+        // of `spatial` for the channels-first layout), each output length and every label;
+        // `z` and a gradient output are the same pointer only in the in-place method, which
+        // the kernels allow. `smoothed` is only ever `backend::run_softmax_smoothed`, whose
+        // contract is the kernels'.
+        unsafe {
+            if let Some(smoothed) = self.smoothed.0
+                && self.label_smoothing > 0.0
+            {
+                smoothed(b, &job, self.label_smoothing)
+            } else if CF {
+                backend::run_softmax_cf(b, &job)
+            } else {
+                backend::run_softmax(b, &job)
+            }
+        }
     }
 
-    /// As [`run`](Self::run), the blocks' exact sum (for the chunk API); row-major only.
-    #[allow(clippy::too_many_arguments)]
+    /// As [`run`](Self::run) row-major, the exact sum (for the chunk API).
     pub(crate) fn run_exact(
         &self,
         b: Ready,
@@ -259,41 +272,13 @@ impl<'a> SoftmaxFocal<'a> {
             mode,
             spatial: 1,
         };
-        split::exact(
-            job.rows,
-            job.rows_per_block(false),
-            &self.block::<false>(b, &job),
-        )
-    }
-
-    /// The kernel on rows `first..first + n` of `job` (whole images channels-first).
-    #[inline(always)]
-    fn block<'j, const CF: bool>(
-        &'j self,
-        b: Ready,
-        job: &'j Job<'j>,
-    ) -> impl Fn(usize, usize) -> Total + Sync + 'j {
-        let smoothed = self.smoothed.0.filter(|_| self.label_smoothing > 0.0);
-        let eps = self.label_smoothing;
-        move |first, n| {
-            let part = job.part(first, n);
-            // SAFETY: the caller's `prepare` checked rows·C == logits.len(), labels.len() ==
-            // rows (a multiple of `spatial` for the channels-first layout), each output
-            // length and every label, and `split` asks for blocks of whole rows (whole images
-            // channels-first) within `0..rows`, each at most once, so concurrent blocks write
-            // disjoint outputs. `z` and a gradient output are the same pointer only in the
-            // in-place method, which the kernels allow. `smoothed` is only ever
-            // `backend::run_softmax_smoothed`, whose contract is the kernels'.
-            unsafe {
-                if let Some(smoothed) = smoothed {
-                    smoothed(b, &part, eps)
-                } else if CF {
-                    backend::run_softmax_cf(b, &part)
-                } else {
-                    backend::run_softmax(b, &part)
-                }
-            }
-        }
+        let eps = if self.smoothed.0.is_some() {
+            self.label_smoothing
+        } else {
+            0.0
+        };
+        // SAFETY: as for `run`.
+        unsafe { backend::run_softmax_exact(b, &job, eps) }
     }
 
     /// The reduced loss.

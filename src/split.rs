@@ -1,12 +1,12 @@
-//! Fixed blocks for every call: the same bits on one thread, on any number of threads
-//! (feature `parallel`), and from [`Partial`]s a caller joins.
+//! Fixed blocks for the SIMD backends' calls: the same bits on one thread, on any number of
+//! threads (feature `parallel`), and from [`Partial`]s a caller joins.
 //!
 //! A call's items (sigmoid elements, softmax rows, channels-first images) are cut into
 //! consecutive blocks whose size depends only on the shape (about [`BLOCK`] logits each,
-//! see [`rows_per_block`]). Each block runs the kernel as a call of its own and gives a
-//! [`Total`]; the blocks' totals are added exactly ([`Exact`]), so neither their order nor
-//! their grouping changes the result. A call of one block returns the kernel's total as it
-//! is, which is what a call always returned before blocks existed.
+//! see [`rows_per_block`]). Each block runs the kernel's entry point as a call of its own and
+//! gives a [`Total`]; the blocks' totals are added exactly ([`Exact`]), so neither their order
+//! nor their grouping changes the result. A call of one block returns the kernel's total as
+//! it is. The scalar backend does not block its calls (see `backend::blocked`).
 //!
 //! [`Partial`]: crate::Partial
 
@@ -39,9 +39,8 @@ pub(crate) const fn rows_per_block(c: usize) -> usize {
 const PARALLEL_MIN_BLOCKS: usize = 4;
 
 /// Runs `block(first, count)` over the blocks of `per_block` items covering `0..items` (a
-/// last block may be shorter) and returns the exact sum of their totals. Out of line, and
-/// the block through a `dyn` call, so that each method has one copy of its kernel (the scalar
-/// backend's loops are inlined into their callers).
+/// last block may be shorter) and returns the exact sum of their totals, rounded (the
+/// kernel's own total when there is one block).
 #[inline(never)]
 pub(crate) fn sum(
     items: usize,
@@ -54,9 +53,8 @@ pub(crate) fn sum(
     exact(items, per_block, block).total()
 }
 
-/// The exact sum of the blocks' totals, as [`sum`] computes it for more than one block (in
-/// its own frame: the single-block path, which every microcontroller call takes, does not
-/// hold the accumulators on its stack). The chunk API returns it as a [`Partial`].
+/// The exact sum of the blocks' totals, as [`sum`] computes it for more than one block. The
+/// chunk API returns it as a [`Partial`].
 ///
 /// [`Partial`]: crate::Partial
 #[inline(never)]
@@ -65,6 +63,7 @@ pub(crate) fn exact(
     per_block: usize,
     block: &(dyn Fn(usize, usize) -> Total + Sync),
 ) -> Exact {
+    let per_block = per_block.max(1);
     let blocks = items.div_ceil(per_block);
     let one = |k: usize| {
         let first = k * per_block;

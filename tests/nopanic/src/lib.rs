@@ -1,9 +1,10 @@
-//! Every public method of `focal-loss`, with each backend forced, each label type and the
-//! TorchBlocks modules, called from one exported function whose arguments come from the
-//! caller (so nothing is folded away). The crate is `no_std` with a `#[panic_handler]` that
-//! calls an undefined symbol: linked as a `cdylib` with `--no-undefined`, the link fails if
-//! any panic path survives optimisation (`panic = "abort"`, fat LTO). `run.sh` builds it,
-//! and builds it again with the `planted-panic` feature to show that such a link fails.
+//! Every public method of `focal-loss` (both layouts, label smoothing, the chunk API), with
+//! each backend forced, each label type and the TorchBlocks modules, called from one exported
+//! function whose arguments come from the caller (so nothing is folded away). The crate is
+//! `no_std` with a `#[panic_handler]` that calls an undefined symbol: linked as a `cdylib`
+//! with `--no-undefined`, the link fails if any panic path survives optimisation
+//! (`panic = "abort"`, fat LTO). `run.sh` builds it, and builds it again with the
+//! `planted-panic` feature to show that such a link fails.
 #![no_std]
 
 use core::panic::PanicInfo;
@@ -11,8 +12,8 @@ use core::slice;
 
 use focal_loss::compat::torchblocks::{BinaryFocalLoss, FocalLoss};
 use focal_loss::{
-    Alpha, Backend, ClassIndex, FocalError, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal,
-    Targets,
+    Alpha, Backend, ClassIndex, FocalError, Partial, Reduction, SigmoidFocal, SigmoidForm,
+    SoftmaxFocal, Targets,
 };
 
 unsafe extern "C" {
@@ -83,6 +84,30 @@ fn softmax<L: ClassIndex>(
     ok(f.grad_per_row(x, c, labels, up, out), acc);
     ok(f.loss_and_grad(x, c, labels, r, out), acc);
     ok(f.loss_and_grad_in_place(x, c, labels, r), acc);
+    let cf = f.channels_first((p.reduction / 4) as usize);
+    ok(cf.loss(x, c, labels, r), acc);
+    ok(cf.loss_per_position(x, c, labels, out), acc);
+    ok(cf.grad(x, c, labels, r, u, out), acc);
+    ok(cf.grad_per_position(x, c, labels, up, out), acc);
+    ok(cf.loss_and_grad(x, c, labels, r, out), acc);
+    ok(cf.loss_and_grad_in_place(x, c, labels, r), acc);
+    let smooth = f.label_smoothing(epsilon);
+    ok(smooth.loss_and_grad(x, c, labels, r, out), acc);
+    ok(
+        smooth
+            .channels_first((p.reduction / 4) as usize)
+            .loss(x, c, labels, r),
+        acc,
+    );
+    if let Ok(plan) = smooth.chunks(c, labels, r) {
+        ok(plan.loss(x, labels).map(|s| plan.finish(s)), acc);
+        ok(
+            plan.loss_and_grad(x, labels, out)
+                .map(|s| s.join(Partial::EMPTY)),
+            acc,
+        );
+        ok(plan.grad(x, labels, u, out), acc);
+    }
     let tb = FocalLoss {
         gamma,
         alpha: Alpha::Scalar(alpha),
@@ -152,6 +177,11 @@ pub unsafe extern "C" fn focal_nopanic_probe(p: *const Probe) -> u32 {
                 ok(f.loss_and_grad_in_place(x, tc, r), &mut acc);
             }
             ok(f.loss_and_grad_in_place(x, t, r), &mut acc);
+            if let Ok(plan) = f.chunks(n, r) {
+                ok(plan.loss(x, t).map(|s| plan.finish(s)), &mut acc);
+                ok(plan.loss_and_grad(x, t, out), &mut acc);
+                ok(plan.grad(x, t, u, out), &mut acc);
+            }
         }
         for a in [
             Alpha::None,
