@@ -425,9 +425,60 @@ fn bench_gamma_and_smoothing(c: &mut Criterion) {
     g.finish();
 }
 
+/// Dense detection's input for the sigmoid loss: logits as [`inputs`], hard targets with
+/// about 1 % positives (`hard1pct`), and the same logits with soft targets uniform in
+/// `[0, 1]` (`soft`), fused `γ = 2` at 64 Ki (and 1 Mi outside the quick mode), both forms
+/// (torchvision's and mmcv's presets), every backend, and the naive loop (torchvision's form).
+fn bench_detection(c: &mut Criterion) {
+    let sizes: &[usize] = if quick() {
+        &[1 << 16]
+    } else {
+        &[1 << 16, 1 << 20]
+    };
+    let mut g = c.benchmark_group("sigmoid_fused_detection");
+    for &n in sizes {
+        let (x, _) = inputs(n, 7);
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let hard: Vec<f32> = (0..n)
+            .map(|_| if next() < 0.01 { 1.0 } else { 0.0 })
+            .collect();
+        let soft: Vec<f32> = (0..n).map(|_| next()).collect();
+        let mut out = vec![0.0f32; n];
+        g.throughput(Throughput::Elements(n as u64));
+        for (name, t) in [("hard1pct", &hard), ("soft", &soft)] {
+            for (form, preset) in [
+                ("modulated_bce", SigmoidFocal::torchvision()),
+                ("per_term", SigmoidFocal::mmcv()),
+            ] {
+                for b in backends() {
+                    let f = preset.backend(b);
+                    let id = format!("{form}/{name}/{}", b.name());
+                    g.bench_function(BenchmarkId::new(id, n), |bch| {
+                        bch.iter(|| {
+                            f.loss_and_grad(black_box(&x), t, Reduction::Mean, &mut out)
+                                .unwrap()
+                        })
+                    });
+                }
+            }
+            g.bench_function(BenchmarkId::new(format!("naive/{name}"), n), |bch| {
+                bch.iter(|| naive_sigmoid(black_box(&x), t, &mut out, true))
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_sigmoid, bench_softmax, bench_channels_first, bench_gamma_and_smoothing
+    targets = bench_sigmoid, bench_softmax, bench_channels_first, bench_gamma_and_smoothing,
+        bench_detection
 }
 criterion_main!(benches);
