@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch baseline for the focal-loss crate: fused forward+backward throughput on one CPU thread.
+"""PyTorch baseline for the focal-loss crate: fused forward+backward throughput on one CPU thread
+(or, with --all-cores, on every core).
 
 Measures, single-threaded, the time of one training-style step
 
@@ -23,6 +24,7 @@ Usage
   python benches/torch_baseline.py            # >= 20 samples and >= 2 s per case
   python benches/torch_baseline.py --quick    # >= 5 samples and >= 0.3 s per case
   python benches/torch_baseline.py --eager-only
+  python benches/torch_baseline.py --all-cores  # torch.set_num_threads(os.cpu_count())
 
 If torchvision is missing, a transcription of torchvision's sigmoid_focal_loss is used (and
 said so in the output). If torch.compile fails, the error is printed and the compiled column
@@ -41,16 +43,19 @@ import sys
 import time
 import traceback
 
-# One thread everywhere: intra-op pool, OpenMP in inductor's generated C++, MKL/OpenBLAS.
+# One thread everywhere (intra-op pool, OpenMP in inductor's generated C++, MKL/OpenBLAS), or
+# with --all-cores every logical CPU, to compare with the crate's `parallel` feature. Read from
+# argv before torch is imported: the thread pools are sized when it loads.
+THREADS = os.cpu_count() if "--all-cores" in sys.argv[1:] else 1
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[_var] = "1"
+    os.environ[_var] = str(THREADS)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-torch.set_num_threads(1)
+torch.set_num_threads(THREADS)
 try:  # only allowed before any inter-op parallel work has started
-    torch.set_num_interop_threads(1)
+    torch.set_num_interop_threads(THREADS)
 except RuntimeError:
     pass
 
@@ -211,6 +216,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (>= 5 samples, >= 0.3 s)")
     ap.add_argument("--eager-only", action="store_true", help="skip torch.compile")
+    ap.add_argument("--all-cores", action="store_true",
+                    help="torch.set_num_threads(os.cpu_count()) instead of one thread")
     args = ap.parse_args()
 
     if args.quick:
@@ -220,6 +227,7 @@ def main() -> int:
 
     cases = [
         ("sigmoid", "N=65536", 65536, None),
+        ("sigmoid", "N=1048576", 1048576, None),
         ("sigmoid", "N=16777216", 16777216, None),
         ("softmax", "16384x80", 16384, 80),
         ("softmax", "65536x4", 65536, 4),
@@ -283,7 +291,8 @@ def main() -> int:
         gc.collect()
 
     print()
-    print(f"Median fused forward+backward throughput, 1 thread, torch {torch.__version__}, "
+    threads = f"{THREADS} thread{'s' if THREADS > 1 else ''}"
+    print(f"Median fused forward+backward throughput, {threads}, torch {torch.__version__}, "
           f"{cpu_model()}; load average at end {loadavg()}")
     print()
     print("| loss | shape | elements | eager ms | eager Gelem/s | compiled ms | compiled Gelem/s "
