@@ -59,8 +59,8 @@ impl Default for Partial {
 /// The scalar backend (what microcontrollers run) sums each call in one pass instead of in
 /// blocks, which keeps the accumulator off a microcontroller's stack: there the gradient is
 /// the same bits however the call is cut, and the joined loss is the same bits as one call
-/// when the whole input is one chunk or one block, otherwise within the accuracy bound (and
-/// still the same bits on every target and for every order of joins).
+/// when the whole input is one chunk, otherwise within the accuracy bound (and still the
+/// same bits on every target and for every order of joins).
 ///
 /// ```
 /// use focal_loss::{Partial, Reduction, SigmoidChunks, SigmoidFocal};
