@@ -51,13 +51,6 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
             // the gradient output.
             unsafe {
                 gather_rows(job, r0, n, S::N, false, &mut rows);
-                let load = |p: *const f32| {
-                    if n == S::N {
-                        S::load(p)
-                    } else {
-                        S::load_first(p, n, 0.0)
-                    }
-                };
                 let kv = S::load(rows.kf.as_ptr());
                 // Pass 1: maxima and z_k (0 without a class).
                 let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
@@ -70,7 +63,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                         prefetch(p.wrapping_add(l));
                         l += LINE;
                     }
-                    let v = load(p);
+                    let v = load::<S>(p, n);
                     max = max.max(v);
                     zk = S::select(kv.eq(S::splat(j as f32)), v, zk);
                 }
@@ -78,7 +71,8 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
                 for j in 0..c {
                     let at = base + j * sp;
-                    let (e, top) = exp_below(load(job.z.add(at)), all, max, false, &mut part);
+                    let (e, top) =
+                        exp_below(load::<S>(job.z.add(at), n), all, max, false, &mut part);
                     cnt = cnt.add(S::select(top, one, zero));
                     if grads {
                         store(e, out.add(at), n);
@@ -96,7 +90,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                     // Pass 3: w·e_j/S_{-k}·scale, and -w·scale at the class.
                     for j in 0..c {
                         let p = out.add(base + j * sp);
-                        store(lane_grad(kv, j, load(p), fv, gk, ok), p, n);
+                        store(lane_grad(kv, j, load::<S>(p, n), fv, gk, ok), p, n);
                     }
                 }
             }
@@ -104,6 +98,23 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
         }
     }
     S::acc_sum(acc)
+}
+
+/// The first `n` lanes from `p` (0 in the others). A function, not a closure: LLVM left a
+/// closure out of line in the AVX entry points (`.ci/check-codegen.py` caught it).
+///
+/// # Safety
+/// `p` valid for reading `n <= S::N` values.
+#[inline(always)]
+unsafe fn load<S: Lanes>(p: *const f32, n: usize) -> S {
+    // SAFETY: forwarded.
+    unsafe {
+        if n == S::N {
+            S::load(p)
+        } else {
+            S::load_first(p, n, 0.0)
+        }
+    }
 }
 
 /// Stores the first `n` lanes of `v` at `p`.
