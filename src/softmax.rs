@@ -210,6 +210,30 @@ impl<'a> SoftmaxFocal<'a> {
         })
     }
 
+    /// The kernel job of a call with these parameters (`spatial` 1 for row-major).
+    #[inline(always)]
+    fn job<'j>(
+        &self,
+        spatial: usize,
+        alpha: ClassAlpha<'j>,
+        z: *const f32,
+        num_classes: usize,
+        labels: Labels<'j>,
+        mode: Mode,
+    ) -> Job<'j> {
+        Job {
+            z,
+            rows: labels.len(),
+            c: num_classes,
+            labels,
+            ignore: self.ignore_index,
+            alpha,
+            gamma: self.gamma,
+            mode,
+            spatial,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn run<const CF: bool>(
@@ -222,17 +246,7 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         mode: Mode,
     ) -> Total {
-        let job = Job {
-            z,
-            rows: labels.len(),
-            c: num_classes,
-            labels,
-            ignore: self.ignore_index,
-            alpha,
-            gamma: self.gamma,
-            mode,
-            spatial,
-        };
+        let job = self.job(spatial, alpha, z, num_classes, labels, mode);
         // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows (a multiple
         // of `spatial` for the channels-first layout), each output length and every label;
         // `z` and a gradient output are the same pointer only in the in-place method, which
@@ -261,17 +275,7 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         mode: Mode,
     ) -> Exact {
-        let job = Job {
-            z,
-            rows: labels.len(),
-            c: num_classes,
-            labels,
-            ignore: self.ignore_index,
-            alpha,
-            gamma: self.gamma,
-            mode,
-            spatial: 1,
-        };
+        let job = self.job(1, alpha, z, num_classes, labels, mode);
         let eps = if self.smoothed.0.is_some() {
             self.label_smoothing
         } else {

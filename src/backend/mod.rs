@@ -368,9 +368,14 @@ entries!(avx2, crate::simd::Avx2, "avx2,fma,popcnt");
 #[cfg(target_arch = "x86_64")]
 entries!(avx512, crate::simd::Avx512, "avx512f,popcnt");
 
-/// Calls backend `$b`'s entry `$f`. `$b` is a [`Ready`], so the backend is available.
+/// Calls backend `$b`'s entry `$f`. `$b` is a [`Ready`], so the backend is available. With
+/// `else $none`, the scalar backend's arm is `$none` instead (for callers that ran the scalar
+/// backend already, which never reach it).
 macro_rules! dispatch {
     ($b:expr, $f:ident ( $($arg:expr),* )) => {
+        dispatch!($b, $f($($arg),*) else scalar::$f($($arg),*))
+    };
+    ($b:expr, $f:ident ( $($arg:expr),* ) else $none:expr) => {
         match $b.0 {
             #[cfg(focal_portable)]
             Backend::Portable => portable::$f($($arg),*),
@@ -378,25 +383,17 @@ macro_rules! dispatch {
             Backend::Avx2 => avx2::$f($($arg),*),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => avx512::$f($($arg),*),
-            _ => scalar::$f($($arg),*),
+            _ => $none,
         }
     };
 }
 
-/// Calls SIMD backend `$b`'s entry `$f`: [`dispatch`] for the callers that ran the scalar
-/// backend already (its arm gives NaN, which no caller reaches).
+/// [`dispatch`] to a SIMD backend's entry, for the callers that ran the scalar backend
+/// already (its arm gives NaN, which no caller reaches).
 #[cfg(any(focal_portable, target_arch = "x86_64"))]
 macro_rules! simd {
     ($b:expr, $f:ident ( $($arg:expr),* )) => {
-        match $b.0 {
-            #[cfg(focal_portable)]
-            Backend::Portable => portable::$f($($arg),*),
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => avx2::$f($($arg),*),
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => avx512::$f($($arg),*),
-            _ => Total::from_f32(f32::NAN),
-        }
+        dispatch!($b, $f($($arg),*) else Total::from_f32(f32::NAN))
     };
 }
 
@@ -439,11 +436,14 @@ unsafe fn sigmoid_blocks<'j>(
 /// `sigmoid::run`'s contract holds.
 #[inline(always)]
 pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Params) -> Total {
-    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     if blocked(b) {
-        // SAFETY: forwarded; not the scalar backend.
-        let blocks = unsafe { sigmoid_blocks(b, job, p) };
-        return split::sum(job.n, split::BLOCK, &blocks);
+        // Only targets with SIMD backends have this path (`blocked` is false elsewhere).
+        #[cfg(any(focal_portable, target_arch = "x86_64"))]
+        {
+            // SAFETY: forwarded; not the scalar backend.
+            let blocks = unsafe { sigmoid_blocks(b, job, p) };
+            return split::sum(job.n, split::BLOCK, &blocks);
+        }
     }
     // SAFETY: forwarded.
     unsafe { scalar::sigmoid(job, p) }
@@ -454,11 +454,14 @@ pub(crate) unsafe fn run_sigmoid(b: Ready, job: &sigmoid::Job, p: &sigmoid::Para
 /// # Safety
 /// `sigmoid::run`'s contract holds.
 pub(crate) unsafe fn run_sigmoid_exact(b: Ready, job: &sigmoid::Job, p: &sigmoid::Params) -> Exact {
-    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     if blocked(b) {
-        // SAFETY: forwarded; not the scalar backend.
-        let blocks = unsafe { sigmoid_blocks(b, job, p) };
-        return split::exact(job.n, split::BLOCK, &blocks);
+        // Only targets with SIMD backends have this path (`blocked` is false elsewhere).
+        #[cfg(any(focal_portable, target_arch = "x86_64"))]
+        {
+            // SAFETY: forwarded; not the scalar backend.
+            let blocks = unsafe { sigmoid_blocks(b, job, p) };
+            return split::exact(job.n, split::BLOCK, &blocks);
+        }
     }
     // SAFETY: forwarded.
     exact_of(unsafe { scalar::sigmoid(job, p) })
@@ -515,12 +518,15 @@ fn softmax_per_block(job: &softmax::Job<'_>, k: SoftmaxKernel) -> usize {
 /// The kernel's contract holds.
 #[inline(always)]
 unsafe fn run_softmax_kernel(b: Ready, job: &softmax::Job<'_>, k: SoftmaxKernel) -> Total {
-    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     if blocked(b) {
-        let per_block = softmax_per_block(job, k);
-        // SAFETY: forwarded; not the scalar backend.
-        let blocks = unsafe { softmax_blocks(b, job, k) };
-        return split::sum(job.rows, per_block, &blocks);
+        // Only targets with SIMD backends have this path (`blocked` is false elsewhere).
+        #[cfg(any(focal_portable, target_arch = "x86_64"))]
+        {
+            let per_block = softmax_per_block(job, k);
+            // SAFETY: forwarded; not the scalar backend.
+            let blocks = unsafe { softmax_blocks(b, job, k) };
+            return split::sum(job.rows, per_block, &blocks);
+        }
     }
     // SAFETY: forwarded.
     unsafe {
@@ -570,12 +576,15 @@ pub(crate) unsafe fn run_softmax_exact(b: Ready, job: &softmax::Job<'_>, eps: f3
     } else {
         SoftmaxKernel::RowMajor
     };
-    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     if blocked(b) {
-        let per_block = softmax_per_block(job, k);
-        // SAFETY: forwarded; not the scalar backend.
-        let blocks = unsafe { softmax_blocks(b, job, k) };
-        return split::exact(job.rows, per_block, &blocks);
+        // Only targets with SIMD backends have this path (`blocked` is false elsewhere).
+        #[cfg(any(focal_portable, target_arch = "x86_64"))]
+        {
+            let per_block = softmax_per_block(job, k);
+            // SAFETY: forwarded; not the scalar backend.
+            let blocks = unsafe { softmax_blocks(b, job, k) };
+            return split::exact(job.rows, per_block, &blocks);
+        }
     }
     // SAFETY: forwarded.
     exact_of(unsafe { run_softmax_kernel(b, job, k) })
