@@ -691,7 +691,9 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
             w.store(wv.as_mut_ptr());
             factor.store(fv.as_mut_ptr());
         }
-        for i in 0..g {
+        // `g <= per_group <= MAX_LANES`; the `min` says so to the compiler, which otherwise
+        // kept a bounds check (a panic path) in the AVX-512 entries.
+        for i in 0..g.min(MAX_LANES) {
             let r = r0 + i;
             if let Mode::Loss(o) = job.mode {
                 // SAFETY: r < rows and the loss output holds rows values.
