@@ -2,7 +2,8 @@
 """Fails if a hot SIMD kernel entry point was not compiled as intended.
 
 Disassembles a release binary (default: the quickstart example) and, for every
-`backend::{avx512,avx2}::{sigmoid_g,softmax_g,first_outside_unit}` instance, requires that
+`backend::{avx512,avx2}::{sigmoid_g,softmax_short_g,softmax_rows,softmax_cf_g,softmax_smoothed,
+first_outside_unit}` instance, requires that
   * it uses the backend's registers (zmm for AVX-512, ymm for AVX2), and
   * no out-of-line copy of the crate's math, lane methods or kernels exists anywhere in the
     binary: each must be inlined into its #[target_feature] entry, or it would run without
@@ -19,7 +20,10 @@ asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", binary],
                      check=True, capture_output=True, text=True).stdout
 head = re.compile(r"^[0-9a-f]+ <(.*)>:$")
 want = {"avx512": "zmm", "avx2": "ymm"}
-entry = re.compile(r"focal_loss::backend::(avx512|avx2)::(sigmoid_g|softmax_g|first_outside_unit)")
+entry = re.compile(
+    r"focal_loss::backend::(avx512|avx2)::"
+    r"(sigmoid_g|softmax_short_g|softmax_rows|softmax_cf_g|softmax_smoothed|first_outside_unit)\b"
+)
 # Scalar code, out of line on purpose (no target features, no vector code): the per-group
 # label work shared by every backend and gamma, and the scalar backend's loops, one copy
 # each for every gamma (the microcontroller policy: flash over specialisation).

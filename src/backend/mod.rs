@@ -180,33 +180,29 @@ macro_rules! by_gamma {
     };
 }
 
-/// [`by_gamma`] for the sigmoid: one entry point per mode too (`$f::<$b, M, G>`). The loops
-/// are the same either way; apart, each function holds one mode's loop, so that its stack
-/// frame in unoptimised builds (which give every inlined call its own slots) is a fifth of
-/// what five loops took: 4.3 MiB on AVX-512, past a spawned thread's 2 MiB stack.
+/// [`by_gamma`] for the sigmoid, with the loop of the job's mode (`$f::<$b, M, G>`): one
+/// for the modes without a gradient ([`sigmoid::LOSSES`]), one for those with a gradient
+/// and no sum ([`sigmoid::GRADS`]), each reading its mode at run time, and one for the fused
+/// call ([`sigmoid::SUM_GRAD`]).
 macro_rules! by_mode {
     ($mode:expr, $gamma:expr, $f:ident::<$b:literal>($($arg:expr),*)) => {{
-        const {
-            assert!(sigmoid::SUM == 0 && sigmoid::LOSS == 1 && sigmoid::GRAD == 2);
-            assert!(sigmoid::GRAD_UP == 3 && sigmoid::SUM_GRAD == 4);
-        }
+        const { assert!(sigmoid::SUM_GRAD == 4 && sigmoid::LOSSES == 5 && sigmoid::GRADS == 6) };
         match sigmoid::mode_id($mode) {
-            0 => by_gamma!($gamma, $f::<$b, 0>($($arg),*)),
-            1 => by_gamma!($gamma, $f::<$b, 1>($($arg),*)),
-            2 => by_gamma!($gamma, $f::<$b, 2>($($arg),*)),
-            3 => by_gamma!($gamma, $f::<$b, 3>($($arg),*)),
-            _ => by_gamma!($gamma, $f::<$b, 4>($($arg),*)),
+            sigmoid::SUM | sigmoid::LOSS => by_gamma!($gamma, $f::<$b, 5>($($arg),*)),
+            sigmoid::SUM_GRAD => by_gamma!($gamma, $f::<$b, 4>($($arg),*)),
+            _ => by_gamma!($gamma, $f::<$b, 6>($($arg),*)),
         }
     }};
 }
 
-// The softmax strategies by number in `softmax_g::<R>` (one entry point each, like the
-// sigmoid's modes: unoptimised, three strategies in one function took a 1.7 MiB frame).
-const _: () = assert!(softmax::LONG == 0 && softmax::SMALL == 1 && softmax::MEDIUM == 2);
-
 /// The entry points of one SIMD backend: each kernel instantiated for its lanes, compiled with
-/// its target features. One `#[target_feature]` function per form and compile-time gamma
-/// keeps each function (and its stack frame in unoptimised builds) small.
+/// its target features. One `#[target_feature]` function per form, loop and compile-time
+/// gamma keeps each function (and its stack frame in unoptimised builds) small. Which
+/// specialisations there are, and what each costs and gains, is measured in
+/// docs/performance.md, "Build cost": the sigmoid has three loops for its five modes, each at
+/// `γ` 0, 2 and general; the softmax compiles `γ` in only
+/// for rows of at most 16 classes (one lane per row, where the per-row work is a large
+/// share) and channels-first; longer rows and label smoothing read it at run time.
 macro_rules! entries {
     ($m:ident, $lanes:ty $(, $feat:literal)?) => {
         mod $m {
@@ -220,7 +216,7 @@ macro_rules! entries {
                 p: &sigmoid::Params,
             ) -> Total {
                 $(page_aligned_frame($feat);)?
-                // SAFETY: forwarded; `M` is the job's mode (`by_mode`).
+                // SAFETY: forwarded; `M` is the loop of the job's mode (`by_mode`).
                 unsafe { sigmoid::run::<$lanes, B, M, G>(job, p) }
             }
 
@@ -238,22 +234,30 @@ macro_rules! entries {
             }
 
             /// # Safety
-            /// The backend's features are present; `softmax::run`'s contract holds.
+            /// The backend's features are present; `softmax::run_short`'s contract holds.
             $(#[target_feature(enable = $feat)])?
-            unsafe fn softmax_g<const R: u8, const G: u32>(job: &softmax::Job<'_>) -> Total {
-                // SAFETY: forwarded; `R` is the job's strategy.
-                unsafe { softmax::run::<$lanes, R, G>(job) }
+            unsafe fn softmax_short_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
+                // SAFETY: forwarded.
+                unsafe { softmax::run_short::<$lanes, G>(job) }
             }
 
             /// # Safety
-            /// The backend's features are present; `softmax::run`'s contract holds.
+            /// The backend's features are present; `softmax::run_rows`'s contract holds.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn softmax_rows(job: &softmax::Job<'_>) -> Total {
+                // SAFETY: forwarded.
+                unsafe { softmax::run_rows::<$lanes>(job) }
+            }
+
+            /// # Safety
+            /// The backend's features are present; `softmax::run_rows`'s contract holds.
             pub(super) unsafe fn softmax(job: &softmax::Job<'_>) -> Total {
-                // SAFETY: forwarded, with the job's strategy.
+                // SAFETY: forwarded; short rows are `run_short`'s condition.
                 unsafe {
-                    match softmax::strategy::<$lanes>(job) {
-                        softmax::LONG => by_gamma!(job.gamma, softmax_g::<0>(job)),
-                        softmax::SMALL => by_gamma!(job.gamma, softmax_g::<1>(job)),
-                        _ => by_gamma!(job.gamma, softmax_g::<2>(job)),
+                    if softmax::short::<$lanes>(job) {
+                        by_gamma!(job.gamma, softmax_short_g::<>(job))
+                    } else {
+                        softmax_rows(job)
                     }
                 }
             }
@@ -275,6 +279,7 @@ macro_rules! entries {
 
             /// # Safety
             /// The backend's features are present; `channels_first::run`'s contract holds.
+            /// `γ` compiled in: read at run time, AVX-512 at (16, 80, 4096) ran 1.2x slower.
             pub(super) unsafe fn softmax_cf(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
                 unsafe { by_gamma!(job.gamma, softmax_cf_g::<>(job)) }

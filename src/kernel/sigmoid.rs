@@ -572,21 +572,26 @@ pub(crate) fn gamma_code(gamma: f32) -> u32 {
     if k <= 9 && k as f32 == h { k } else { GENERAL }
 }
 
-/// Runs `job` with lanes `S`, form (B) if `PER_TERM` else (A), the loop of mode `M` (the
-/// job's: [`mode_id`]), `γ` of code `G` (see [`gamma_code`]), and returns the sum of the
-/// losses (0 unless the mode sums). [`Mode::Sum`], which writes nothing, also checks the
-/// targets as it reads them: NaN if one is NaN or outside `[0, 1]`.
+/// Runs `job` with lanes `S`, form (B) if `PER_TERM` else (A), the loop `M` (the job's mode,
+/// [`mode_id`], or the loop of several modes that reads it: [`LOSSES`], [`GRADS`]), `γ` of
+/// code `G` (see [`gamma_code`]), and returns the sum of the losses (0 unless the mode
+/// sums). [`Mode::Sum`], which writes nothing, also checks the targets as it reads them: NaN
+/// if one is NaN or outside `[0, 1]`.
 ///
 /// # Safety
 /// `job.x`, `job.t` (and the upstream pointer) must be valid for reading `job.n` values; the
 /// output pointer for writing `job.n` values. The output may be `job.x` itself; no other
-/// overlap is allowed. `M` is the job's mode.
+/// overlap is allowed. `M` is the job's mode or a loop that serves it.
 #[inline(always)]
 pub(crate) unsafe fn run<S: Lanes, const PER_TERM: bool, const M: u8, const G: u32>(
     job: &Job,
     p: &Params,
 ) -> Total {
-    debug_assert_eq!(mode_id(job.mode), M);
+    debug_assert!(match M {
+        LOSSES => matches!(mode_id(job.mode), SUM | LOSS),
+        GRADS => matches!(mode_id(job.mode), GRAD | GRAD_UP),
+        _ => mode_id(job.mode) == M,
+    });
     // SAFETY (both arms): forwarded from this function's contract.
     unsafe {
         if PER_TERM {
@@ -610,27 +615,63 @@ pub(crate) const SUM_GRAD: u8 = 4;
 /// one, 8 and 16 KiB were slower than 4, and no prefetch ran as 2 KiB.
 const PREFETCH: usize = 512;
 
-/// What mode `M` writes for vector `o`: its losses, or its gradient times `c` or times the
-/// upstream gradient, which `up` loads (called for [`GRAD_UP`] only). Unused for [`SUM`].
+/// The loop of the SIMD backends for [`SUM`] and [`LOSS`], the mode read at run time: no
+/// gradient is computed.
+pub(crate) const LOSSES: u8 = 5;
+/// The loop of the SIMD backends for [`GRAD`] and [`GRAD_UP`], the mode read at run time: no
+/// sum is kept. ([`SUM_GRAD`], the fused call, has a loop of its own: in this one, a sum
+/// under a run-time test made [`GRAD`] up to 10 % slower on the portable backend.)
+pub(crate) const GRADS: u8 = 6;
+
+/// The mode a loop for mode `M` runs: `M`, or the job's for [`ANY_MODE`], [`LOSSES`] and
+/// [`GRADS`]. A constant for the loops of one mode, so that their tests of it fold away.
 #[inline(always)]
-fn output<V: Lanes, const M: u8>(o: Out<V>, c: f32, up: impl FnOnce() -> V) -> V {
+fn mode_of<const M: u8>(job: &Job) -> u8 {
     match M {
+        ANY_MODE | LOSSES | GRADS => mode_id(job.mode),
+        _ => M,
+    }
+}
+
+/// Whether mode `m`, run by the loop for `M`, sums the losses.
+#[inline(always)]
+fn sums<const M: u8>(m: u8) -> bool {
+    M != GRADS && (m == SUM || m == SUM_GRAD)
+}
+
+/// What mode `m`, run by the loop for `M`, writes for vector `o`: its losses, or its
+/// gradient times `c` or times the upstream gradient, which `up` loads (called for
+/// [`GRAD_UP`] only). Unused for [`SUM`].
+#[inline(always)]
+fn output<V: Lanes, const M: u8>(o: Out<V>, m: u8, c: f32, up: impl FnOnce() -> V) -> V {
+    if M == LOSSES {
+        // The loop of the modes without a gradient: it is never computed.
+        return o.loss;
+    }
+    match m {
         LOSS => o.loss,
         GRAD_UP => o.grad_times(up()),
         _ => o.grad_times(V::splat(c)),
     }
 }
 
-/// Writes the output of vector `o`, evaluated at element `i`, for mode `M` (`c` is the
+/// Writes the output of vector `o`, evaluated at element `i`, for mode `m` (`c` is the
 /// gradient scale, `up` the upstream gradient).
 ///
 /// # Safety
 /// `out` (and `up` for [`GRAD_UP`]) must be valid for `V::N` elements from `i`.
 #[inline(always)]
-unsafe fn emit<V: Lanes, const M: u8>(o: Out<V>, out: *mut f32, c: f32, up: *const f32, i: usize) {
-    if M != SUM {
+unsafe fn emit<V: Lanes, const M: u8>(
+    o: Out<V>,
+    m: u8,
+    out: *mut f32,
+    c: f32,
+    up: *const f32,
+    i: usize,
+) {
+    if m != SUM {
         // SAFETY: forwarded from this function's contract.
-        unsafe { output::<V, M>(o, c, || V::load(up.add(i))).store(out.add(i)) };
+        unsafe { output::<V, M>(o, m, c, || V::load(up.add(i))).store(out.add(i)) };
     }
 }
 
@@ -645,8 +686,8 @@ const BLOCK: usize = 8;
 /// the slice sits in memory (bit-identical results for the same values), and keeping it
 /// fixed under a head measured slower than the alignment gains.
 #[inline(always)]
-fn head<S: Lanes, const M: u8>(job: &Job) -> usize {
-    if M == SUM || M == SUM_GRAD {
+fn head<S: Lanes, const M: u8>(job: &Job, m: u8) -> usize {
+    if sums::<M>(m) {
         return 0;
     }
     let (out, ..) = job.mode.parts();
@@ -669,7 +710,13 @@ fn head<S: Lanes, const M: u8>(job: &Job) -> usize {
 /// # Safety
 /// As for [`run`], with `i + r <= job.n` and `r <= S::N`.
 #[inline(always)]
-unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize, r: usize) -> S {
+unsafe fn partial<S: Lanes, F: Eval, const M: u8>(
+    job: &Job,
+    m: u8,
+    eval: &F,
+    i: usize,
+    r: usize,
+) -> S {
     let (out, c, up) = job.mode.parts();
     // SAFETY: the r <= S::N elements from i are in bounds (contract). Each slice made here is
     // used once and dropped before the next one over the same memory (the output may be the
@@ -678,8 +725,8 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
         let x: S = load_tail(core::slice::from_raw_parts(job.x.add(i), r), 0.0);
         let t: S = load_tail(core::slice::from_raw_parts(job.t.add(i), r), 0.0);
         let o = eval.eval(x, t, big(x));
-        if M != SUM {
-            let v = output::<S, M>(o, c, || {
+        if m != SUM {
+            let v = output::<S, M>(o, m, c, || {
                 load_tail(core::slice::from_raw_parts(up.add(i), r), 0.0)
             });
             store_tail(v, core::slice::from_raw_parts_mut(out.add(i), r));
@@ -698,6 +745,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F, i: usize,
 #[inline(always)]
 unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
     job: &Job,
+    m: u8,
     eval: &F,
     mut i: usize,
 ) -> (usize, W::Acc, W, W) {
@@ -724,7 +772,7 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
             while p < W::N {
                 prefetch(job.x.wrapping_add(i + PREFETCH + p));
                 prefetch(job.t.wrapping_add(i + PREFETCH + p));
-                if M != SUM {
+                if m != SUM {
                     prefetch_write(out.wrapping_add(i + PREFETCH + p));
                 }
                 p += LINE;
@@ -745,10 +793,10 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
         } else {
             eval.eval_logs(k, t, b)
         };
-        if M == SUM && W::UMAX_BITS {
+        if m == SUM && W::UMAX_BITS {
             top = fold_unit(top, t);
         }
-        if M == SUM || M == SUM_GRAD {
+        if sums::<M>(m) {
             part = part.add(o.loss);
             filled += 1;
             if filled == BLOCK {
@@ -758,7 +806,7 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
             }
         }
         // SAFETY: as above.
-        unsafe { emit::<W, M>(o, out, c, up, i) };
+        unsafe { emit::<W, M>(o, m, out, c, up, i) };
         i += W::N;
     }
     (i, acc, part, top)
@@ -774,22 +822,22 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
 /// lanes are then reduced in a fixed order. (Sums have no head, see [`head`].)
 #[inline(always)]
 unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
-    let n = job.n;
-    let h = head::<S, M>(job);
+    let (n, m) = (job.n, mode_of::<M>(job));
+    let h = head::<S, M>(job, m);
     if h > 0 {
         // SAFETY: h <= n and h < S::N (contract of `run` forwarded). No sum has a head.
-        unsafe { partial::<S, F, M>(job, eval, 0, h) };
+        unsafe { partial::<S, F, M>(job, m, eval, 0, h) };
     }
     // SAFETY: the targets hold n values and are never written (contract of `run`).
     let targets = unsafe { core::slice::from_raw_parts(job.t, n) };
     // A sum writes nothing: its targets are checked by the loop (see `fold_unit`), or before
     // it by lanes without a one-instruction unsigned maximum; a bad one gives NaN.
-    if M == SUM && !S::UMAX_BITS && first_outside_unit::<S>(targets).is_some() {
+    if m == SUM && !S::UMAX_BITS && first_outside_unit::<S>(targets).is_some() {
         return Total::from_f32(f32::NAN);
     }
     // SAFETY: forwarded from `run`'s contract.
-    let (i, acc, mut part, top) = unsafe { wide::<S::Wide, F, M>(job, eval, h) };
-    if M == SUM
+    let (i, acc, mut part, top) = unsafe { wide::<S::Wide, F, M>(job, m, eval, h) };
+    if m == SUM
         && S::UMAX_BITS
         && (outside_unit_seen(top)
             || first_outside_unit::<S>(targets.get(i..).unwrap_or(&[])).is_some())
@@ -805,7 +853,7 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
             // values.
             unsafe {
                 let r = (n - i - j).min(S::N);
-                partial::<S, F, M>(job, eval, i + j, r).store(buf.as_mut_ptr().add(j));
+                partial::<S, F, M>(job, m, eval, i + j, r).store(buf.as_mut_ptr().add(j));
             }
             j += S::N;
         }
@@ -922,7 +970,7 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
                         o.loss.store(out.add(i));
                     }
                 } else if M != ANY_MODE {
-                    emit::<Scalar, M>(o, out, c, up, i);
+                    emit::<Scalar, M>(o, M, out, c, up, i);
                 } else if !out.is_null() {
                     let v = match job.mode {
                         Mode::Loss(..) => o.loss,

@@ -344,47 +344,42 @@ unsafe fn scale_row<S: Lanes>(out: *mut f32, c: usize, f: f32, k: usize, gk: f32
     }
 }
 
-/// Runs `job` with lanes `S` and `γ` of code `G` (see [`gamma_code`](super::sigmoid::gamma_code));
-/// returns the sum of the row losses (0 unless the mode sums).
+/// Runs `job`, whose rows are short ([`short`]), with lanes `S` and `γ` of code `G` (see
+/// [`gamma_code`]): one lane per row ([`small_rows`]), where the row results (`finish`) are
+/// a large share of the work per logit, so `γ` is compiled in. Returns the sum of the row
+/// losses (0 unless the mode sums).
 ///
 /// # Safety
 /// `job.z` valid for reading `rows·C` values; the mode's output valid for writing `rows·C`
 /// (gradients) or `rows` (losses) values and the upstream for reading `rows` values; labels
 /// validated (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`.
-/// A gradient output may be `job.z` itself; no other overlap.
-///
-/// `R` is the row strategy, [`strategy`] of the job for lanes `S`.
+/// A gradient output may be `job.z` itself; no other overlap. [`short`]`::<S>(job)`.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, const R: u8, const G: u32>(job: &Job<'_>) -> Total {
-    debug_assert_eq!(strategy::<S>(job), R);
+pub(crate) unsafe fn run_short<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
+    debug_assert!(short::<S>(job));
     // SAFETY: forwarded.
-    unsafe {
-        match R {
-            SMALL => small_rows::<S::Wide, G>(job),
-            _ => groups::<S, S, G>(job),
-        }
-    }
+    unsafe { small_rows::<S::Wide, G>(job) }
 }
 
-/// Rows of at least [`LONG_ROW`] classes: the passes of [`MEDIUM`], one row at a time (the
-/// same code as [`MEDIUM`], which chooses the group size at run time).
-pub(crate) const LONG: u8 = 0;
-/// Rows of at most [`SMALL_C`] classes, one lane per row (SIMD backends).
-pub(crate) const SMALL: u8 = 1;
-/// The rows between: two passes per row, a group of rows at a time.
-pub(crate) const MEDIUM: u8 = 2;
-
-/// The row strategy of `job` with lanes `S` (the backends instantiate each in an entry point
-/// of its own: `backend` matches on it).
+/// Runs `job` (any row length) with lanes `S`, a group of rows at a time ([`groups`]), `γ`
+/// read at run time: its row results take one vector per group of rows of more than
+/// [`SMALL_C`] classes, a small share of the work, and one loop serves every `γ` (the same
+/// operations as a compiled-in `γ`, so the same bits). Returns the sum of the row losses (0
+/// unless the mode sums).
+///
+/// # Safety
+/// As for [`run_short`], without its condition on the row length.
 #[inline(always)]
-pub(crate) fn strategy<S: Lanes>(job: &Job<'_>) -> u8 {
-    if job.c >= LONG_ROW {
-        LONG
-    } else if job.c <= SMALL_C && S::N > 1 {
-        SMALL
-    } else {
-        MEDIUM
-    }
+pub(crate) unsafe fn run_rows<S: Lanes>(job: &Job<'_>) -> Total {
+    // SAFETY: forwarded.
+    unsafe { groups::<S, S, _>(job, Runtime(gamma_code(job.gamma))) }
+}
+
+/// Whether `job`'s rows are short enough for lanes `S` to take one lane per row
+/// ([`run_short`]): at most [`SMALL_C`] classes, on a SIMD backend.
+#[inline(always)]
+pub(crate) fn short<S: Lanes>(job: &Job<'_>) -> bool {
+    job.c <= SMALL_C && S::N > 1
 }
 
 /// The class of a row without one.
@@ -636,7 +631,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
 /// with lanes `S`. When a gradient is written, every row keeps its exponentials in it
 /// between the two passes (see [`short_row_sums`]), so each logit goes through one `exp`.
 #[inline(always)]
-unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
+unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total {
     let c = job.c;
     let out = job.mode.parts().0;
     let (sum, grads) = (job.mode.sums(), job.mode.grads());
@@ -676,7 +671,7 @@ unsafe fn groups<S: Lanes, R: Lanes, const G: u32>(job: &Job<'_>) -> Total {
                 R::load(rows.zk.as_ptr()),
                 R::load(rows.alpha.as_ptr()),
                 job.gamma,
-                Fixed::<G>,
+                gamma,
             )
         };
         if sum {

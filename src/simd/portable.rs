@@ -37,8 +37,15 @@ impl Lanes for Portable {
     const N: usize = 4;
     type Mask = f32x4;
     type Acc = [f64; 4];
-    /// Eight vectors (measured with SSE2: 1.45x the throughput of one at a time).
+    /// Eight vectors where this is the fastest backend (NEON, simd128; with SSE2 eight ran
+    /// at 1.45x the throughput of one at a time, four at 0.83-0.93 of eight), four on x86_64,
+    /// where it only runs on CPUs without AVX2: eight made it half of the library's build
+    /// time (docs/performance.md, "Build cost").
+    #[cfg(not(target_arch = "x86_64"))]
     type Wide = super::Pair<super::Pair<super::Pair<Self>>>;
+    /// See above.
+    #[cfg(target_arch = "x86_64")]
+    type Wide = super::Pair<super::Pair<Self>>;
     const UMAX_BITS: bool = cfg!(any(
         target_feature = "sse4.1",
         target_arch = "aarch64",
