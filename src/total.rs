@@ -30,16 +30,6 @@ fn two_sum(a: f32, b: f32) -> (f32, f32) {
     (s, e)
 }
 
-/// `(hi, lo)` of `a` split into two halves of at most 12 significant bits each (Veltkamp), so
-/// that products of halves are exact. `|a|` must be below about `2^115` (no overflow of
-/// `4097·a`).
-#[inline(always)]
-fn split(a: f32) -> (f32, f32) {
-    let c = 4097.0 * a;
-    let hi = c - (c - a);
-    (hi, a - hi)
-}
-
 impl Total {
     /// The sum of nothing.
     pub(crate) const ZERO: Total = Total { hi: 0.0, lo: 0.0 };
@@ -86,20 +76,6 @@ impl Total {
     pub(crate) fn join(self, o: Total) -> Total {
         let (s, e) = two_sum(self.hi, o.hi);
         Total::renormalise(s, e + (self.lo + o.lo))
-    }
-
-    /// `self · f`, for finite `|self| < 2^100` and `|f| <= 1` (the rescaling of a running
-    /// sum of exponentials when its maximum grows); other values keep the non-finite rule.
-    #[inline(always)]
-    pub(crate) fn mul(self, f: f32) -> Total {
-        let p = self.hi * f;
-        if !p.is_finite() {
-            return Total { hi: p, lo: 0.0 };
-        }
-        // Dekker's exact product: p + e = hi·f.
-        let ((ah, al), (bh, bl)) = (split(self.hi), split(f));
-        let e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
-        Total::renormalise(p, e + self.lo * f)
     }
 
     /// `s + e` as a normalised pair (Fast2Sum; `|e|` is at most about an ulp of `s`). A
@@ -167,25 +143,10 @@ mod tests {
     }
 
     #[test]
-    fn mul_is_nearly_exact() {
-        for (v, f) in values(5000).zip(values(5000).skip(7)) {
-            let f = f / (1.0 + f.abs());
-            let t = Total::from_f32(1.0).add(v).mul(f);
-            let want = (1.0 + v as f64) * f as f64;
-            let got = t.hi as f64 + t.lo as f64;
-            assert!(
-                (got - want).abs() <= want.abs() * 1e-13,
-                "{v} {f}: {got} vs {want}"
-            );
-        }
-    }
-
-    #[test]
     fn non_finite_sums() {
         let t = Total::ZERO.add(1.0).add(f32::INFINITY).add(2.0);
         assert_eq!(t.value(), f32::INFINITY);
         assert!(Total::ZERO.add(1.0).add(f32::NAN).add(2.0).is_nan());
-        assert!(Total::ZERO.add(f32::INFINITY).mul(0.5).value() == f32::INFINITY);
         assert_eq!(Total::from_f64(f64::INFINITY).value(), f32::INFINITY);
         assert!(Total::from_f64(f64::NAN).value().is_nan());
         assert_eq!(Total::ZERO.value().to_bits(), 0.0f32.to_bits());

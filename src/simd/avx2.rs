@@ -284,11 +284,6 @@ impl Lanes for Avx2 {
         avx2!((_mm256_add_pd(acc.0, lo), _mm256_add_pd(acc.1, hi)))
     }
     #[inline(always)]
-    fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc {
-        let (lo, hi) = widen(f.0);
-        avx2!((_mm256_mul_pd(acc.0, lo), _mm256_mul_pd(acc.1, hi)))
-    }
-    #[inline(always)]
     fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc {
         avx2!((_mm256_add_pd(a.0, b.0), _mm256_add_pd(a.1, b.1)))
     }

@@ -430,11 +430,6 @@ impl Lanes for Avx512 {
         avx512!((_mm512_add_pd(acc.0, lo), _mm512_add_pd(acc.1, hi)))
     }
     #[inline(always)]
-    fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc {
-        let (lo, hi) = widen(f.0);
-        avx512!((_mm512_mul_pd(acc.0, lo), _mm512_mul_pd(acc.1, hi)))
-    }
-    #[inline(always)]
     fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc {
         avx512!((_mm512_add_pd(a.0, b.0), _mm512_add_pd(a.1, b.1)))
     }

@@ -248,10 +248,6 @@ pub(crate) trait Lanes: Copy {
     fn acc_zero() -> Self::Acc;
     /// `acc + v`, lane-wise (exactly converted to `f64` on the SIMD backends).
     fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc;
-    /// `acc · f`, lane-wise. Tested, and no kernel calls it since long softmax rows lost
-    /// their online pass (it rescaled the running sums); to be removed with `Total::mul`.
-    #[cfg_attr(not(test), allow(dead_code))]
-    fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc;
     /// `a + b`, lane-wise (for [`Lanes::Wide`] groups, which scalar-only targets lack).
     #[cfg_attr(not(focal_portable), allow(dead_code))]
     fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc;

@@ -223,10 +223,6 @@ impl<S: Lanes> Lanes for Pair<S> {
         (S::acc_add(acc.0, v.0), S::acc_add(acc.1, v.1))
     }
     #[inline(always)]
-    fn acc_mul(acc: Self::Acc, f: Self) -> Self::Acc {
-        (S::acc_mul(acc.0, f.0), S::acc_mul(acc.1, f.1))
-    }
-    #[inline(always)]
     fn acc_join(a: Self::Acc, b: Self::Acc) -> Self::Acc {
         (S::acc_join(a.0, b.0), S::acc_join(a.1, b.1))
     }

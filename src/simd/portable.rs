@@ -252,16 +252,6 @@ impl Lanes for Portable {
         ]
     }
     #[inline(always)]
-    fn acc_mul(acc: [f64; 4], f: Self) -> [f64; 4] {
-        let f = f.0.to_array();
-        [
-            acc[0] * f[0] as f64,
-            acc[1] * f[1] as f64,
-            acc[2] * f[2] as f64,
-            acc[3] * f[3] as f64,
-        ]
-    }
-    #[inline(always)]
     fn acc_join(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
         [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
     }

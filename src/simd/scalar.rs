@@ -174,10 +174,6 @@ impl Lanes for Scalar {
         acc.add(v.0)
     }
     #[inline(always)]
-    fn acc_mul(acc: Total, f: Self) -> Total {
-        acc.mul(f.0)
-    }
-    #[inline(always)]
     fn acc_join(a: Total, b: Total) -> Total {
         a.join(b)
     }
