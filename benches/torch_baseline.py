@@ -15,8 +15,10 @@ Cases
            N in {65536, 16777216}, logits ~ N(0, 2^2) (std 2), targets Bernoulli(0.1) as f32.
   softmax: mmcv's softmax focal loss (log_softmax over classes, p_k = exp(logp_k),
            loss = -0.25 * (1 - p_k)^2 * logp_k, mean over rows), shapes (rows, C) in
-           {(16384, 80), (65536, 4), (32, 32000)}, logits ~ N(0, 2^2), labels
+           {(16384, 80), (65536, 4), (1024, 1000), (32, 32000)}, logits ~ N(0, 2^2), labels
            (r * 7919) % C as in benches/focal.rs.
+  plain:   not a focal loss: log_softmax, gather of the label's column, mean (cross-entropy),
+           at the softmax shapes: the floor a framework's own softmax loss sets.
 Each case runs eager and under torch.compile (inductor, C++ backend, dynamic=False), the
 compiled function being warmed up (compile + several iterations) before timing.
 
@@ -87,6 +89,12 @@ def sigmoid_focal(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     if _tv_sigmoid_focal_loss is None:
         return sigmoid_focal_transcribed(x, t)
     return _tv_sigmoid_focal_loss(x, t, alpha=ALPHA, gamma=GAMMA, reduction="mean")
+
+
+def softmax_plain(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Plain log_softmax + gather + mean: cross-entropy, not a focal loss."""
+    logp = F.log_softmax(z, dim=1)
+    return -logp.gather(1, labels.unsqueeze(1)).mean()
 
 
 def softmax_focal_mmcv(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -231,7 +239,12 @@ def main() -> int:
         ("sigmoid", "N=16777216", 16777216, None),
         ("softmax", "16384x80", 16384, 80),
         ("softmax", "65536x4", 65536, 4),
+        ("softmax", "1024x1000", 1024, 1000),
         ("softmax", "32x32000", 32, 32000),
+        ("plain", "16384x80", 16384, 80),
+        ("plain", "65536x4", 65536, 4),
+        ("plain", "1024x1000", 1024, 1000),
+        ("plain", "32x32000", 32, 32000),
     ]
 
     print(f"torch {torch.__version__} (threads {torch.get_num_threads()}, "
@@ -242,6 +255,7 @@ def main() -> int:
     print(f"allocator environment: {alloc_env or 'default (glibc malloc, stock settings)'}")
     print(f"sigmoid: {SIGMOID_SOURCE}")
     print(f"softmax: mmcv definition (log_softmax, gather, -0.25*(1-p)^2*logp, mean)")
+    print(f"plain: log_softmax, gather, mean (cross-entropy, not a focal loss)")
     print(f"mode: {'quick' if args.quick else 'full'}: >= {min_runs} samples and >= {min_time} s "
           f"per case, ~{sample_target * 1e3:.0f} ms per sample; load average at start {loadavg()}")
     print(flush=True)
@@ -255,7 +269,8 @@ def main() -> int:
             fn, elements = sigmoid_focal, a
         else:
             x, target = softmax_inputs(a, b, gen)
-            fn, elements = softmax_focal_mmcv, a * b
+            fn = softmax_focal_mmcv if kind == "softmax" else softmax_plain
+            elements = a * b
 
         for _ in range(warm_iters):
             step(fn, x, target)
