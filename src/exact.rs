@@ -86,9 +86,22 @@ impl Exact {
     /// Adds `hi·2^32 + lo` at word `i` (at most word 8: `p <= 253`), carrying upwards.
     #[inline]
     fn add_at(&mut self, i: usize, lo: u32, hi: u32) {
+        self.apply_at(i, lo, hi, u32::overflowing_add);
+    }
+
+    /// Subtracts `hi·2^32 + lo` at word `i`, borrowing upwards.
+    #[inline]
+    fn sub_at(&mut self, i: usize, lo: u32, hi: u32) {
+        self.apply_at(i, lo, hi, u32::overflowing_sub);
+    }
+
+    /// `op` (a wrapping add or subtract that says whether it carried or borrowed) of
+    /// `hi·2^32 + lo` at word `i`, the carry or borrow going upwards until there is none.
+    #[inline(always)]
+    fn apply_at(&mut self, i: usize, lo: u32, hi: u32, op: fn(u32, u32) -> (u32, bool)) {
         let mut carry = false;
         for (k, word) in self.w.iter_mut().enumerate().skip(i) {
-            let add = if k == i {
+            let v = if k == i {
                 lo
             } else if k == i + 1 {
                 hi
@@ -97,31 +110,10 @@ impl Exact {
             } else {
                 return;
             };
-            let (s1, c1) = word.overflowing_add(add);
-            let (s2, c2) = s1.overflowing_add(u32::from(carry));
+            let (s1, c1) = op(*word, v);
+            let (s2, c2) = op(s1, u32::from(carry));
             *word = s2;
             carry = c1 || c2;
-        }
-    }
-
-    /// Subtracts `hi·2^32 + lo` at word `i`, borrowing upwards.
-    #[inline]
-    fn sub_at(&mut self, i: usize, lo: u32, hi: u32) {
-        let mut borrow = false;
-        for (k, word) in self.w.iter_mut().enumerate().skip(i) {
-            let sub = if k == i {
-                lo
-            } else if k == i + 1 {
-                hi
-            } else if borrow {
-                0
-            } else {
-                return;
-            };
-            let (s1, b1) = word.overflowing_sub(sub);
-            let (s2, b2) = s1.overflowing_sub(u32::from(borrow));
-            *word = s2;
-            borrow = b1 || b2;
         }
     }
 
