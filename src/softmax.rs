@@ -231,6 +231,7 @@ impl<'a> SoftmaxFocal<'a> {
             gamma: self.gamma,
             mode,
             spatial,
+            stride: spatial,
         }
     }
 

@@ -111,8 +111,43 @@ impl crate::kernel::softmax::Job<'_> {
         }
     }
 
+    /// Positions `s0..s0 + m` of image `image` (within the job's images and positions) of a
+    /// channels-first job of whole images: a job of `m` positions whose classes stay
+    /// `stride` apart.
+    #[inline(always)]
+    pub(crate) fn part_of_image(&self, image: usize, s0: usize, m: usize) -> Self {
+        let sp = self.spatial;
+        let logit = image.wrapping_mul(self.c).wrapping_mul(sp).wrapping_add(s0);
+        let first = image.wrapping_mul(sp).wrapping_add(s0);
+        Self {
+            z: self.z.wrapping_add(logit),
+            rows: m,
+            labels: self.labels.part(first, m),
+            mode: self.mode.at(logit, first),
+            spatial: m,
+            stride: sp,
+            ..*self
+        }
+    }
+
+    /// How a channels-first job whose images are larger than a block is cut: `(blocks per
+    /// image, positions per block)`, the positions a multiple of 64 (the widest lockstep
+    /// group of positions) near `BLOCK / C`, so that an image of any size (`N = 1` too) is
+    /// shared between threads. `None` when an image fits in a block: then blocks are whole
+    /// images ([`rows_per_block`](Self::rows_per_block)).
+    pub(crate) fn image_split(&self) -> Option<(usize, usize)> {
+        let sp = self.spatial.max(1);
+        if self.c.saturating_mul(sp) <= BLOCK {
+            return None;
+        }
+        let per = (BLOCK / self.c.max(1)) & !63;
+        let per = per.max(64);
+        Some((sp.div_ceil(per), per))
+    }
+
     /// Rows per block: [`rows_per_block`] row-major; whole images channels-first (as many
-    /// as fit in a block, at least one).
+    /// as fit in a block, at least one; see [`image_split`](Self::image_split) for larger
+    /// images).
     pub(crate) fn rows_per_block(&self, channels_first: bool) -> usize {
         if channels_first {
             let image = self.c.saturating_mul(self.spatial).max(1);

@@ -41,8 +41,10 @@ fn all_close(a: &[f32], b: &[f32]) -> bool {
 #[test]
 fn every_method_equals_row_major_on_the_transposed_logits() {
     let mut rng = Rng::new(7);
-    let class_alpha: Vec<f32> = (0..40).map(|k| (k % 5) as f32 / 4.0).collect();
+    let class_alpha: Vec<f32> = (0..250).map(|k| (k % 5) as f32 / 4.0).collect();
     // (N, C, S): S below, at and above every lane count, with tails; C = 1; one image.
+    // Images of more than 16384 logits run as parts of an image on the SIMD backends (blocks
+    // of 832, 384 and 64 positions here, the last one shorter).
     for (n, c, s) in [
         (3, 5, 37),
         (2, 1, 20),
@@ -51,6 +53,9 @@ fn every_method_equals_row_major_on_the_transposed_logits() {
         (2, 40, 17),
         (1, 2, 3),
         (2, 7, 33),
+        (1, 19, 2000),
+        (2, 40, 1000),
+        (1, 250, 100),
     ] {
         let positions = n * s;
         let z: Vec<f32> = (0..positions * c).map(|_| rng.range(-8.0, 8.0)).collect();

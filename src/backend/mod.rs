@@ -483,7 +483,46 @@ pub(crate) enum SoftmaxKernel {
     Smoothed(f32),
 }
 
-/// The blocks of a softmax job on SIMD backend `b`, for `split`.
+/// How a softmax job is cut into blocks: `(items, per_block)` for `split`, and for a
+/// channels-first job whose images are larger than a block, `(blocks per image, positions
+/// per block)`; its items are then the blocks themselves, each a part of one image.
+#[cfg(any(focal_portable, target_arch = "x86_64"))]
+#[derive(Clone, Copy)]
+struct Plan {
+    items: usize,
+    per_block: usize,
+    image_split: Option<(usize, usize)>,
+}
+
+/// The [`Plan`] of `job` for kernel `k`: a function of the shape only.
+#[cfg(any(focal_portable, target_arch = "x86_64"))]
+fn softmax_plan(job: &softmax::Job<'_>, k: SoftmaxKernel) -> Plan {
+    let cf = match k {
+        SoftmaxKernel::RowMajor => false,
+        SoftmaxKernel::ChannelsFirst => true,
+        SoftmaxKernel::Smoothed(_) => job.spatial > 1,
+    };
+    // Label smoothing keeps whole images (its kernel has no parts of images).
+    let image_split = if k == SoftmaxKernel::ChannelsFirst {
+        job.image_split()
+    } else {
+        None
+    };
+    match image_split {
+        Some((per_image, _)) => Plan {
+            items: (job.rows / job.spatial.max(1)).saturating_mul(per_image),
+            per_block: 1,
+            image_split,
+        },
+        None => Plan {
+            items: job.rows,
+            per_block: job.rows_per_block(cf),
+            image_split,
+        },
+    }
+}
+
+/// The blocks of a softmax job on SIMD backend `b`, for `split` with `plan`.
 ///
 /// # Safety
 /// The kernel's contract holds for the whole job; `b` is not the scalar backend.
@@ -492,11 +531,23 @@ unsafe fn softmax_blocks<'j>(
     b: Ready,
     job: &'j softmax::Job<'j>,
     k: SoftmaxKernel,
+    plan: Plan,
 ) -> impl Fn(usize, usize) -> Total + Sync + 'j {
     move |first, n| {
-        let part = job.part(first, n);
-        // SAFETY: each block is whole rows (whole images channels-first) of the job, run
-        // once, so the contract holds for it; `b` is a `Ready`, so its features are present.
+        let part = match plan.image_split {
+            // Block `first` (n = 1): positions of one image.
+            Some((per_image, per)) => {
+                // (`max(1)`: at least one block per image, which the compiler then sees.)
+                let per_image = per_image.max(1);
+                let s0 = (first % per_image) * per;
+                let m = per.min(job.spatial.saturating_sub(s0));
+                job.part_of_image(first / per_image, s0, m)
+            }
+            None => job.part(first, n),
+        };
+        // SAFETY: each block is whole rows (channels-first: whole images, or positions of one
+        // image) of the job, run once, so the contract holds for it; `b` is a `Ready`, so
+        // its features are present.
         unsafe {
             match k {
                 SoftmaxKernel::RowMajor => simd!(b, softmax(&part)),
@@ -505,16 +556,6 @@ unsafe fn softmax_blocks<'j>(
             }
         }
     }
-}
-
-/// Rows per block of a softmax job (whole images channels-first).
-fn softmax_per_block(job: &softmax::Job<'_>, k: SoftmaxKernel) -> usize {
-    let cf = match k {
-        SoftmaxKernel::RowMajor => false,
-        SoftmaxKernel::ChannelsFirst => true,
-        SoftmaxKernel::Smoothed(_) => job.spatial > 1,
-    };
-    job.rows_per_block(cf)
 }
 
 /// Runs softmax kernel `k` on backend `b`, blocked on the SIMD backends.
@@ -527,10 +568,10 @@ unsafe fn run_softmax_kernel(b: Ready, job: &softmax::Job<'_>, k: SoftmaxKernel)
         // Only targets with SIMD backends have this path (`blocked` is false elsewhere).
         #[cfg(any(focal_portable, target_arch = "x86_64"))]
         {
-            let per_block = softmax_per_block(job, k);
+            let plan = softmax_plan(job, k);
             // SAFETY: forwarded; not the scalar backend.
-            let blocks = unsafe { softmax_blocks(b, job, k) };
-            return split::sum(job.rows, per_block, &blocks);
+            let blocks = unsafe { softmax_blocks(b, job, k, plan) };
+            return split::sum(plan.items, plan.per_block, &blocks);
         }
     }
     // SAFETY: forwarded.
@@ -585,10 +626,10 @@ pub(crate) unsafe fn run_softmax_exact(b: Ready, job: &softmax::Job<'_>, eps: f3
         // Only targets with SIMD backends have this path (`blocked` is false elsewhere).
         #[cfg(any(focal_portable, target_arch = "x86_64"))]
         {
-            let per_block = softmax_per_block(job, k);
+            let plan = softmax_plan(job, k);
             // SAFETY: forwarded; not the scalar backend.
-            let blocks = unsafe { softmax_blocks(b, job, k) };
-            return split::exact(job.rows, per_block, &blocks);
+            let blocks = unsafe { softmax_blocks(b, job, k, plan) };
+            return split::exact(plan.items, plan.per_block, &blocks);
         }
     }
     // SAFETY: forwarded.

@@ -22,14 +22,19 @@ use super::softmax::{Gathered, Job, exp_below, gather_rows, lane_grad, lane_rows
 /// `γ` as `g`; returns the sum of the position losses (0 unless the mode sums).
 ///
 /// # Safety
-/// `job.z` valid for reading `rows·C` values, `rows` a multiple of `job.spatial`; the mode's
-/// output valid for writing `rows·C` (gradients) or `rows` (losses) values and the upstream
-/// for reading `rows` values; labels validated (each a class in `0..C` or the ignore index),
+/// `job.z` valid for reading `rows·C` values, `rows` a multiple of `job.spatial` (whole
+/// images, `job.stride == job.spatial`), or, for a part of one image (`rows == spatial <
+/// stride`), valid for reading `spatial` values from each `z + j·stride`, `j < C`; the mode's
+/// gradient output valid for writing the same places (as offsets from it), its loss output
+/// for writing `rows` values and the upstream for reading `rows` values; labels validated (each a class in `0..C` or the ignore index),
 /// `labels.len() == rows`, `C >= 1`. A gradient output may be `job.z` itself; no other
 /// overlap.
 #[inline(always)]
 pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
-    let (c, sp) = (job.c, job.spatial.max(1));
+    // `sp` positions per image in this job, classes `stride` apart (`stride == sp` for whole
+    // images; a part of one image has `sp < stride`).
+    let (c, sp, stride) = (job.c, job.spatial.max(1), job.stride.max(1));
+    debug_assert!(sp <= stride && (sp == stride || job.rows == sp));
     let out = job.mode.parts().0;
     let grads = job.mode.grads();
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
@@ -41,8 +46,8 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
         while s0 < sp {
             let n = (sp - s0).min(S::N);
             let r0 = image * sp + s0;
-            // Class j of this block: n values at z + base + j·S.
-            let base = image * c * sp + s0;
+            // Class j of this block: n values at z + base + j·stride.
+            let base = image * c * stride + s0;
             // SAFETY (block): positions r0..r0 + n are rows of the job (r0 + n <= rows), and
             // for every class j < C the block's values lie within rows·C: the image's
             // classes span C·S values from image·C·S, and s0 + n <= S. The gathered arrays
@@ -55,7 +60,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 // Pass 1: maxima and z_k (0 without a class).
                 let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
                 for j in 0..c {
-                    let p = job.z.add(base + j * sp);
+                    let p = job.z.add(base + j * stride);
                     // The next block's lines of this class: C streams `S` apart are more
                     // than the hardware prefetchers follow.
                     let mut l = S::N;
@@ -70,7 +75,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 // Pass 2: S_rest per lane, the exponentials kept in the gradient.
                 let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
                 for j in 0..c {
-                    let at = base + j * sp;
+                    let at = base + j * stride;
                     let (e, top) =
                         exp_below(load::<S>(job.z.add(at), n), all, max, false, &mut part);
                     cnt = cnt.add(S::select(top, one, zero));
@@ -89,7 +94,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 if grads {
                     // Pass 3: w·e_j/S_{-k}·scale, and -w·scale at the class.
                     for j in 0..c {
-                        let p = out.add(base + j * sp);
+                        let p = out.add(base + j * stride);
                         store(lane_grad(kv, j, load::<S>(p, n), fv, gk, ok), p, n);
                     }
                 }

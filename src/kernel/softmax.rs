@@ -79,6 +79,10 @@ pub(crate) struct Job<'a> {
     /// row-major `[rows × C]`. Only the channels-first kernel
     /// ([`channels_first`](super::channels_first)) reads it.
     pub spatial: usize,
+    /// The distance between a position's classes in the channels-first layout: `S` of the
+    /// whole tensor, which is `spatial` except in a part of one image (`part_of_image`),
+    /// whose `spatial` positions are then a range of that image's. 1 for row-major.
+    pub stride: usize,
 }
 
 /// The maximum of a row shorter than [`LONG_ROW`] (the first of its two passes).

@@ -129,10 +129,18 @@ pub fn softmax_calls(b: Backend) -> Vec<Bits> {
                     format!("{tag} channels-first S={s} loss_and_grad {r:?}"),
                     &g,
                 );
+                // One image of every row (N = 1): split inside the image.
+                let one = f.channels_first(rows);
+                let l1 = one.loss_and_grad(&z, c, &labels, r, &mut g).unwrap();
+                push(
+                    &mut out,
+                    format!("{tag} channels-first N=1 loss_and_grad {r:?}"),
+                    &g,
+                );
                 push(
                     &mut out,
                     format!("{tag} losses {r:?}"),
-                    &[l, lg, li, cl, clg],
+                    &[l, lg, li, cl, clg, l1],
                 );
             }
             let mut per_row = vec![0.0; rows];
