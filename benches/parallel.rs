@@ -7,7 +7,9 @@
 //!
 //! Groups: `parallel_sigmoid_fused` (γ = 2, 10 % positives) at 32 Ki, 64 Ki, 128 Ki (where
 //! the size threshold sits), 1 Mi and 16 Mi elements; `parallel_softmax_fused` at
-//! (16384, 80), (1024, 1000), (32, 32000) and (209715, 80) (16 Mi logits). Row names:
+//! (16384, 80), (1024, 1000), (32, 32000) and (209715, 80) (16 Mi logits), and
+//! channels-first as one image `[1, 19, 512 × 512]` (5 Mi logits, split inside the image)
+//! and `[8, 19, 128 × 256]`. Row names:
 //! `1-thread`, `N-threads` (N = the cores), `floor/1-thread`, `floor/N-threads`.
 
 use std::hint::black_box;
@@ -92,7 +94,15 @@ fn bench_sigmoid(c: &mut Criterion) {
 fn bench_softmax(c: &mut Criterion) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut g = c.benchmark_group("parallel_softmax_fused");
-    for (rows, k) in [(16384, 80), (1024, 1000), (32, 32000), (209_715, 80)] {
+    // (rows, C, positions per image): 1 for row-major.
+    for (rows, k, s) in [
+        (16384, 80, 1),
+        (1024, 1000, 1),
+        (32, 32000, 1),
+        (209_715, 80, 1),
+        (512 * 512, 19, 512 * 512),
+        (8 * 128 * 256, 19, 128 * 256),
+    ] {
         let mut next = stream(11);
         let z: Vec<f32> = (0..rows * k).map(|_| next() * 8.0 - 4.0).collect();
         let labels: Vec<u32> = (0..rows)
@@ -101,15 +111,24 @@ fn bench_softmax(c: &mut Criterion) {
         let mut out = vec![0.0f32; rows * k];
         g.throughput(Throughput::Elements((rows * k) as u64));
         let f = SoftmaxFocal::mmcv();
-        let shape = format!("{rows}x{k}");
+        let cf = f.channels_first(s);
+        let shape = if s == 1 {
+            format!("{rows}x{k}")
+        } else {
+            format!("cf/{}x{k}x{s}", rows / s)
+        };
         for threads in [1, cores] {
             let p = pool(threads);
             let name = format!("{threads}-thread{}", if threads > 1 { "s" } else { "" });
             g.bench_function(BenchmarkId::new(&name, &shape), |b| {
                 p.install(|| {
                     b.iter(|| {
-                        f.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
-                            .unwrap()
+                        if s == 1 {
+                            f.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
+                        } else {
+                            cf.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
+                        }
+                        .unwrap()
                     })
                 })
             });
