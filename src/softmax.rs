@@ -231,6 +231,7 @@ impl<'a> SoftmaxFocal<'a> {
             gamma: self.gamma,
             mode,
             spatial,
+            #[cfg(any(focal_portable, target_arch = "x86_64"))]
             stride: spatial,
         }
     }

@@ -114,6 +114,7 @@ impl crate::kernel::softmax::Job<'_> {
     /// Positions `s0..s0 + m` of image `image` (within the job's images and positions) of a
     /// channels-first job of whole images: a job of `m` positions whose classes stay
     /// `stride` apart.
+    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     #[inline(always)]
     pub(crate) fn part_of_image(&self, image: usize, s0: usize, m: usize) -> Self {
         let sp = self.spatial;
@@ -135,6 +136,7 @@ impl crate::kernel::softmax::Job<'_> {
     /// group of positions) near `BLOCK / C`, so that an image of any size (`N = 1` too) is
     /// shared between threads. `None` when an image fits in a block: then blocks are whole
     /// images ([`rows_per_block`](Self::rows_per_block)).
+    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     pub(crate) fn image_split(&self) -> Option<(usize, usize)> {
         let sp = self.spatial.max(1);
         if self.c.saturating_mul(sp) <= BLOCK {

@@ -33,7 +33,7 @@ use super::softmax::{Gathered, Job, exp_below, gather_rows, lane_grad, lane_rows
 pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
     // `sp` positions per image in this job, classes `stride` apart (`stride == sp` for whole
     // images; a part of one image has `sp < stride`).
-    let (c, sp, stride) = (job.c, job.spatial.max(1), job.stride.max(1));
+    let (c, sp, stride) = (job.c, job.spatial.max(1), job.stride().max(1));
     debug_assert!(sp <= stride && (sp == stride || job.rows == sp));
     let out = job.mode.parts().0;
     let grads = job.mode.grads();

@@ -81,8 +81,22 @@ pub(crate) struct Job<'a> {
     pub spatial: usize,
     /// The distance between a position's classes in the channels-first layout: `S` of the
     /// whole tensor, which is `spatial` except in a part of one image (`part_of_image`),
-    /// whose `spatial` positions are then a range of that image's. 1 for row-major.
+    /// whose `spatial` positions are then a range of that image's. 1 for row-major. Only on
+    /// targets with SIMD backends, the only ones that cut images (a microcontroller's
+    /// frames stay a word smaller): read it through [`Job::stride`].
+    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     pub stride: usize,
+}
+
+impl Job<'_> {
+    /// The class stride of the channels-first layout (see the field `stride`).
+    #[inline(always)]
+    pub(crate) fn stride(&self) -> usize {
+        #[cfg(any(focal_portable, target_arch = "x86_64"))]
+        return self.stride;
+        #[cfg(not(any(focal_portable, target_arch = "x86_64")))]
+        self.spatial
+    }
 }
 
 /// The maximum of a row shorter than [`LONG_ROW`] (the first of its two passes).
