@@ -620,7 +620,7 @@ const PREFETCH: usize = 512;
 pub(crate) const LOSSES: u8 = 5;
 /// The loop of the SIMD backends for [`GRAD`] and [`GRAD_UP`], the mode read at run time: no
 /// sum is kept. ([`SUM_GRAD`], the fused call, has a loop of its own: in this one, a sum
-/// under a run-time test made [`GRAD`] up to 10 % slower on the portable backend.)
+/// under a run-time test made [`GRAD`] 6-20 % slower on the portable backend.)
 pub(crate) const GRADS: u8 = 6;
 
 /// The mode a loop for mode `M` runs: `M`, or the job's for [`ANY_MODE`], [`LOSSES`] and
