@@ -26,9 +26,9 @@ use super::softmax::{Gathered, Job, exp_below, gather_rows, lane_grad, lane_rows
 /// images, `job.stride == job.spatial`), or, for a part of one image (`rows == spatial <
 /// stride`), valid for reading `spatial` values from each `z + j·stride`, `j < C`; the mode's
 /// gradient output valid for writing the same places (as offsets from it), its loss output
-/// for writing `rows` values and the upstream for reading `rows` values; labels validated (each a class in `0..C` or the ignore index),
-/// `labels.len() == rows`, `C >= 1`. A gradient output may be `job.z` itself; no other
-/// overlap.
+/// for writing `rows` values and the upstream for reading `rows` values; labels validated
+/// (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`. A
+/// gradient output may be `job.z` itself; no other overlap.
 #[inline(always)]
 pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
     // `sp` positions per image in this job, classes `stride` apart (`stride == sp` for whole
@@ -49,8 +49,10 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
             // Class j of this block: n values at z + base + j·stride.
             let base = image * c * stride + s0;
             // SAFETY (block): positions r0..r0 + n are rows of the job (r0 + n <= rows), and
-            // for every class j < C the block's values lie within rows·C: the image's
-            // classes span C·S values from image·C·S, and s0 + n <= S. The gathered arrays
+            // for every class j < C the block's values are readable (contract): whole images
+            // (stride == sp) span C·sp values from image·C·sp, within rows·C; a part of one
+            // image (one `image`, 0) has sp values at each z + j·stride; and s0 + n <= sp.
+            // The gathered arrays
             // hold MAX_WIDE >= S::N values. Each logit is read (passes 1 and 2) before the
             // gradient may overwrite it at the same place (pass 2), and pass 3 reads only
             // the gradient output.
