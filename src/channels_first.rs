@@ -35,8 +35,8 @@ use crate::softmax::SoftmaxFocal;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChannelsFirst<'a> {
-    focal: SoftmaxFocal<'a>,
-    spatial: usize,
+    pub(crate) focal: SoftmaxFocal<'a>,
+    pub(crate) spatial: usize,
 }
 
 impl<'a> SoftmaxFocal<'a> {

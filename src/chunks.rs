@@ -260,7 +260,7 @@ impl SoftmaxChunks<'_> {
                 .prepare::<false>(1, None, logits.len(), c, labels, &outs)?;
         let sum = self
             .focal
-            .run_exact(b, alpha, logits.as_ptr(), c, labels, mode(out));
+            .run_exact(None, b, alpha, logits.as_ptr(), c, labels, mode(out));
         Ok(Partial(sum))
     }
 }

@@ -267,9 +267,12 @@ impl<'a> SoftmaxFocal<'a> {
         }
     }
 
-    /// As [`run`](Self::run) row-major, the exact sum (for the chunk API).
+    /// As [`run`](Self::run), the exact sum (for the chunk API): channels-first with
+    /// `spatial` positions per image if `spatial` is `Some`, else row-major.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run_exact(
         &self,
+        spatial: Option<usize>,
         b: Ready,
         alpha: ClassAlpha<'a>,
         z: *const f32,
@@ -277,14 +280,18 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         mode: Mode,
     ) -> Exact {
-        let job = self.job(1, alpha, z, num_classes, labels, mode);
-        let eps = if self.smoothed.0.is_some() {
+        let job = self.job(spatial.unwrap_or(1), alpha, z, num_classes, labels, mode);
+        // SAFETY: as for `run`.
+        unsafe { backend::run_softmax_exact(b, &job, self.smoothing(), spatial.is_some()) }
+    }
+
+    /// The label smoothing `ε` the kernels apply (0 for none).
+    pub(crate) fn smoothing(&self) -> f32 {
+        if self.smoothed.0.is_some() {
             self.label_smoothing
         } else {
             0.0
-        };
-        // SAFETY: as for `run`.
-        unsafe { backend::run_softmax_exact(b, &job, eps) }
+        }
     }
 
     /// The reduced loss.

@@ -32,6 +32,28 @@ pub(crate) const fn rows_per_block(c: usize) -> usize {
     }
 }
 
+/// Positions per block of a channels-first call of `c` classes and `spatial` positions per
+/// image: whole images, as many as fit in a block, at least one. (An image larger than a
+/// block is cut into blocks of its positions, see `Job::image_split`; a chunk of whole images
+/// still starts on a block boundary.)
+pub(crate) const fn positions_per_block(c: usize, spatial: usize) -> usize {
+    let image = c.saturating_mul(spatial);
+    let images = BLOCK / if image == 0 { 1 } else { image };
+    let sp = if spatial == 0 { 1 } else { spatial };
+    (if images == 0 { 1 } else { images }).saturating_mul(sp)
+}
+
+/// Whether the blocks of a softmax call are whole images (see [`positions_per_block`]) rather
+/// than rows ([`rows_per_block`]): channels-first calls, except with label smoothing, whose
+/// kernel runs `spatial = 1` as row-major.
+pub(crate) const fn image_blocks(channels_first: bool, smoothed: bool, spatial: usize) -> bool {
+    if smoothed {
+        spatial > 1
+    } else {
+        channels_first
+    }
+}
+
 /// With `parallel`, calls of at least this many blocks run on rayon's pool (when it has more
 /// than one thread). Below it, the pool's fixed cost (waking a thread, a few µs) is more
 /// than the time saved; chosen with the `parallel` bench group.
@@ -152,8 +174,7 @@ impl crate::kernel::softmax::Job<'_> {
     /// images).
     pub(crate) fn rows_per_block(&self, channels_first: bool) -> usize {
         if channels_first {
-            let image = self.c.saturating_mul(self.spatial).max(1);
-            (BLOCK / image).max(1).saturating_mul(self.spatial.max(1))
+            positions_per_block(self.c, self.spatial)
         } else {
             rows_per_block(self.c)
         }

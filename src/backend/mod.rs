@@ -164,16 +164,15 @@ fn page_aligned_frame(_features: &str) {
     core::hint::black_box(&mut slot);
 }
 
-/// Calls `$f::<$($pre,)* G>` for the compile-time code `G = 2γ` of `$gamma`: `γ = 0`
-/// (cross-entropy; no power at all) and `γ = 2` (every preset's default) have their own
-/// instantiations; every other `γ` runs [`sigmoid::GENERAL`], which finds the integers and half-integers up to 4.5
-/// at run time (the same operations, so the same bits, for one predictable branch) and takes
-/// `exp(γ·ln u)` for the rest. `γ` = 1, 3 and 4 had instantiations of their own until they
-/// were measured: see docs/performance.md, "Build cost".
+/// Calls `$f::<$($pre,)* G>` for the compile-time code `G = 2γ` of `$gamma`: `γ = 2` (every
+/// preset's default) has its own instantiation; every other `γ`, 0 included, runs
+/// [`sigmoid::GENERAL`], which finds `γ = 0` and the integers and half-integers up to 4.5 at
+/// run time (the same operations, so the same bits, for one predictable branch) and takes
+/// `exp(γ·ln u)` for the rest. `γ` = 0, 1, 3 and 4 had instantiations of their own until
+/// they were measured: see docs/performance.md, "Build cost".
 macro_rules! by_gamma {
     ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
         match sigmoid::gamma_code($gamma) {
-            0 => $f::<$($pre,)* 0>($($arg),*),
             4 => $f::<$($pre,)* 4>($($arg),*),
             _ => $f::<$($pre,)* { sigmoid::GENERAL }>($($arg),*),
         }
@@ -200,7 +199,7 @@ macro_rules! by_mode {
 /// gamma keeps each function (and its stack frame in unoptimised builds) small. Which
 /// specialisations there are, and what each costs and gains, is measured in
 /// docs/performance.md, "Build cost": the sigmoid has three loops for its five modes, each at
-/// `γ` 0, 2 and general; the softmax compiles `γ` in only
+/// `γ` 2 and general; the softmax compiles `γ` in only
 /// for rows of at most 16 classes (one lane per row, where the per-row work is a large
 /// share) and channels-first; longer rows and label smoothing read it at run time.
 macro_rules! entries {
@@ -497,11 +496,11 @@ struct Plan {
 /// The [`Plan`] of `job` for kernel `k`: a function of the shape only.
 #[cfg(any(focal_portable, target_arch = "x86_64"))]
 fn softmax_plan(job: &softmax::Job<'_>, k: SoftmaxKernel) -> Plan {
-    let cf = match k {
-        SoftmaxKernel::RowMajor => false,
-        SoftmaxKernel::ChannelsFirst => true,
-        SoftmaxKernel::Smoothed(_) => job.spatial > 1,
-    };
+    let cf = split::image_blocks(
+        k == SoftmaxKernel::ChannelsFirst,
+        matches!(k, SoftmaxKernel::Smoothed(_)),
+        job.spatial,
+    );
     // Label smoothing keeps whole images (its kernel has no parts of images).
     let image_split = if k == SoftmaxKernel::ChannelsFirst {
         job.image_split()
@@ -611,14 +610,21 @@ pub(crate) unsafe fn run_softmax_smoothed(b: Ready, job: &softmax::Job<'_>, eps:
     unsafe { run_softmax_kernel(b, job, SoftmaxKernel::Smoothed(eps)) }
 }
 
-/// The exact sum of a row-major softmax job (label smoothing `eps`, 0 for none): the chunk
-/// API.
+/// The exact sum of a softmax job (label smoothing `eps`, 0 for none; channels-first if
+/// `cf`): the chunk API.
 ///
 /// # Safety
 /// As for the softmax kernels.
-pub(crate) unsafe fn run_softmax_exact(b: Ready, job: &softmax::Job<'_>, eps: f32) -> Exact {
+pub(crate) unsafe fn run_softmax_exact(
+    b: Ready,
+    job: &softmax::Job<'_>,
+    eps: f32,
+    cf: bool,
+) -> Exact {
     let k = if eps > 0.0 {
         SoftmaxKernel::Smoothed(eps)
+    } else if cf {
+        SoftmaxKernel::ChannelsFirst
     } else {
         SoftmaxKernel::RowMajor
     };

@@ -17,7 +17,7 @@
 //! Hard targets (dense detection: every target 0 or 1, about 99 % zeros) make `w` 0 or 1,
 //! so every product by `w` or `w̄` above is a choice between two values. The SIMD loop tests
 //! each group of vectors (one pair of comparisons and one mask test per vector) and, at the
-//! `γ` compiled in (0 and 2), when all its targets are 0 or 1 and no `|x| > 87`, evaluates
+//! `γ` compiled in (2), when all its targets are 0 or 1 and no `|x| > 87`, evaluates
 //! [`eval_a_hard`] or
 //! [`eval_b_hard`]: the same operations on the values that survive, so the same bits as the
 //! general path, which every other group (and the head, the tail and the scalar backend)
@@ -60,11 +60,11 @@ pub(crate) struct Job {
 /// costs it about a cycle). Both compute `u^γ` with the same operations: the same bits.
 pub(crate) trait Gamma: Copy {
     /// Whether the SIMD sigmoid loop has a short path for hard targets at this `γ`: only
-    /// for `γ` fixed at compile time (0 and 2), where it costs least code (the build-cost
+    /// for `γ` fixed at compile time (2), where it costs least code (the build-cost
     /// numbers are in docs/performance.md, "Hard targets").
     const SHORT: bool = false;
-    /// `γ = 0`.
-    fn zero(self) -> bool;
+    /// `γ = 0`; `gamma` is `γ` itself (read by [`GENERAL`], which serves every `γ`).
+    fn zero(self, gamma: f32) -> bool;
     /// `u^γ` without `exp` and `ln` where `γ` allows it: by multiplication for `γ` in 0 to 4
     /// (`0^0 = 1`), times one correctly rounded `√u` for `γ` in 0.5 to 4.5 halfway between
     /// (so `u^2.5 = u²·√u`: as accurate as `u^3`, and a twentieth of the work of
@@ -85,8 +85,8 @@ pub(crate) struct Runtime(pub u32);
 impl<const G: u32> Gamma for Fixed<G> {
     const SHORT: bool = G != GENERAL;
     #[inline(always)]
-    fn zero(self) -> bool {
-        G == 0
+    fn zero(self, gamma: f32) -> bool {
+        if G == GENERAL { gamma == 0.0 } else { G == 0 }
     }
     #[inline(always)]
     fn pow<S: Lanes>(self, u: S, gamma: f32) -> Option<S> {
@@ -100,7 +100,7 @@ impl<const G: u32> Gamma for Fixed<G> {
 
 impl Gamma for Runtime {
     #[inline(always)]
-    fn zero(self) -> bool {
+    fn zero(self, _gamma: f32) -> bool {
         self.0 == 0
     }
     #[inline(always)]
@@ -293,7 +293,7 @@ trait Eval {
     /// `γ`'s type.
     type G: Gamma;
     /// Whether the SIMD loop takes [`eval_hard`](Eval::eval_hard) for hard targets: for
-    /// `γ` fixed at compile time only (0 and 2, see [`Gamma::SHORT`]).
+    /// `γ` fixed at compile time only (2, see [`Gamma::SHORT`]).
     const SHORT: bool;
     /// `big` is [`big`]`(x)`.
     #[inline(always)]
@@ -417,7 +417,7 @@ fn eval_a<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> 
     }
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.
     let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));
-    if !g.zero() {
+    if !g.zero(p.gamma) {
         // γ·(2w - 1)·r·ce
         let k = c.w.mul_add(gamma.add(gamma), gamma.neg());
         let rce = if any_inf {
@@ -474,7 +474,7 @@ fn eval_b<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> 
         aw.mul(lw)
     };
     let lv = lw.add(c.wbar.mul(pw_g).mul(sp_c).mul(ac));
-    let (bw, bc) = if g.zero() {
+    let (bw, bc) = if g.zero(p.gamma) {
         (pc, pw)
     } else {
         (
@@ -510,7 +510,7 @@ fn eval_a_hard<S: Lanes, G: Gamma>(k: Logs<S>, t: S, p: &Params, g: G) -> Out<S>
     };
     let mut lv = upow.mul(h.ce);
     let mut bracket = h.u;
-    if !g.zero() {
+    if !g.zero(p.gamma) {
         let r = S::select(h.right, h.d, h.de);
         bracket = gamma.mul_add(r.mul(h.ce), bracket);
     }
@@ -540,7 +540,7 @@ fn eval_b_hard<S: Lanes, G: Gamma>(k: Logs<S>, t: S, p: &Params, g: G) -> Out<S>
     // Without alpha `eval_b` multiplies by 1: the same bits as not multiplying.
     let at = alpha_t(&h, p.alpha).unwrap_or(S::splat(1.0));
     let lv = upow.mul(h.ce).mul(at);
-    let b = if g.zero() {
+    let b = if g.zero(p.gamma) {
         h.u
     } else {
         // `bw` where `w = 1`, `bc` where `w = 0`.
@@ -561,7 +561,7 @@ fn eval_b_hard<S: Lanes, G: Gamma>(k: Logs<S>, t: S, p: &Params, g: G) -> Out<S>
 
 /// The code of `gamma` for [`Gamma`]: `2γ` where that is an integer from 0 to 9 (`γ` in
 /// 0, 0.5, 1, ..., 4.5: powers by multiplication and at most one square root), else
-/// [`GENERAL`] (`exp(γ·ln u)`). The SIMD backends compile codes 0 and 4 (`γ` 0 and 2) and
+/// [`GENERAL`] (`exp(γ·ln u)`). The SIMD backends compile code 4 (`γ = 2`) and
 /// [`GENERAL`] (see `backend::by_gamma`). Arithmetic rather than ten comparisons: about 10
 /// instructions on a Cortex-M4F.
 pub(crate) fn gamma_code(gamma: f32) -> u32 {

@@ -323,7 +323,7 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
         let wide_loss = aq.mul(half_ell).mul(S::splat(2.0));
         loss = S::select(wide, wide_loss, loss);
     }
-    let w = if g.zero() {
+    let w = if g.zero(gamma) {
         alpha.mul(q)
     } else {
         aq.mul(S::splat(gamma).neg_mul_add(mul_or_zero(p, ell), q))
