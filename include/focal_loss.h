@@ -18,21 +18,24 @@
  * Aliasing.  Output buffers (out, grad) must not overlap any input buffer (logits, targets,
  *   probs, labels, upstream, the per-class alpha array): an overlap is detected and is
  *   FOCAL_OVERLAP. Only the *_in_place functions write over the logits (the gradient replaces
- *   them). Inputs may overlap each other. `params` is only read; `out_loss` and `err` are
- *   written last and must not point into any buffer of the call. The structs and the
- *   `out_loss` float are accessed unaligned, so any address works for them.
+ *   them). Inputs may overlap each other. `params` and `plan` are only read; `out_loss`,
+ *   `out_plan`, `out_partial` and `err` are written last and must not point into any buffer
+ *   of the call. The structs and the `out_loss` float are accessed unaligned, so any address
+ *   works for them.
  *
  * Results.  Every function with buffers returns an int32_t status: FOCAL_OK (0) or one of the
  *   enum focal_status codes. `err` may be NULL; otherwise the full focal_error is written
  *   there on every call (all fields 0 and status FOCAL_OK on success). On error NOTHING else
  *   is written: no output buffer, not the logits of an in-place call, not *out_loss.
- *   `out_loss`, where present, must not be NULL (FOCAL_NULL_POINTER).
+ *   `out_loss`, `out_plan` and `out_partial`, where present, must not be NULL
+ *   (FOCAL_NULL_POINTER).
  *
- * Order of checks.  The params pointer and its codes (form, alpha kind, backend), the
- *   reduction code, the buffers (NULL, alignment, overlap), out_loss; then the library's own
- *   checks: parameters (alpha, gamma, normaliser, epsilon, backend), shapes (lengths,
- *   num_classes), data (targets, labels, probabilities). The first failure is reported;
- *   for data, the first offending index.
+ * Order of checks.  The params (or plan) pointer and its codes (form, alpha kind, backend;
+ *   a plan's parameters and num_classes too), the reduction code, the buffers (NULL,
+ *   alignment, overlap), the out pointers (out_loss, out_plan, out_partial); then the
+ *   library's own checks: parameters (alpha, gamma, normaliser, epsilon, backend), shapes
+ *   (lengths, num_classes), data (targets, labels, probabilities). The first failure is
+ *   reported; for data, the first offending index.
  *
  * Thread safety.  Every function is pure apart from its outputs: reentrant, safe to call from
  *   several threads at once on disjoint outputs, usable from interrupt handlers. The only
@@ -96,7 +99,7 @@ enum focal_status {
     FOCAL_PROBABILITY_OUT_OF_RANGE = 11,
     /* The forced backend cannot run on this CPU/target: err.code = its FOCAL_BACKEND_*. */
     FOCAL_BACKEND_UNAVAILABLE = 12,
-    /* NULL params or out_loss, or a NULL buffer with a non-zero length: err.arg. */
+    /* NULL params, plan or out pointer, or a NULL buffer with a non-zero length: err.arg. */
     FOCAL_NULL_POINTER = 13,
     /* A misaligned buffer, or a length too large for any object: err.arg. */
     FOCAL_INVALID_BUFFER = 14,
@@ -122,7 +125,9 @@ enum focal_arg {
     FOCAL_ARG_REDUCTION = 11,  /* the reduction code, or the normaliser */
     FOCAL_ARG_FORM = 12,
     FOCAL_ARG_BACKEND = 13,
-    FOCAL_ARG_ALPHA_KIND = 14
+    FOCAL_ARG_ALPHA_KIND = 14,
+    FOCAL_ARG_PLAN = 15,       /* a chunk plan pointer (plan, out_plan) */
+    FOCAL_ARG_PARTIAL = 16     /* a chunk function's out_partial */
 };
 
 /* Backends (params.backend). */
@@ -471,6 +476,192 @@ int32_t focal_softmax_loss_and_grad_in_place_i64(const focal_softmax_params *par
                                                  const int64_t *labels, size_t labels_len,
                                                  int32_t reduction, float normalizer,
                                                  float *out_loss, focal_error *err);
+
+/* ---- Chunks: one call split across cores or threads, with the single call's bits -------
+ *
+ * A caller with threads of its own (the second core of a microcontroller, a framework's
+ * pool) makes a plan of the whole call once, cuts the logits, targets or labels and grad at
+ * the same element (sigmoid) or row (softmax) indices, runs a chunk function on each chunk
+ * wherever it likes, joins the chunks' partials and finishes them into the reduced loss:
+ *
+ *     focal_sigmoid_plan plan;
+ *     focal_partial a, b;
+ *     size_t cut = n / 2 / FOCAL_SIGMOID_CHUNK * FOCAL_SIGMOID_CHUNK;
+ *     focal_sigmoid_chunks(&params, n, FOCAL_REDUCTION_MEAN, 0.0f, &plan, &err);
+ *     focal_sigmoid_chunk_loss_and_grad(&plan, x, cut, t, cut, 0, g, cut, &a, &err);
+ *     // on the other core:
+ *     focal_sigmoid_chunk_loss_and_grad(&plan, x + cut, n - cut, t + cut, n - cut, 0,
+ *                                       g + cut, n - cut, &b, &err);
+ *     focal_sigmoid_chunks_finish(&plan, focal_partial_join(a, b), &loss, &err);
+ *
+ * With every chunk but the last a multiple of FOCAL_SIGMOID_CHUNK elements (sigmoid) or of
+ * focal_softmax_rows_per_chunk(&plan) rows (softmax), every gradient element and the
+ * finished loss are the bits of the single call with the same params and reduction
+ * (focal_sigmoid_loss_and_grad, focal_softmax_grad_*, ...). Partials join exactly, in any
+ * order and grouping. FOCAL_BACKEND_SCALAR (every microcontroller) sums a call in one pass,
+ * not in blocks: its gradient is the same bits however the call is cut, its loss the same
+ * bits when the input is one chunk and otherwise within the accuracy bound (and the same
+ * bits on every target). Cut elsewhere, the loss is within the bound on every backend.
+ *
+ * Plans and partials are plain structs: copy them by value, share them between cores
+ * read-only. A plan copies the params; a softmax plan keeps the params' class_alpha
+ * pointer, which must stay valid and unchanged while the plan is used. Every chunk function
+ * checks the plan's codes and parameters again (a NULL plan: FOCAL_NULL_POINTER,
+ * FOCAL_ARG_PLAN), then its buffers as the other functions do, then its own lengths and
+ * data. A plan whose fields were changed by hand gives unspecified numbers, never undefined
+ * behaviour; so does a partial that no chunk function or focal_partial_join made.
+ */
+
+/* Every sigmoid chunk but the last is a multiple of this many elements. */
+#define FOCAL_SIGMOID_CHUNK 16384
+
+/* The exact sum of the losses of some chunks: 52 bytes, alignment 4, opaque.
+   `focal_partial p = {0};` is the partial of no chunk. */
+typedef struct focal_partial {
+    uint32_t words[13];
+} focal_partial;
+
+/* A sigmoid call of n elements planned for chunks (focal_sigmoid_chunks). */
+typedef struct focal_sigmoid_plan {
+    focal_sigmoid_params params; /* a copy, checked again by every chunk function */
+    float divisor;               /* what the reduction divides the sum by (0: loss 0) */
+} focal_sigmoid_plan;
+
+/* A softmax call planned for chunks of rows (focal_softmax_chunks_*). */
+typedef struct focal_softmax_plan {
+    focal_softmax_params params; /* a copy; class_alpha must outlive the plan, unchanged */
+    size_t num_classes;
+    float divisor;               /* what the reduction divides the sum by (0: loss 0) */
+} focal_softmax_plan;
+
+/* The partial of both partials' chunks (exact: any order, any grouping). */
+focal_partial focal_partial_join(focal_partial a, focal_partial b);
+
+/* *out_plan = the plan of a sigmoid call of n = len elements with this reduction. Checks the
+   params and the reduction as focal_sigmoid_loss does. */
+int32_t focal_sigmoid_chunks(const focal_sigmoid_params *params, size_t len,
+                             int32_t reduction, float normalizer,
+                             focal_sigmoid_plan *out_plan, focal_error *err);
+
+/* *out_partial = the partial of a chunk (the single call: focal_sigmoid_loss). Lengths and
+   targets_checked as for focal_sigmoid_loss, for the chunk. */
+int32_t focal_sigmoid_chunk_loss(const focal_sigmoid_plan *plan,
+                                 const float *logits, size_t logits_len,
+                                 const float *targets, size_t targets_len,
+                                 int32_t targets_checked,
+                                 focal_partial *out_partial, focal_error *err);
+
+/* *out_partial = the partial of a chunk, and grad = its part of the gradient of the reduced
+   loss (focal_sigmoid_loss_and_grad). grad_len == logits_len; grad overlaps no input. */
+int32_t focal_sigmoid_chunk_loss_and_grad(const focal_sigmoid_plan *plan,
+                                          const float *logits, size_t logits_len,
+                                          const float *targets, size_t targets_len,
+                                          int32_t targets_checked,
+                                          float *grad, size_t grad_len,
+                                          focal_partial *out_partial, focal_error *err);
+
+/* grad = a chunk's part of the gradient of upstream * reduced loss (focal_sigmoid_grad).
+   grad_len == logits_len; grad overlaps no input. */
+int32_t focal_sigmoid_chunk_grad(const focal_sigmoid_plan *plan,
+                                 const float *logits, size_t logits_len,
+                                 const float *targets, size_t targets_len,
+                                 int32_t targets_checked, float upstream,
+                                 float *grad, size_t grad_len, focal_error *err);
+
+/* *out_loss = the reduced loss of the whole call, from the join of every chunk's partial. */
+int32_t focal_sigmoid_chunks_finish(const focal_sigmoid_plan *plan, focal_partial all,
+                                    float *out_loss, focal_error *err);
+
+/* *out_plan = the plan of a softmax call over labels_len rows of num_classes logits with
+   this reduction. Checks the params, the reduction, num_classes and every label (it counts
+   the rows MEAN_VALID divides by) as focal_softmax_loss_* does. */
+int32_t focal_softmax_chunks_u8(const focal_softmax_params *params, size_t num_classes,
+                                const uint8_t *labels, size_t labels_len,
+                                int32_t reduction, float normalizer,
+                                focal_softmax_plan *out_plan, focal_error *err);
+int32_t focal_softmax_chunks_u16(const focal_softmax_params *params, size_t num_classes,
+                                 const uint16_t *labels, size_t labels_len,
+                                 int32_t reduction, float normalizer,
+                                 focal_softmax_plan *out_plan, focal_error *err);
+int32_t focal_softmax_chunks_i32(const focal_softmax_params *params, size_t num_classes,
+                                 const int32_t *labels, size_t labels_len,
+                                 int32_t reduction, float normalizer,
+                                 focal_softmax_plan *out_plan, focal_error *err);
+int32_t focal_softmax_chunks_i64(const focal_softmax_params *params, size_t num_classes,
+                                 const int64_t *labels, size_t labels_len,
+                                 int32_t reduction, float normalizer,
+                                 focal_softmax_plan *out_plan, focal_error *err);
+
+/* Every softmax chunk but the last holds a multiple of this many rows (about 16384 logits'
+   worth, at least 1); 0 if plan is NULL, or its params hold an unknown code or an invalid
+   class_alpha buffer (NULL with a length, misaligned). */
+size_t focal_softmax_rows_per_chunk(const focal_softmax_plan *plan);
+
+/* *out_partial = the partial of a chunk of rows (focal_softmax_loss_*): logits_len a
+   multiple of the plan's num_classes, labels_len == the chunk's rows, each label checked. */
+int32_t focal_softmax_chunk_loss_u8(const focal_softmax_plan *plan,
+                                    const float *logits, size_t logits_len,
+                                    const uint8_t *labels, size_t labels_len,
+                                    focal_partial *out_partial, focal_error *err);
+int32_t focal_softmax_chunk_loss_u16(const focal_softmax_plan *plan,
+                                     const float *logits, size_t logits_len,
+                                     const uint16_t *labels, size_t labels_len,
+                                     focal_partial *out_partial, focal_error *err);
+int32_t focal_softmax_chunk_loss_i32(const focal_softmax_plan *plan,
+                                     const float *logits, size_t logits_len,
+                                     const int32_t *labels, size_t labels_len,
+                                     focal_partial *out_partial, focal_error *err);
+int32_t focal_softmax_chunk_loss_i64(const focal_softmax_plan *plan,
+                                     const float *logits, size_t logits_len,
+                                     const int64_t *labels, size_t labels_len,
+                                     focal_partial *out_partial, focal_error *err);
+
+/* *out_partial = the partial of a chunk of rows, and grad = its part of the gradient of the
+   reduced loss (focal_softmax_loss_and_grad_*). grad_len == logits_len; grad overlaps no
+   input. */
+int32_t focal_softmax_chunk_loss_and_grad_u8(const focal_softmax_plan *plan,
+                                             const float *logits, size_t logits_len,
+                                             const uint8_t *labels, size_t labels_len,
+                                             float *grad, size_t grad_len,
+                                             focal_partial *out_partial, focal_error *err);
+int32_t focal_softmax_chunk_loss_and_grad_u16(const focal_softmax_plan *plan,
+                                              const float *logits, size_t logits_len,
+                                              const uint16_t *labels, size_t labels_len,
+                                              float *grad, size_t grad_len,
+                                              focal_partial *out_partial, focal_error *err);
+int32_t focal_softmax_chunk_loss_and_grad_i32(const focal_softmax_plan *plan,
+                                              const float *logits, size_t logits_len,
+                                              const int32_t *labels, size_t labels_len,
+                                              float *grad, size_t grad_len,
+                                              focal_partial *out_partial, focal_error *err);
+int32_t focal_softmax_chunk_loss_and_grad_i64(const focal_softmax_plan *plan,
+                                              const float *logits, size_t logits_len,
+                                              const int64_t *labels, size_t labels_len,
+                                              float *grad, size_t grad_len,
+                                              focal_partial *out_partial, focal_error *err);
+
+/* grad = a chunk's part of the gradient of upstream * reduced loss (focal_softmax_grad_*).
+   grad_len == logits_len; grad overlaps no input. */
+int32_t focal_softmax_chunk_grad_u8(const focal_softmax_plan *plan,
+                                    const float *logits, size_t logits_len,
+                                    const uint8_t *labels, size_t labels_len, float upstream,
+                                    float *grad, size_t grad_len, focal_error *err);
+int32_t focal_softmax_chunk_grad_u16(const focal_softmax_plan *plan,
+                                     const float *logits, size_t logits_len,
+                                     const uint16_t *labels, size_t labels_len, float upstream,
+                                     float *grad, size_t grad_len, focal_error *err);
+int32_t focal_softmax_chunk_grad_i32(const focal_softmax_plan *plan,
+                                     const float *logits, size_t logits_len,
+                                     const int32_t *labels, size_t labels_len, float upstream,
+                                     float *grad, size_t grad_len, focal_error *err);
+int32_t focal_softmax_chunk_grad_i64(const focal_softmax_plan *plan,
+                                     const float *logits, size_t logits_len,
+                                     const int64_t *labels, size_t labels_len, float upstream,
+                                     float *grad, size_t grad_len, focal_error *err);
+
+/* *out_loss = the reduced loss of the whole call, from the join of every chunk's partial. */
+int32_t focal_softmax_chunks_finish(const focal_softmax_plan *plan, focal_partial all,
+                                    float *out_loss, focal_error *err);
 
 /* ---- TorchBlocks modules: their epsilon-clamped formulas, computed in double ----------
  *

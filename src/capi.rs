@@ -1,5 +1,6 @@
 //! The C ABI (cargo feature `capi`): `extern "C"` functions over every method of
-//! [`SigmoidFocal`], [`SoftmaxFocal`] and the TorchBlocks modules, declared for C in
+//! [`SigmoidFocal`], [`SoftmaxFocal`], their chunk plans ([`SigmoidChunks`],
+//! [`SoftmaxChunks`], [`Partial`]) and the TorchBlocks modules, declared for C in
 //! `include/focal_loss.h` (hand-written; the header is the reference for C users and documents
 //! each function). The crate `capi/` builds these into a static and a shared library.
 //!
@@ -10,14 +11,16 @@
 //!   [`FOCAL_NULL_POINTER`]; a pointer not aligned for its element type, or a length whose
 //!   byte size exceeds `PTRDIFF_MAX`, is [`FOCAL_INVALID_BUFFER`].
 //! * Output buffers must not overlap any input buffer ([`FOCAL_OVERLAP`] otherwise); only
-//!   the `_in_place` functions write over the logits. The parameter structs and the scalar
-//!   out-pointers (`out_loss`, `err`) are read and written unaligned.
+//!   the `_in_place` functions write over the logits. The parameter structs, the chunk plans
+//!   and partials, and the out-pointers (`out_loss`, `out_plan`, `out_partial`, `err`) are
+//!   read and written unaligned.
 //! * The return value is a status code (`FOCAL_OK` = 0, or one of the `FOCAL_*` codes below);
 //!   when `err` is not NULL the full [`focal_error`] is written there, on success too. On
 //!   error nothing else is written: no output buffer, not `out_loss`.
-//! * Checks run in this order: the parameter struct pointer and its codes, the reduction
-//!   code, the buffers (NULL, alignment, overlap), then the library's own checks in their
-//!   documented order (parameters, shapes, data).
+//! * Checks run in this order: the parameter struct or plan pointer and its codes (and a
+//!   plan's parameters), the reduction code, the buffers (NULL, alignment, overlap), the
+//!   out-pointers, then the library's own checks in their documented order (parameters,
+//!   shapes, data).
 //! * Nothing unwinds across the boundary: the library does not panic, and an `extern "C"`
 //!   function aborts the process rather than unwind if it ever did. Nothing allocates; every
 //!   function is reentrant and thread-safe (the only shared state is the detected backend,
@@ -30,9 +33,10 @@ use core::ffi::c_char;
 use core::mem::size_of;
 
 use crate::compat::torchblocks::{BinaryFocalLoss, FocalLoss};
+use crate::exact::Exact;
 use crate::{
-    Alpha, Backend, ClassIndex, FocalError, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal,
-    Targets,
+    Alpha, Backend, ClassIndex, FocalError, Partial, Reduction, SigmoidChunks, SigmoidFocal,
+    SigmoidForm, SoftmaxChunks, SoftmaxFocal, Targets,
 };
 
 /// Success.
@@ -103,6 +107,10 @@ pub const FOCAL_ARG_FORM: i32 = 12;
 pub const FOCAL_ARG_BACKEND: i32 = 13;
 /// The alpha kind code.
 pub const FOCAL_ARG_ALPHA_KIND: i32 = 14;
+/// A chunk plan pointer (`plan`, `out_plan`).
+pub const FOCAL_ARG_PLAN: i32 = 15;
+/// The partial out-pointer of a chunk function (`out_partial`).
+pub const FOCAL_ARG_PARTIAL: i32 = 16;
 
 /// Choose the fastest backend this CPU has ([`Backend::detect`]).
 pub const FOCAL_BACKEND_AUTO: i32 = 0;
@@ -135,6 +143,11 @@ pub const FOCAL_ALPHA_NONE: i32 = 0;
 pub const FOCAL_ALPHA_SCALAR: i32 = 1;
 /// [`Alpha::PerClass`] of the struct's `class_alpha` array.
 pub const FOCAL_ALPHA_PER_CLASS: i32 = 2;
+
+/// Every sigmoid chunk but the last is a multiple of this many elements
+/// ([`SigmoidChunks::CHUNK`]).
+pub const FOCAL_SIGMOID_CHUNK: usize = 16384;
+const _: () = assert!(FOCAL_SIGMOID_CHUNK == SigmoidChunks::CHUNK);
 
 /// Parameters of the sigmoid functions ([`SigmoidFocal`]).
 #[repr(C)]
@@ -228,6 +241,55 @@ pub struct focal_error {
     pub num_classes: usize,
     /// The offending label (`FOCAL_LABEL_OUT_OF_RANGE`).
     pub label: i64,
+}
+
+/// The exact sum of the losses of some chunks of one call ([`Partial`]): 13 opaque words
+/// (52 bytes, alignment 4). All zero words are the partial of no chunk; it is copied by value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct focal_partial {
+    /// The sum and its flags, read only by the chunk functions and [`focal_partial_join`].
+    pub words: [u32; 13],
+}
+
+impl From<Partial> for focal_partial {
+    fn from(p: Partial) -> focal_partial {
+        focal_partial {
+            words: p.0.to_words(),
+        }
+    }
+}
+
+impl From<focal_partial> for Partial {
+    /// Any words are a partial: words no chunk function made give an unspecified loss.
+    fn from(p: focal_partial) -> Partial {
+        Partial(Exact::from_words(p.words))
+    }
+}
+
+/// A sigmoid call of a given length and reduction, to be computed in chunks
+/// ([`SigmoidChunks`]); made by [`focal_sigmoid_chunks`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct focal_sigmoid_plan {
+    /// The parameters, copied; every chunk function checks them again.
+    pub params: focal_sigmoid_params,
+    /// What the reduction divides the sum of the losses by (0: loss and gradient 0).
+    pub divisor: f32,
+}
+
+/// A row-major softmax call of given labels and reduction, to be computed in chunks of rows
+/// ([`SoftmaxChunks`]); made by the `focal_softmax_chunks_*` functions.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct focal_softmax_plan {
+    /// The parameters, copied; every chunk function checks them again. A per-class alpha
+    /// array is not copied: it must stay valid and unchanged while the plan is used.
+    pub params: focal_softmax_params,
+    /// The number of classes.
+    pub num_classes: usize,
+    /// What the reduction divides the sum of the losses by (0: loss and gradient 0).
+    pub divisor: f32,
 }
 
 impl focal_error {
@@ -469,20 +531,25 @@ fn range_of(s: &[impl Sized]) -> Option<(usize, usize)> {
     })
 }
 
-/// The reduced-loss out-pointer, required.
-fn out_loss_ptr(p: *mut f32) -> Result<*mut f32, Fail> {
+/// A required out-pointer (`arg` names it when it is NULL).
+fn required<T>(p: *mut T, arg: i32) -> Result<*mut T, Fail> {
     if p.is_null() {
-        Err(Fail::Null(FOCAL_ARG_OUT_LOSS))
+        Err(Fail::Null(arg))
     } else {
         Ok(p)
     }
 }
 
-/// Writes the loss.
+/// The reduced-loss out-pointer, required.
+fn out_loss_ptr(p: *mut f32) -> Result<*mut f32, Fail> {
+    required(p, FOCAL_ARG_OUT_LOSS)
+}
+
+/// Writes a result (the loss, a plan, a partial).
 ///
 /// # Safety
-/// `p` is valid for writing an `f32` (any alignment).
-unsafe fn put(p: *mut f32, v: f32) {
+/// `p` is valid for writing a `T` (any alignment).
+unsafe fn put<T>(p: *mut T, v: T) {
     // SAFETY: by the caller.
     unsafe { p.write_unaligned(v) }
 }
@@ -508,17 +575,27 @@ fn reduction_of(code: i32, normalizer: f32) -> Result<Reduction, Fail> {
     })
 }
 
-/// Reads a parameter struct.
+/// Reads a struct argument (parameters, a plan); `arg` names it when it is NULL.
 ///
 /// # Safety
 /// `p` is NULL or valid for reading a `T` (any alignment) whose fields may hold any bits.
-unsafe fn read_params<T>(p: *const T) -> Result<T, Fail> {
+unsafe fn read_struct<T>(p: *const T, arg: i32) -> Result<T, Fail> {
     if p.is_null() {
-        return Err(Fail::Null(FOCAL_ARG_PARAMS));
+        return Err(Fail::Null(arg));
     }
     // SAFETY: not NULL; the caller guarantees it is readable; every field of the parameter
-    // structs (integers, floats, a raw pointer) is valid for any bits.
+    // structs and plans (integers, floats, a raw pointer, structs of those) is valid for any
+    // bits.
     Ok(unsafe { p.read_unaligned() })
+}
+
+/// Reads a parameter struct.
+///
+/// # Safety
+/// As [`read_struct`].
+unsafe fn read_params<T>(p: *const T) -> Result<T, Fail> {
+    // SAFETY: by the caller.
+    unsafe { read_struct(p, FOCAL_ARG_PARAMS) }
 }
 
 fn sigmoid_of(p: &focal_sigmoid_params) -> Result<SigmoidFocal, Fail> {
@@ -573,6 +650,17 @@ unsafe fn softmax_of<'a>(
 ) -> Result<(SoftmaxFocal<'a>, Option<(usize, usize)>), Fail> {
     // SAFETY: by the caller.
     let p = unsafe { read_params(p) }?;
+    // SAFETY: by the caller.
+    unsafe { softmax_from(&p) }
+}
+
+/// [`softmax_of`] of a struct already read.
+///
+/// # Safety
+/// Its `class_alpha` as [`alpha_of`] requires for `'a`.
+unsafe fn softmax_from<'a>(
+    p: &focal_softmax_params,
+) -> Result<(SoftmaxFocal<'a>, Option<(usize, usize)>), Fail> {
     // SAFETY: by the caller.
     let alpha = unsafe { alpha_of(p.alpha_kind, p.alpha, p.class_alpha, p.class_alpha_len) }?;
     let ignore = (p.has_ignore_index != 0).then_some(p.ignore_index);
@@ -2442,6 +2530,868 @@ pub unsafe extern "C" fn focal_torchblocks_softmax_loss_and_grad_i64(
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Chunks: one call cut by the caller into chunks (its own threads, the second core of a
+// microcontroller), with the single call's bits. Plans and partials are plain structs.
+
+impl focal_sigmoid_plan {
+    /// The Rust plan, after checking the parameters (their codes first): the plan of an empty
+    /// call with these parameters, given this plan's divisor.
+    fn chunks(&self) -> Result<SigmoidChunks, Fail> {
+        let mut c = sigmoid_of(&self.params)?.chunks(0, Reduction::Sum)?;
+        c.div = self.divisor;
+        Ok(c)
+    }
+}
+
+impl focal_softmax_plan {
+    /// The Rust plan, after checking the parameters (their codes first) and the number of
+    /// classes: the plan of a call of no rows with these, given this plan's divisor. And the
+    /// range of its per-class alpha.
+    ///
+    /// # Safety
+    /// Its `class_alpha` as [`alpha_of`] requires for `'a`.
+    unsafe fn chunks<'a>(&self) -> Result<(SoftmaxChunks<'a>, Option<(usize, usize)>), Fail> {
+        // SAFETY: by the caller.
+        let (f, alpha) = unsafe { softmax_from(&self.params) }?;
+        let no_rows: &[u8] = &[];
+        let mut c = f.chunks(self.num_classes, no_rows, Reduction::Sum)?;
+        c.div = self.divisor;
+        Ok((c, alpha))
+    }
+}
+
+/// A softmax plan argument as the Rust plan, and the range of its per-class alpha.
+///
+/// # Safety
+/// As [`read_struct`], and its `class_alpha` as [`alpha_of`] requires for `'a`.
+unsafe fn softmax_plan<'a>(
+    p: *const focal_softmax_plan,
+) -> Result<(SoftmaxChunks<'a>, Option<(usize, usize)>), Fail> {
+    // SAFETY: by the caller.
+    unsafe { read_struct(p, FOCAL_ARG_PLAN)?.chunks() }
+}
+
+/// [`Partial::join`]: the partial of both partials' chunks (exact, so in any order).
+#[unsafe(no_mangle)]
+pub extern "C" fn focal_partial_join(a: focal_partial, b: focal_partial) -> focal_partial {
+    Partial::from(a).join(b.into()).into()
+}
+
+/// The reduced loss of a plan's joined partials, written to `*out_loss`.
+///
+/// # Safety
+/// `out_loss` and `err` are NULL or writable.
+unsafe fn chunks_finish<C>(
+    plan: Result<C, Fail>,
+    finish: fn(&C, Partial) -> f32,
+    all: focal_partial,
+    out_loss: *mut f32,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        let c = plan?;
+        let out = out_loss_ptr(out_loss)?;
+        // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+        unsafe { put(out, finish(&c, all.into())) };
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// [`SigmoidFocal::chunks`]: the plan of a call of `len` elements, written to `*out_plan`.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`: `params` is readable, `out_plan` writable, `err`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_sigmoid_chunks(
+    params: *const focal_sigmoid_params,
+    len: usize,
+    reduction: i32,
+    normalizer: f32,
+    out_plan: *mut focal_sigmoid_plan,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for `params`.
+        let p = unsafe { read_params(params) }?;
+        let f = sigmoid_of(&p)?;
+        let r = reduction_of(reduction, normalizer)?;
+        let out = required(out_plan, FOCAL_ARG_PLAN)?;
+        let c = f.chunks(len, r)?;
+        let plan = focal_sigmoid_plan {
+            params: p,
+            divisor: c.div,
+        };
+        // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+        unsafe { put(out, plan) };
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// A sigmoid chunk function's plan, logits and targets, checked in the documented order.
+///
+/// # Safety
+/// `plan` as [`read_struct`]; the logits and targets as [`input`] requires for `'a`.
+unsafe fn sigmoid_chunk<'a>(
+    plan: *const focal_sigmoid_plan,
+    logits: *const f32,
+    logits_len: usize,
+    targets: *const f32,
+    targets_len: usize,
+) -> Result<(SigmoidChunks, &'a [f32], &'a [f32]), Fail> {
+    // SAFETY: by the caller.
+    let c = unsafe { read_struct(plan, FOCAL_ARG_PLAN) }?.chunks()?;
+    // SAFETY: by the caller.
+    let x = unsafe { input(logits, logits_len, FOCAL_ARG_LOGITS) }?;
+    // SAFETY: by the caller.
+    let t = unsafe { input(targets, targets_len, FOCAL_ARG_TARGETS) }?;
+    Ok((c, x, t))
+}
+
+/// [`SigmoidChunks::loss`]: the partial of a chunk, written to `*out_partial`.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_sigmoid_chunk_loss(
+    plan: *const focal_sigmoid_plan,
+    logits: *const f32,
+    logits_len: usize,
+    targets: *const f32,
+    targets_len: usize,
+    targets_checked: i32,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for the plan and the inputs.
+        let (c, x, t) = unsafe { sigmoid_chunk(plan, logits, logits_len, targets, targets_len) }?;
+        let out = required(out_partial, FOCAL_ARG_PARTIAL)?;
+        let p = c.loss(x, targets_of(t, targets_checked)?)?;
+        // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+        unsafe { put(out, p.into()) };
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// [`SigmoidChunks::loss_and_grad`]: the partial of a chunk, and its part of the gradient of
+/// the reduced loss.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`; `grad` overlaps no input.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_sigmoid_chunk_loss_and_grad(
+    plan: *const focal_sigmoid_plan,
+    logits: *const f32,
+    logits_len: usize,
+    targets: *const f32,
+    targets_len: usize,
+    targets_checked: i32,
+    grad: *mut f32,
+    grad_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for the plan and the inputs.
+        let (c, x, t) = unsafe { sigmoid_chunk(plan, logits, logits_len, targets, targets_len) }?;
+        // SAFETY: the caller's contract for `grad`; overlap with the inputs is checked.
+        let g = unsafe { output(grad, grad_len, FOCAL_ARG_GRAD, &[range_of(x), range_of(t)]) }?;
+        let out = required(out_partial, FOCAL_ARG_PARTIAL)?;
+        let p = c.loss_and_grad(x, targets_of(t, targets_checked)?, g)?;
+        // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+        unsafe { put(out, p.into()) };
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// [`SigmoidChunks::grad`]: a chunk's part of the gradient of `upstream · reduced loss`.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`; `grad` overlaps no input.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_sigmoid_chunk_grad(
+    plan: *const focal_sigmoid_plan,
+    logits: *const f32,
+    logits_len: usize,
+    targets: *const f32,
+    targets_len: usize,
+    targets_checked: i32,
+    upstream: f32,
+    grad: *mut f32,
+    grad_len: usize,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for the plan and the inputs.
+        let (c, x, t) = unsafe { sigmoid_chunk(plan, logits, logits_len, targets, targets_len) }?;
+        // SAFETY: the caller's contract for `grad`; overlap with the inputs is checked.
+        let g = unsafe { output(grad, grad_len, FOCAL_ARG_GRAD, &[range_of(x), range_of(t)]) }?;
+        c.grad(x, targets_of(t, targets_checked)?, upstream, g)?;
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// [`SigmoidChunks::finish`]: the reduced loss of the whole call, from the join of all its
+/// chunks' partials, written to `*out_loss`.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_sigmoid_chunks_finish(
+    plan: *const focal_sigmoid_plan,
+    all: focal_partial,
+    out_loss: *mut f32,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the caller's contract for `plan`.
+    let c = unsafe { read_struct(plan, FOCAL_ARG_PLAN) }.and_then(|p| p.chunks());
+    // SAFETY: the caller's contract for `out_loss` and `err`.
+    unsafe { chunks_finish(c, SigmoidChunks::finish, all, out_loss, err) }
+}
+
+/// [`SoftmaxChunks::rows_per_chunk`]: every chunk but the last holds a multiple of this many
+/// rows; 0 if `plan` is NULL, or its params hold an unknown code or an invalid `class_alpha`
+/// buffer.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_rows_per_chunk(plan: *const focal_softmax_plan) -> usize {
+    // SAFETY: the caller's contract for `plan` and its `class_alpha`.
+    unsafe { softmax_plan(plan) }.map_or(0, |(c, _)| c.rows_per_chunk())
+}
+
+/// [`SoftmaxChunks::finish`]: the reduced loss of the whole call, from the join of all its
+/// chunks' partials, written to `*out_loss`.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunks_finish(
+    plan: *const focal_softmax_plan,
+    all: focal_partial,
+    out_loss: *mut f32,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the caller's contract for `plan` and its `class_alpha`.
+    let c = unsafe { softmax_plan(plan) }.map(|(c, _)| c);
+    // SAFETY: the caller's contract for `out_loss` and `err`.
+    unsafe { chunks_finish(c, SoftmaxChunks::finish, all, out_loss, err) }
+}
+
+/// # Safety
+/// The contract of `focal_softmax_chunks_*` in `include/focal_loss.h`.
+unsafe fn softmax_chunks<L: ClassIndex>(
+    params: *const focal_softmax_params,
+    num_classes: usize,
+    labels: *const L,
+    labels_len: usize,
+    reduction: i32,
+    normalizer: f32,
+    out_plan: *mut focal_softmax_plan,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for `params`.
+        let p = unsafe { read_params(params) }?;
+        // SAFETY: the caller's contract for its `class_alpha`.
+        let (f, _) = unsafe { softmax_from(&p) }?;
+        let r = reduction_of(reduction, normalizer)?;
+        // SAFETY: the caller's contract for `labels`.
+        let l = unsafe { input(labels, labels_len, FOCAL_ARG_LABELS) }?;
+        let out = required(out_plan, FOCAL_ARG_PLAN)?;
+        let c = f.chunks(num_classes, l, r)?;
+        let plan = focal_softmax_plan {
+            params: p,
+            num_classes,
+            divisor: c.div,
+        };
+        // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+        unsafe { put(out, plan) };
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// A softmax chunk function's plan, logits and labels, and the ranges of its inputs (the
+/// logits, the labels, the per-class alpha).
+type SoftmaxChunk<'a, L> = (
+    SoftmaxChunks<'a>,
+    &'a [f32],
+    &'a [L],
+    [Option<(usize, usize)>; 3],
+);
+
+/// A softmax chunk function's [`SoftmaxChunk`], checked in the documented order.
+///
+/// # Safety
+/// `plan` as [`softmax_plan`]; the logits and labels as [`input`] requires for `'a`.
+unsafe fn softmax_chunk<'a, L>(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const L,
+    labels_len: usize,
+) -> Result<SoftmaxChunk<'a, L>, Fail> {
+    // SAFETY: by the caller.
+    let (c, a) = unsafe { softmax_plan(plan) }?;
+    // SAFETY: by the caller.
+    let x = unsafe { input(logits, logits_len, FOCAL_ARG_LOGITS) }?;
+    // SAFETY: by the caller.
+    let l = unsafe { input(labels, labels_len, FOCAL_ARG_LABELS) }?;
+    Ok((c, x, l, [range_of(x), range_of(l), a]))
+}
+
+/// # Safety
+/// The contract of `focal_softmax_chunk_loss_*` in `include/focal_loss.h`.
+unsafe fn softmax_chunk_loss<L: ClassIndex>(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const L,
+    labels_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for the plan and the inputs.
+        let (c, x, l, _) = unsafe { softmax_chunk(plan, logits, logits_len, labels, labels_len) }?;
+        let out = required(out_partial, FOCAL_ARG_PARTIAL)?;
+        let p = c.loss(x, l)?;
+        // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+        unsafe { put(out, p.into()) };
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// # Safety
+/// The contract of `focal_softmax_chunk_loss_and_grad_*` in `include/focal_loss.h`.
+unsafe fn softmax_chunk_loss_and_grad<L: ClassIndex>(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const L,
+    labels_len: usize,
+    grad: *mut f32,
+    grad_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for the plan and the inputs.
+        let (c, x, l, ins) =
+            unsafe { softmax_chunk(plan, logits, logits_len, labels, labels_len) }?;
+        // SAFETY: the caller's contract for `grad`; overlap with the inputs is checked.
+        let g = unsafe { output(grad, grad_len, FOCAL_ARG_GRAD, &ins) }?;
+        let out = required(out_partial, FOCAL_ARG_PARTIAL)?;
+        let p = c.loss_and_grad(x, l, g)?;
+        // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+        unsafe { put(out, p.into()) };
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+/// # Safety
+/// The contract of `focal_softmax_chunk_grad_*` in `include/focal_loss.h`.
+unsafe fn softmax_chunk_grad<L: ClassIndex>(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const L,
+    labels_len: usize,
+    upstream: f32,
+    grad: *mut f32,
+    grad_len: usize,
+    err: *mut focal_error,
+) -> i32 {
+    let run = || {
+        // SAFETY: the caller's contract for the plan and the inputs.
+        let (c, x, l, ins) =
+            unsafe { softmax_chunk(plan, logits, logits_len, labels, labels_len) }?;
+        // SAFETY: the caller's contract for `grad`; overlap with the inputs is checked.
+        let g = unsafe { output(grad, grad_len, FOCAL_ARG_GRAD, &ins) }?;
+        c.grad(x, l, upstream, g)?;
+        Ok(())
+    };
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(run(), err) }
+}
+
+// The exported per-label-width chunk functions: thin wrappers over the generic ones above.
+
+/// [`SoftmaxFocal::chunks`] with `uint8_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunks_u8(
+    params: *const focal_softmax_params,
+    num_classes: usize,
+    labels: *const u8,
+    labels_len: usize,
+    reduction: i32,
+    normalizer: f32,
+    out_plan: *mut focal_softmax_plan,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunks(
+            params,
+            num_classes,
+            labels,
+            labels_len,
+            reduction,
+            normalizer,
+            out_plan,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxFocal::chunks`] with `uint16_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunks_u16(
+    params: *const focal_softmax_params,
+    num_classes: usize,
+    labels: *const u16,
+    labels_len: usize,
+    reduction: i32,
+    normalizer: f32,
+    out_plan: *mut focal_softmax_plan,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunks(
+            params,
+            num_classes,
+            labels,
+            labels_len,
+            reduction,
+            normalizer,
+            out_plan,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxFocal::chunks`] with `int32_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunks_i32(
+    params: *const focal_softmax_params,
+    num_classes: usize,
+    labels: *const i32,
+    labels_len: usize,
+    reduction: i32,
+    normalizer: f32,
+    out_plan: *mut focal_softmax_plan,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunks(
+            params,
+            num_classes,
+            labels,
+            labels_len,
+            reduction,
+            normalizer,
+            out_plan,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxFocal::chunks`] with `int64_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunks_i64(
+    params: *const focal_softmax_params,
+    num_classes: usize,
+    labels: *const i64,
+    labels_len: usize,
+    reduction: i32,
+    normalizer: f32,
+    out_plan: *mut focal_softmax_plan,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunks(
+            params,
+            num_classes,
+            labels,
+            labels_len,
+            reduction,
+            normalizer,
+            out_plan,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss`] with `uint8_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_u8(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const u8,
+    labels_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss`] with `uint16_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_u16(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const u16,
+    labels_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss`] with `int32_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_i32(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const i32,
+    labels_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss`] with `int64_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_i64(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const i64,
+    labels_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss_and_grad`] with `uint8_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_and_grad_u8(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const u8,
+    labels_len: usize,
+    grad: *mut f32,
+    grad_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss_and_grad(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            grad,
+            grad_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss_and_grad`] with `uint16_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_and_grad_u16(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const u16,
+    labels_len: usize,
+    grad: *mut f32,
+    grad_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss_and_grad(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            grad,
+            grad_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss_and_grad`] with `int32_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_and_grad_i32(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const i32,
+    labels_len: usize,
+    grad: *mut f32,
+    grad_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss_and_grad(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            grad,
+            grad_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::loss_and_grad`] with `int64_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_loss_and_grad_i64(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const i64,
+    labels_len: usize,
+    grad: *mut f32,
+    grad_len: usize,
+    out_partial: *mut focal_partial,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_loss_and_grad(
+            plan,
+            logits,
+            logits_len,
+            labels,
+            labels_len,
+            grad,
+            grad_len,
+            out_partial,
+            err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::grad`] with `uint8_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_grad_u8(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const u8,
+    labels_len: usize,
+    upstream: f32,
+    grad: *mut f32,
+    grad_len: usize,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_grad(
+            plan, logits, logits_len, labels, labels_len, upstream, grad, grad_len, err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::grad`] with `uint16_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_grad_u16(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const u16,
+    labels_len: usize,
+    upstream: f32,
+    grad: *mut f32,
+    grad_len: usize,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_grad(
+            plan, logits, logits_len, labels, labels_len, upstream, grad, grad_len, err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::grad`] with `int32_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_grad_i32(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const i32,
+    labels_len: usize,
+    upstream: f32,
+    grad: *mut f32,
+    grad_len: usize,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_grad(
+            plan, logits, logits_len, labels, labels_len, upstream, grad, grad_len, err,
+        )
+    }
+}
+
+/// [`SoftmaxChunks::grad`] with `int64_t` labels.
+///
+/// # Safety
+/// As documented in `include/focal_loss.h`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focal_softmax_chunk_grad_i64(
+    plan: *const focal_softmax_plan,
+    logits: *const f32,
+    logits_len: usize,
+    labels: *const i64,
+    labels_len: usize,
+    upstream: f32,
+    grad: *mut f32,
+    grad_len: usize,
+    err: *mut focal_error,
+) -> i32 {
+    // SAFETY: the same contract, forwarded.
+    unsafe {
+        softmax_chunk_grad(
+            plan, logits, logits_len, labels, labels_len, upstream, grad, grad_len, err,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2480,6 +3430,27 @@ mod tests {
             .ok()
             .unwrap();
         assert_eq!(m, FocalLoss::default());
+    }
+
+    #[test]
+    fn partials_cross_the_boundary_unchanged() {
+        assert_eq!(
+            focal_partial::from(Partial::EMPTY),
+            focal_partial::default()
+        );
+        let plan = SigmoidFocal::torchvision()
+            .chunks(3, Reduction::Sum)
+            .unwrap();
+        // An infinite loss: the flags cross too.
+        let (x, t) = ([2.0f32, -1.0, f32::INFINITY], [1.0f32, 0.0, 0.0]);
+        for p in [plan.loss(&x[..2], &t[..2]), plan.loss(&x, &t)] {
+            let p = p.unwrap();
+            assert_eq!(Partial::from(focal_partial::from(p)), p);
+        }
+        // Flags that no partial has read as a NaN.
+        let mut w = focal_partial::default();
+        w.words[12] = 8;
+        assert!(plan.finish(w.into()).is_nan());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::targets::Targets;
 /// 52 bytes, `Copy`, no allocation: a partial can be returned from a thread or sent through
 /// a queue as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Partial(Exact);
+pub struct Partial(pub(crate) Exact);
 
 impl Partial {
     /// The partial of no chunk.
@@ -90,7 +90,7 @@ impl Default for Partial {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SigmoidChunks {
     focal: SigmoidFocal,
-    div: f32,
+    pub(crate) div: f32,
 }
 
 impl SigmoidFocal {
@@ -170,7 +170,7 @@ impl SigmoidChunks {
 pub struct SoftmaxChunks<'a> {
     focal: SoftmaxFocal<'a>,
     num_classes: usize,
-    div: f32,
+    pub(crate) div: f32,
 }
 
 impl<'a> SoftmaxFocal<'a> {

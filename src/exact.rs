@@ -207,6 +207,37 @@ impl Exact {
         rest.add(-hi);
         Total::from_parts(hi, rest.round())
     }
+
+    /// The words of the C ABI's partial (`focal_partial`): `w`, then the flags. [`ZERO`]
+    /// is all zero words.
+    ///
+    /// [`ZERO`]: Self::ZERO
+    #[cfg(feature = "capi")]
+    pub(crate) fn to_words(self) -> [u32; WORDS + 1] {
+        let mut out = [0; WORDS + 1];
+        for (o, &w) in out.iter_mut().zip(&self.w) {
+            *o = w;
+        }
+        let [.., flags] = &mut out;
+        *flags = u32::from(self.special);
+        out
+    }
+
+    /// The sum [`to_words`](Self::to_words) gave. Any words are a sum; flags that no sum has
+    /// (the words were not made by `to_words`) read as a NaN.
+    #[cfg(feature = "capi")]
+    pub(crate) fn from_words(words: [u32; WORDS + 1]) -> Exact {
+        let mut e = Exact::ZERO;
+        for (w, &v) in e.w.iter_mut().zip(&words) {
+            *w = v;
+        }
+        let [.., flags] = words;
+        e.special = match u8::try_from(flags) {
+            Ok(f) if f <= POS_INF | NEG_INF | NAN => f,
+            _ => NAN,
+        };
+        e
+    }
 }
 
 #[cfg(test)]

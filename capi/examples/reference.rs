@@ -13,8 +13,8 @@ use std::fmt::Write;
 use focal_loss::capi::*;
 use focal_loss::compat::torchblocks::{BinaryFocalLoss, FocalLoss};
 use focal_loss::{
-    Alpha, Backend, ClassIndex, FocalError, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal,
-    Targets,
+    Alpha, Backend, ClassIndex, FocalError, Partial, Reduction, SigmoidChunks, SigmoidFocal,
+    SigmoidForm, SoftmaxChunks, SoftmaxFocal, Targets,
 };
 
 const N: usize = 37;
@@ -226,6 +226,12 @@ fn layouts() {
         num_classes,
         label
     );
+    size!(focal_partial);
+    field!(focal_partial, words);
+    size!(focal_sigmoid_plan);
+    field!(focal_sigmoid_plan, params, divisor);
+    size!(focal_softmax_plan);
+    field!(focal_softmax_plan, params, num_classes, divisor);
 }
 
 fn sigmoid(d: &Data, backend: Option<Backend>) {
@@ -425,6 +431,181 @@ fn torchblocks(d: &Data) {
     }
 }
 
+/// 32-bit FNV-1a over the floats' bits, low byte first, as the C test hashes a long
+/// gradient.
+fn hash(v: &[f32]) -> String {
+    let h = v
+        .iter()
+        .flat_map(|x| x.to_bits().to_le_bytes())
+        .fold(2_166_136_261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16_777_619)
+        });
+    format!("{h:08x}")
+}
+
+/// The C test's chunk data: sigmoid logits and targets of 3 blocks and 5, and the labels of
+/// softmax rows over the first logits (every 7th row from row 3 ignored).
+struct Big {
+    x: Vec<f32>,
+    t: Vec<f32>,
+    lab: Vec<Option<i64>>,
+}
+
+const BROWS: usize = 3271;
+
+fn big() -> Big {
+    let mut r = Rng(0x2545_f491);
+    let n = 3 * SigmoidChunks::CHUNK + 5;
+    let (mut x, mut t) = (vec![0.0; n], vec![0.0; n]);
+    for i in 0..n {
+        x[i] = r.logit();
+        t[i] = match i % 3 {
+            0 => 1.0,
+            1 => 0.0,
+            _ => r.unit(),
+        };
+    }
+    let lab = (0..BROWS)
+        .map(|i| {
+            let v = i64::from(r.next() % C as u32);
+            (i % 7 != 3).then_some(v)
+        })
+        .collect();
+    Big { x, t, lab }
+}
+
+/// One call of `n` logits cut at logit `cut`, the second chunk run first: prints the
+/// `loss_and_grad`, `loss` and `grad` lines of `name` and `rn` (the reduction). `lg`, `loss`
+/// and `grad` run a plan's method on the first (`false`) or the second (`true`) chunk.
+fn two_chunks(
+    (name, rn): (&str, &str),
+    (n, cut, upstream): (usize, usize, f32),
+    lg: impl Fn(bool, &mut [f32]) -> Result<Partial, FocalError>,
+    loss: impl Fn(bool) -> Result<Partial, FocalError>,
+    grad: impl Fn(bool, f32, &mut [f32]) -> Result<(), FocalError>,
+    finish: impl Fn(Partial) -> f32,
+) {
+    let mut g = vec![0.0; n];
+    let (g0, g1) = g.split_at_mut(cut);
+    let p1 = lg(true, g1).unwrap();
+    let p0 = lg(false, g0).unwrap();
+    let l = finish(p0.join(p1));
+    println!("{name}.loss_and_grad.{rn}: {} {}", hex(l), hash(&g));
+    let (p0, p1) = (loss(false).unwrap(), loss(true).unwrap());
+    println!("{name}.loss.{rn}: {}", hex(finish(p1.join(p0))));
+    let (g0, g1) = g.split_at_mut(cut);
+    grad(true, upstream, g1).unwrap();
+    grad(false, upstream, g0).unwrap();
+    println!("{name}.grad.{rn}: {}", hash(&g));
+}
+
+/// One sigmoid call cut after two blocks.
+fn sigmoid_chunks(b: &Big, f: SigmoidFocal, nm: &str, rn: &str, r: Reduction) {
+    let (x, t, n) = (&b.x[..], &b.t[..], b.x.len());
+    let cut = 2 * SigmoidChunks::CHUNK;
+    let plan = f.chunks(n, r).unwrap();
+    let at = |second: bool| if second { cut..n } else { 0..cut };
+    two_chunks(
+        (&format!("chunks.sigmoid.{nm}"), rn),
+        (n, cut, 0.75),
+        |s, g| plan.loss_and_grad(&x[at(s)], &t[at(s)], g),
+        |s| plan.loss(&x[at(s)], &t[at(s)]),
+        |s, u, g| plan.grad(&x[at(s)], &t[at(s)], u, g),
+        |p| plan.finish(p),
+    );
+}
+
+/// One softmax call (per-class alpha, ignored rows, MeanValid) cut after one chunk of rows.
+fn softmax_chunks<L: ClassIndex>(
+    b: &Big,
+    backend: Option<Backend>,
+    wn: &str,
+    ign: i64,
+    ign_l: L,
+    conv: fn(i64) -> L,
+) {
+    let lab: Vec<L> = b.lab.iter().map(|v| v.map_or(ign_l, conv)).collect();
+    let mut f = SoftmaxFocal::new()
+        .alpha(Alpha::PerClass(&CLASS_ALPHA))
+        .ignore_index(Some(ign));
+    if let Some(bk) = backend {
+        f = f.backend(bk);
+    }
+    let plan: SoftmaxChunks<'_> = f.chunks(C, &lab, Reduction::MeanValid).unwrap();
+    let rows = plan.rows_per_chunk();
+    if wn == "u8" {
+        println!("chunks.softmax.rows_per_chunk: {rows}");
+    }
+    let x = &b.x[..BROWS * C];
+    let at = |second: bool| if second { rows..BROWS } else { 0..rows };
+    let xs = |s: bool| &x[at(s).start * C..at(s).end * C];
+    two_chunks(
+        (&format!("chunks.softmax.pc.{wn}"), "meanvalid"),
+        (x.len(), rows * C, 0.5),
+        |s, g| plan.loss_and_grad(xs(s), &lab[at(s)], g),
+        |s| plan.loss(xs(s), &lab[at(s)]),
+        |s, u, g| plan.grad(xs(s), &lab[at(s)], u, g),
+        |p| plan.finish(p),
+    );
+}
+
+fn chunks(backend: Option<Backend>) {
+    let b = big();
+    let with = |f: SigmoidFocal| match backend {
+        Some(bk) => f.backend(bk),
+        None => f,
+    };
+    let tv = with(SigmoidFocal::torchvision());
+    sigmoid_chunks(&b, tv, "tv", "mean", Reduction::Mean);
+    let g25 = with(SigmoidFocal::new().alpha(Some(0.75)).gamma(2.5));
+    sigmoid_chunks(&b, g25, "g25", "sum", Reduction::Sum);
+    softmax_chunks(&b, backend, "u8", 255, 255u8, |v| v as u8);
+    softmax_chunks(&b, backend, "u16", 65535, 65535u16, |v| v as u16);
+    softmax_chunks(&b, backend, "i32", -100, -100i32, |v| v as i32);
+    softmax_chunks(&b, backend, "i64", -100, -100i64, |v| v);
+
+    // The library's errors, as the C test's chunk_errors prints them.
+    let (x, t) = (&b.x[..], &b.t[..]);
+    let mut g = [0.0f32; 32];
+    let plan = tv.chunks(N, Reduction::Mean).unwrap();
+    expect_err("chunks.length.targets", plan.loss(&x[..10], &t[..9]));
+    expect_err(
+        "chunks.length.grad",
+        plan.loss_and_grad(&x[..10], &t[..10], &mut g[..11]),
+    );
+    expect_err(
+        "chunks.length.grad_only",
+        plan.grad(&x[..10], &t[..10], 1.0, &mut g[..9]),
+    );
+    let mut lab: Vec<i64> = b.lab.iter().map(|v| v.unwrap_or(-100)).collect();
+    let mut f = SoftmaxFocal::new()
+        .alpha(Alpha::PerClass(&CLASS_ALPHA))
+        .ignore_index(Some(-100));
+    if let Some(bk) = backend {
+        f = f.backend(bk);
+    }
+    let mplan = f.chunks(C, &lab, Reduction::MeanValid).unwrap();
+    expect_err("chunks.length.labels", mplan.loss(&x[..4 * C], &lab[..3]));
+    expect_err(
+        "chunks.num_classes",
+        mplan.loss_and_grad(&x[..4 * C + 1], &lab[..4], &mut g[..4 * C + 1]),
+    );
+    expect_err(
+        "chunks.plan.gamma",
+        tv.gamma(-1.0).chunks(N, Reduction::Mean),
+    );
+    expect_err(
+        "chunks.plan.normalizer",
+        tv.chunks(N, Reduction::Normalize(0.0)),
+    );
+    lab[9] = C as i64;
+    expect_err("chunks.plan.label", f.chunks(C, &lab, Reduction::MeanValid));
+    expect_err(
+        "chunks.label",
+        mplan.loss_and_grad(&x[7 * C..11 * C], &lab[7..11], &mut g[..4 * C]),
+    );
+}
+
 fn errors(d: &Data, backend: Option<Backend>) {
     let with = |f: SigmoidFocal| match backend {
         Some(b) => f.backend(b),
@@ -619,5 +800,6 @@ fn main() {
     sigmoid(&d, backend);
     softmax(&d, backend);
     torchblocks(&d);
+    chunks(backend);
     errors(&d, backend);
 }

@@ -23,12 +23,13 @@ def norm_type(t):
 
 
 def split_decl(d):
-    """'const float *logits' -> ('const float*', 'logits')."""
+    """'const float *logits' -> ('const float*', 'logits'); 'uint32_t words[13]' ->
+    ('uint32_t[13]', 'words')."""
     d = " ".join(d.split())
-    m = re.match(r"^(.*?)([A-Za-z_]\w*)$", d)
+    m = re.match(r"^(.*?)([A-Za-z_]\w*)\s*((?:\[\s*\w+\s*\])*)$", d)
     if not m:
         raise ValueError("cannot parse declaration %r" % d)
-    return norm_type(m.group(1)), m.group(2)
+    return norm_type(m.group(1)) + m.group(3).replace(" ", ""), m.group(2)
 
 
 def parse(path):

@@ -76,6 +76,7 @@ plant() {
 plant "parameter type" '/^int32_t focal_sigmoid_loss\(/,/;/ s/const float \*targets, size_t targets_len/const float *targets, uint32_t targets_len/'
 plant "struct field order" '/int32_t code;/{h;d};/float value;/{G}'
 plant "struct field type" 's/^    int64_t label; /    int32_t label; /'
+plant "array length" 's/^    uint32_t words\[13\];/    uint32_t words[12];/'
 plant "constant value" 's/FOCAL_OVERLAP = 15/FOCAL_OVERLAP = 17/'
 plant "missing function" '/^int32_t focal_backend_available\(int32_t backend\);/d'
 plant "return type" 's/^int32_t focal_backend_detect\(void\);/int64_t focal_backend_detect(void);/'

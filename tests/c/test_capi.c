@@ -60,15 +60,18 @@ static uint32_t bits(float f) {
 
 static int is_nan(float f) { return f != f; }
 
-static void put_f(float f) {
+static void put_x(uint32_t u) {
     static const char hex[] = "0123456789abcdef";
-    uint32_t u = bits(f);
     int i;
+    for (i = 7; i >= 0 && len + 1 < sizeof line; i--) line[len++] = hex[(u >> (4 * i)) & 15];
+}
+
+static void put_f(float f) {
     if (is_nan(f)) {
         put_s("nan");
         return;
     }
-    for (i = 7; i >= 0 && len + 1 < sizeof line; i--) line[len++] = hex[(u >> (4 * i)) & 15];
+    put_x(bits(f));
 }
 
 static void start(const char *a, const char *b, const char *c, const char *d) {
@@ -578,6 +581,341 @@ static void torchblocks_results(void) {
     }
 }
 
+/* ---- chunks: one call cut in two, the partials joined in both orders ---------------------- */
+
+/* Sigmoid: three blocks and a tail, cut after two blocks. Softmax: the first SN logits as
+   BROWS rows of C classes, cut after one chunk of rows (3264 for C = 5). Also on the
+   firmware: about 0.8 MiB of the 4 MiB of RAM of the QEMU board. */
+#define SN (3 * FOCAL_SIGMOID_CHUNK + 5)
+#define SCUT (2 * FOCAL_SIGMOID_CHUNK)
+#define BROWS 3271
+#define BNL (BROWS * C)
+static float bx[SN], bt[SN], bg[SN], bg2[SN];
+static uint8_t b8[BROWS];
+static uint16_t b16[BROWS];
+static int32_t b32[BROWS];
+static int64_t b64[BROWS];
+
+/* The big labels of width w from row r on. */
+static const void *blab(int w, size_t r) {
+    switch (w) {
+    case W_U8: return b8 + r;
+    case W_U16: return b16 + r;
+    case W_I32: return b32 + r;
+    default: return b64 + r;
+    }
+}
+
+/* 32-bit FNV-1a over the floats' bits, low byte first: a gradient too long for a line,
+   compared with reference.rs. */
+static uint32_t hash(const float *v, size_t n) {
+    uint32_t h = 2166136261u;
+    size_t i;
+    int k;
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 32; k += 8) h = (h ^ ((bits(v[i]) >> k) & 0xffu)) * 16777619u;
+    return h;
+}
+
+static int32_t smx_chunks(int w, const focal_softmax_params *p, size_t nc, const void *lab,
+                          size_t nlab, int32_t r, float d, focal_softmax_plan *out,
+                          focal_error *e) {
+    switch (w) {
+    case W_U8: return focal_softmax_chunks_u8(p, nc, (const uint8_t *)lab, nlab, r, d, out, e);
+    case W_U16: return focal_softmax_chunks_u16(p, nc, (const uint16_t *)lab, nlab, r, d, out, e);
+    case W_I32: return focal_softmax_chunks_i32(p, nc, (const int32_t *)lab, nlab, r, d, out, e);
+    default: return focal_softmax_chunks_i64(p, nc, (const int64_t *)lab, nlab, r, d, out, e);
+    }
+}
+
+static int32_t smx_chunk_loss(int w, const focal_softmax_plan *p, const float *x, size_t n,
+                              const void *lab, size_t nlab, focal_partial *out, focal_error *e) {
+    switch (w) {
+    case W_U8: return focal_softmax_chunk_loss_u8(p, x, n, (const uint8_t *)lab, nlab, out, e);
+    case W_U16: return focal_softmax_chunk_loss_u16(p, x, n, (const uint16_t *)lab, nlab, out, e);
+    case W_I32: return focal_softmax_chunk_loss_i32(p, x, n, (const int32_t *)lab, nlab, out, e);
+    default: return focal_softmax_chunk_loss_i64(p, x, n, (const int64_t *)lab, nlab, out, e);
+    }
+}
+
+static int32_t smx_chunk_lg(int w, const focal_softmax_plan *p, const float *x, size_t n,
+                            const void *lab, size_t nlab, float *g, size_t ng,
+                            focal_partial *out, focal_error *e) {
+    switch (w) {
+    case W_U8: return focal_softmax_chunk_loss_and_grad_u8(p, x, n, (const uint8_t *)lab, nlab, g, ng, out, e);
+    case W_U16: return focal_softmax_chunk_loss_and_grad_u16(p, x, n, (const uint16_t *)lab, nlab, g, ng, out, e);
+    case W_I32: return focal_softmax_chunk_loss_and_grad_i32(p, x, n, (const int32_t *)lab, nlab, g, ng, out, e);
+    default: return focal_softmax_chunk_loss_and_grad_i64(p, x, n, (const int64_t *)lab, nlab, g, ng, out, e);
+    }
+}
+
+static int32_t smx_chunk_grad(int w, const focal_softmax_plan *p, const float *x, size_t n,
+                              const void *lab, size_t nlab, float up, float *g, size_t ng,
+                              focal_error *e) {
+    switch (w) {
+    case W_U8: return focal_softmax_chunk_grad_u8(p, x, n, (const uint8_t *)lab, nlab, up, g, ng, e);
+    case W_U16: return focal_softmax_chunk_grad_u16(p, x, n, (const uint16_t *)lab, nlab, up, g, ng, e);
+    case W_I32: return focal_softmax_chunk_grad_i32(p, x, n, (const int32_t *)lab, nlab, up, g, ng, e);
+    default: return focal_softmax_chunk_grad_i64(p, x, n, (const int64_t *)lab, nlab, up, g, ng, e);
+    }
+}
+
+static int same_words(const focal_partial *a, const focal_partial *b) {
+    size_t i;
+    for (i = 0; i < COUNT(a->words); i++)
+        if (a->words[i] != b->words[i]) return 0;
+    return 1;
+}
+
+/* a joined with b, after checking that b joined with a is the same partial. */
+static focal_partial join2(focal_partial a, focal_partial b, const char *what) {
+    focal_partial ab = focal_partial_join(a, b), ba = focal_partial_join(b, a);
+    check(same_words(&ab, &ba), what, "the order of the joins changed the partial");
+    return ab;
+}
+
+/* A chunked loss against the single call's: the same bits on the SIMD backends and for one
+   chunk; on the scalar backend, which sums a call in one pass, within 1e-6 relative. */
+static void same_loss(float chunked, float single, int one_chunk, const char *what) {
+    int32_t b = backend == FOCAL_BACKEND_AUTO ? focal_backend_detect() : backend;
+    float d = chunked - single, m = single < 0 ? -single : single;
+    if (b != FOCAL_BACKEND_SCALAR || one_chunk) {
+        check(bits(chunked) == bits(single), what, "loss bits differ from the single call's");
+    } else {
+        check((d < 0 ? -d : d) <= 1e-6f * m, what, "loss beyond 1e-6 of the single call's");
+    }
+}
+
+static void sigmoid_chunks(const struct sig_cfg *cfg, const struct red *rd) {
+    focal_sigmoid_params p = sig_params(cfg);
+    focal_sigmoid_plan plan;
+    focal_partial a, b, all;
+    float single, l;
+    const size_t n2 = SN - SCUT;
+    ok_status(focal_sigmoid_chunks(&p, SN, rd->code, rd->normalizer, &plan, &err), "sigmoid plan");
+
+    ok_status(focal_sigmoid_loss_and_grad(&p, bx, SN, bt, SN, 0, rd->code, rd->normalizer, bg, SN, &single, &err), "sigmoid single lg");
+    fill(bg2, SN);
+    /* The second chunk first: chunks run in any order. */
+    ok_status(focal_sigmoid_chunk_loss_and_grad(&plan, bx + SCUT, n2, bt + SCUT, n2, 0, bg2 + SCUT, n2, &b, &err), "sigmoid chunk lg");
+    ok_status(focal_sigmoid_chunk_loss_and_grad(&plan, bx, SCUT, bt, SCUT, 0, bg2, SCUT, &a, &err), "sigmoid chunk lg");
+    all = join2(a, b, "sigmoid chunk lg");
+    ok_status(focal_sigmoid_chunks_finish(&plan, all, &l, &err), "sigmoid finish");
+    same_loss(l, single, 0, "sigmoid chunk lg");
+    check(same_bits(bg2, bg, SN), "sigmoid chunk lg", "gradient bits differ from the single call's");
+    start("chunks.sigmoid", cfg->name, "loss_and_grad", rd->name); put_s(" "); put_f(l); put_s(" "); put_x(hash(bg2, SN)); end();
+
+    ok_status(focal_sigmoid_loss(&p, bx, SN, bt, SN, 0, rd->code, rd->normalizer, &single, &err), "sigmoid single loss");
+    ok_status(focal_check_targets(bt, SN, &err), "check big targets");
+    ok_status(focal_sigmoid_chunk_loss(&plan, bx, SCUT, bt, SCUT, 1, &a, &err), "sigmoid chunk loss");
+    ok_status(focal_sigmoid_chunk_loss(&plan, bx + SCUT, n2, bt + SCUT, n2, 1, &b, &err), "sigmoid chunk loss");
+    ok_status(focal_sigmoid_chunks_finish(&plan, join2(b, a, "sigmoid chunk loss"), &l, &err), "sigmoid finish");
+    same_loss(l, single, 0, "sigmoid chunk loss");
+    start("chunks.sigmoid", cfg->name, "loss", rd->name); put_s(" "); put_f(l); end();
+    /* The whole call as one chunk, joined with the empty partial {0}: the single call's bits
+       on every backend. */
+    {
+        focal_partial none = {0};
+        ok_status(focal_sigmoid_chunk_loss(&plan, bx, SN, bt, SN, 0, &a, &err), "sigmoid one chunk");
+        ok_status(focal_sigmoid_chunks_finish(&plan, join2(none, a, "one chunk"), &l, &err), "sigmoid finish");
+        same_loss(l, single, 1, "sigmoid one chunk");
+    }
+
+    ok_status(focal_sigmoid_grad(&p, bx, SN, bt, SN, 0, rd->code, rd->normalizer, 0.75f, bg, SN, &err), "sigmoid single grad");
+    fill(bg2, SN);
+    ok_status(focal_sigmoid_chunk_grad(&plan, bx + SCUT, n2, bt + SCUT, n2, 0, 0.75f, bg2 + SCUT, n2, &err), "sigmoid chunk grad");
+    ok_status(focal_sigmoid_chunk_grad(&plan, bx, SCUT, bt, SCUT, 0, 0.75f, bg2, SCUT, &err), "sigmoid chunk grad");
+    check(same_bits(bg2, bg, SN), "sigmoid chunk grad", "gradient bits differ from the single call's");
+    start("chunks.sigmoid", cfg->name, "grad", rd->name); put_s(" "); put_x(hash(bg2, SN)); end();
+}
+
+static void softmax_chunks(int w) {
+    focal_softmax_params p = smx_params(&smx_cfgs[2], w); /* per-class alpha, ignored rows */
+    focal_softmax_plan plan;
+    focal_partial a, b;
+    float single, l;
+    size_t rows, cut;
+    char name[16];
+    name[0] = 'p', name[1] = 'c', name[2] = '.', name[3] = 0;
+    for (rows = 0; width_name[w][rows]; rows++) name[3 + rows] = width_name[w][rows];
+    name[3 + rows] = 0;
+    ok_status(smx_chunks(w, &p, C, blab(w, 0), BROWS, FOCAL_REDUCTION_MEAN_VALID, 0, &plan, &err), "softmax plan");
+    rows = focal_softmax_rows_per_chunk(&plan);
+    if (w == W_U8) { start("chunks.softmax", "rows_per_chunk", 0, 0); put_s(" "); put_u(rows); end(); }
+    check(rows > 0 && rows < BROWS, "softmax rows per chunk", "outside (0, BROWS)");
+    if (!(rows > 0 && rows < BROWS)) return;
+    cut = rows * C;
+
+    ok_status(smx_lg(w, &p, bx, BNL, C, blab(w, 0), BROWS, FOCAL_REDUCTION_MEAN_VALID, 0, bg, BNL, &single, &err), "softmax single lg");
+    fill(bg2, BNL);
+    ok_status(smx_chunk_lg(w, &plan, bx + cut, BNL - cut, blab(w, rows), BROWS - rows, bg2 + cut, BNL - cut, &b, &err), "softmax chunk lg");
+    ok_status(smx_chunk_lg(w, &plan, bx, cut, blab(w, 0), rows, bg2, cut, &a, &err), "softmax chunk lg");
+    ok_status(focal_softmax_chunks_finish(&plan, join2(a, b, "softmax chunk lg"), &l, &err), "softmax finish");
+    same_loss(l, single, 0, "softmax chunk lg");
+    check(same_bits(bg2, bg, BNL), "softmax chunk lg", "gradient bits differ from the single call's");
+    start("chunks.softmax", name, "loss_and_grad", "meanvalid"); put_s(" "); put_f(l); put_s(" "); put_x(hash(bg2, BNL)); end();
+
+    ok_status(smx_loss(w, &p, bx, BNL, C, blab(w, 0), BROWS, FOCAL_REDUCTION_MEAN_VALID, 0, &single, &err), "softmax single loss");
+    ok_status(smx_chunk_loss(w, &plan, bx, cut, blab(w, 0), rows, &a, &err), "softmax chunk loss");
+    ok_status(smx_chunk_loss(w, &plan, bx + cut, BNL - cut, blab(w, rows), BROWS - rows, &b, &err), "softmax chunk loss");
+    ok_status(focal_softmax_chunks_finish(&plan, join2(b, a, "softmax chunk loss"), &l, &err), "softmax finish");
+    same_loss(l, single, 0, "softmax chunk loss");
+    start("chunks.softmax", name, "loss", "meanvalid"); put_s(" "); put_f(l); end();
+
+    ok_status(smx_grad(w, &p, bx, BNL, C, blab(w, 0), BROWS, FOCAL_REDUCTION_MEAN_VALID, 0, 0.5f, bg, BNL, &err), "softmax single grad");
+    fill(bg2, BNL);
+    ok_status(smx_chunk_grad(w, &plan, bx + cut, BNL - cut, blab(w, rows), BROWS - rows, 0.5f, bg2 + cut, BNL - cut, &err), "softmax chunk grad");
+    ok_status(smx_chunk_grad(w, &plan, bx, cut, blab(w, 0), rows, 0.5f, bg2, cut, &err), "softmax chunk grad");
+    check(same_bits(bg2, bg, BNL), "softmax chunk grad", "gradient bits differ from the single call's");
+    start("chunks.softmax", name, "grad", "meanvalid"); put_s(" "); put_x(hash(bg2, BNL)); end();
+}
+
+/* After a chunk call that must fail: as expect_err, and *p (filled with 0xa5 words before)
+   not written. */
+static void expect_chunk_err(int32_t s, int32_t status, int32_t arg, const focal_partial *p,
+                             const char *what) {
+    size_t i;
+    expect_err(s, status, arg, buf, COUNT(buf), what);
+    for (i = 0; i < COUNT(p->words); i++) check(p->words[i] == 0xa5a5a5a5u, what, "the partial was written");
+}
+
+static void chunk_errors(void) {
+    focal_sigmoid_params sp = sig_params(&sig_cfgs[0]);
+    focal_softmax_params mp = smx_params(&smx_cfgs[2], W_I64);
+    focal_sigmoid_plan splan, bad;
+    focal_softmax_plan mplan, mbad;
+    focal_partial part;
+    size_t i;
+    for (i = 0; i < COUNT(part.words); i++) part.words[i] = 0xa5a5a5a5u;
+    ok_status(focal_sigmoid_chunks(&sp, N, FOCAL_REDUCTION_MEAN, 0, &splan, &err), "sigmoid plan");
+    ok_status(focal_softmax_chunks_i64(&mp, C, b64, BROWS, FOCAL_REDUCTION_MEAN_VALID, 0, &mplan, &err), "softmax plan");
+
+    /* The library's errors, printed for the Rust comparison. */
+    reset();
+    expect_chunk_err(focal_sigmoid_chunk_loss(&splan, bx, 10, bt, 9, 0, &part, &err), FOCAL_LENGTH_MISMATCH, FOCAL_ARG_TARGETS, &part, "chunk targets length");
+    err_line("chunks.length.targets");
+    reset();
+    expect_chunk_err(focal_sigmoid_chunk_loss_and_grad(&splan, bx, 10, bt, 10, 0, buf, 11, &part, &err), FOCAL_LENGTH_MISMATCH, FOCAL_ARG_GRAD, &part, "chunk grad length");
+    err_line("chunks.length.grad");
+    reset();
+    expect_err(focal_sigmoid_chunk_grad(&splan, bx, 10, bt, 10, 0, 1.0f, buf, 9, &err), FOCAL_LENGTH_MISMATCH, FOCAL_ARG_GRAD, buf, COUNT(buf), "chunk grad length");
+    err_line("chunks.length.grad_only");
+    reset();
+    expect_chunk_err(focal_softmax_chunk_loss_i64(&mplan, bx, 4 * C, b64, 3, &part, &err), FOCAL_LENGTH_MISMATCH, FOCAL_ARG_LABELS, &part, "chunk labels length");
+    err_line("chunks.length.labels");
+    reset();
+    expect_chunk_err(focal_softmax_chunk_loss_and_grad_i64(&mplan, bx, 4 * C + 1, b64, 4, buf, 4 * C + 1, &part, &err), FOCAL_INVALID_NUM_CLASSES, FOCAL_ARG_LOGITS, &part, "chunk num classes");
+    err_line("chunks.num_classes");
+    {
+        focal_sigmoid_params q = sp;
+        q.gamma = -1.0f;
+        reset();
+        expect_err(focal_sigmoid_chunks(&q, N, FOCAL_REDUCTION_MEAN, 0, &bad, &err), FOCAL_INVALID_GAMMA, FOCAL_ARG_PARAMS, buf, 0, "plan gamma");
+        err_line("chunks.plan.gamma");
+        reset();
+        expect_err(focal_sigmoid_chunks(&sp, N, FOCAL_REDUCTION_NORMALIZE, 0.0f, &bad, &err), FOCAL_INVALID_NORMALIZER, FOCAL_ARG_REDUCTION, buf, 0, "plan normalizer");
+        err_line("chunks.plan.normalizer");
+    }
+    {
+        int64_t keep = b64[9];
+        b64[9] = C;
+        reset();
+        expect_err(focal_softmax_chunks_i64(&mp, C, b64, BROWS, FOCAL_REDUCTION_MEAN_VALID, 0, &mbad, &err), FOCAL_LABEL_OUT_OF_RANGE, FOCAL_ARG_LABELS, buf, 0, "plan label");
+        check(err.index == 9, "plan label", "index");
+        err_line("chunks.plan.label");
+        /* A chunk checks its own labels: row 9 is row 2 of the chunk from row 7. */
+        reset();
+        expect_chunk_err(focal_softmax_chunk_loss_and_grad_i64(&mplan, bx + 7 * C, 4 * C, b64 + 7, 4, buf, 4 * C, &part, &err), FOCAL_LABEL_OUT_OF_RANGE, FOCAL_ARG_LABELS, &part, "chunk label");
+        check(err.index == 2, "chunk label", "index");
+        err_line("chunks.label");
+        b64[9] = keep;
+    }
+
+    /* The C layer's: NULL plans and out-pointers, codes in a plan, overlaps. */
+    reset();
+    expect_chunk_err(focal_sigmoid_chunk_loss(NULL, bx, 10, bt, 10, 0, &part, &err), FOCAL_NULL_POINTER, FOCAL_ARG_PLAN, &part, "NULL sigmoid plan");
+    reset();
+    expect_chunk_err(focal_softmax_chunk_loss_u8(NULL, bx, 4 * C, b8, 4, &part, &err), FOCAL_NULL_POINTER, FOCAL_ARG_PLAN, &part, "NULL softmax plan");
+    reset();
+    expect_chunk_err(focal_sigmoid_chunk_loss(&splan, bx, 10, bt, 10, 0, NULL, &err), FOCAL_NULL_POINTER, FOCAL_ARG_PARTIAL, &part, "NULL out_partial");
+    reset();
+    expect_err(focal_sigmoid_chunks(&sp, N, FOCAL_REDUCTION_MEAN, 0, NULL, &err), FOCAL_NULL_POINTER, FOCAL_ARG_PLAN, buf, 0, "NULL out_plan");
+    reset();
+    expect_err(focal_softmax_chunks_u16(&mp, C, b16, BROWS, FOCAL_REDUCTION_MEAN_VALID, 0, NULL, &err), FOCAL_NULL_POINTER, FOCAL_ARG_PLAN, buf, 0, "NULL softmax out_plan");
+    reset();
+    expect_err(focal_sigmoid_chunks(NULL, N, FOCAL_REDUCTION_MEAN, 0, &bad, &err), FOCAL_NULL_POINTER, FOCAL_ARG_PARAMS, buf, 0, "NULL plan params");
+    reset();
+    expect_err(focal_sigmoid_chunks_finish(NULL, part, &out_loss, &err), FOCAL_NULL_POINTER, FOCAL_ARG_PLAN, buf, 0, "NULL plan finish");
+    reset();
+    expect_err(focal_softmax_chunks_finish(&mplan, part, NULL, &err), FOCAL_NULL_POINTER, FOCAL_ARG_OUT_LOSS, buf, 0, "NULL out_loss finish");
+    check(focal_softmax_rows_per_chunk(NULL) == 0, "rows per chunk of NULL", 0);
+    reset();
+    expect_err(focal_sigmoid_chunks(&sp, N, 9, 0, &bad, &err), FOCAL_INVALID_CODE, FOCAL_ARG_REDUCTION, buf, 0, "plan reduction 9");
+    bad = splan;
+    bad.params.backend = 42;
+    reset();
+    expect_chunk_err(focal_sigmoid_chunk_loss(&bad, bx, 10, bt, 10, 0, &part, &err), FOCAL_INVALID_CODE, FOCAL_ARG_BACKEND, &part, "plan backend 42");
+    mbad = mplan;
+    mbad.params.alpha_kind = 5;
+    check(focal_softmax_rows_per_chunk(&mbad) == 0, "rows per chunk of a bad plan", 0);
+    reset();
+    expect_err(focal_softmax_chunks_finish(&mbad, part, &out_loss, &err), FOCAL_INVALID_CODE, FOCAL_ARG_ALPHA_KIND, buf, 0, "plan alpha kind 5");
+    /* The plan's parameters are checked again: a class_alpha of the wrong length. */
+    mbad = mplan;
+    mbad.params.class_alpha_len = C - 1;
+    reset();
+    expect_chunk_err(focal_softmax_chunk_loss_i64(&mbad, bx, 4 * C, b64, 4, &part, &err), FOCAL_CLASS_ALPHA_LENGTH, FOCAL_ARG_CLASS_ALPHA, &part, "plan class alpha length");
+    mbad = mplan;
+    for (i = 0; i < C; i++) bg[4 * C - 1 + i] = class_alpha[i];
+    mbad.params.class_alpha = bg + 4 * C - 1; /* the last gradient element is a class weight */
+    reset();
+    expect_err(focal_softmax_chunk_grad_i64(&mbad, bx, 4 * C, b64, 4, 1.0f, bg, 4 * C, &err), FOCAL_OVERLAP, FOCAL_ARG_GRAD, buf, 0, "chunk grad overlaps the plan's class alpha");
+    reset();
+    expect_chunk_err(focal_sigmoid_chunk_loss_and_grad(&splan, bx, 10, bt, 10, 0, bt + 9, 10, &part, &err), FOCAL_OVERLAP, FOCAL_ARG_GRAD, &part, "chunk grad overlaps the targets");
+    {
+        /* A plan and a partial at odd addresses: read and written unaligned. */
+        static unsigned char raw[sizeof(focal_sigmoid_plan) + sizeof(focal_partial) + 8];
+        unsigned char *pp = raw + 1, *src = (unsigned char *)&splan, *d;
+        focal_partial got, want;
+        for (i = 0; i < sizeof splan; i++) pp[i] = src[i];
+        ok_status(focal_sigmoid_chunk_loss((const focal_sigmoid_plan *)(void *)pp, bx, N, bt, N, 0,
+                                           (focal_partial *)(void *)(pp + sizeof splan), &err), "unaligned plan and partial");
+        ok_status(focal_sigmoid_chunk_loss(&splan, bx, N, bt, N, 0, &want, &err), "aligned");
+        d = (unsigned char *)&got;
+        for (i = 0; i < sizeof got; i++) d[i] = pp[sizeof splan + i];
+        check(same_words(&got, &want), "unaligned partial holds the partial", 0);
+    }
+    /* {0} is the empty partial: the loss of no chunk is 0. */
+    {
+        focal_partial none = {0};
+        float l = SENTINEL;
+        ok_status(focal_sigmoid_chunks_finish(&splan, none, &l, &err), "finish of nothing");
+        check(bits(l) == 0, "finish of the empty partial", "not +0");
+    }
+}
+
+static void chunk_results(void) {
+    size_t i;
+    int w;
+    rng = 0x2545f491u;
+    for (i = 0; i < SN; i++) {
+        bx[i] = logit();
+        bt[i] = i % 3 == 0 ? 1.0f : i % 3 == 1 ? 0.0f : unit();
+    }
+    for (i = 0; i < BROWS; i++) {
+        int64_t v = (int64_t)(next() % C);
+        int ig = i % 7 == 3;
+        b8[i] = ig ? (uint8_t)255 : (uint8_t)v;
+        b16[i] = ig ? (uint16_t)65535 : (uint16_t)v;
+        b32[i] = ig ? -100 : (int32_t)v;
+        b64[i] = ig ? -100 : v;
+    }
+    sigmoid_chunks(&sig_cfgs[0], &reds[1]);
+    sigmoid_chunks(&sig_cfgs[5], &reds[0]);
+    for (w = 0; w < NWIDTH; w++) softmax_chunks(w);
+    chunk_errors();
+}
+
 /* ---- errors the library reports: checked here and printed for the Rust comparison -------- */
 
 static void library_errors(void) {
@@ -998,6 +1336,13 @@ static void layouts(void) {
     FIELD(focal_error, status); FIELD(focal_error, arg); FIELD(focal_error, code);
     FIELD(focal_error, value); FIELD(focal_error, index); FIELD(focal_error, expected);
     FIELD(focal_error, found); FIELD(focal_error, num_classes); FIELD(focal_error, label);
+    SIZE(focal_partial);
+    FIELD(focal_partial, words);
+    SIZE(focal_sigmoid_plan);
+    FIELD(focal_sigmoid_plan, params); FIELD(focal_sigmoid_plan, divisor);
+    SIZE(focal_softmax_plan);
+    FIELD(focal_softmax_plan, params); FIELD(focal_softmax_plan, num_classes);
+    FIELD(focal_softmax_plan, divisor);
 }
 
 int focal_capi_tests(int32_t backend_code) {
@@ -1008,6 +1353,7 @@ int focal_capi_tests(int32_t backend_code) {
     sigmoid_results();
     softmax_results();
     torchblocks_results();
+    chunk_results();
     library_errors();
     c_layer_errors();
     len = 0;
