@@ -8,10 +8,11 @@
 //! joining partials is exact too, so the joined loss is the single call's, bit for bit, in any
 //! order and grouping. The scalar backend sums a call in one pass (see [`SigmoidChunks`]).
 
+use crate::channels_first::ChannelsFirst;
 use crate::error::FocalError;
 use crate::exact::Exact;
 use crate::kernel::Mode;
-use crate::label::{ClassIndex, erase};
+use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{Reduction, grad_factor, reduced};
 use crate::sigmoid::SigmoidFocal;
 use crate::softmax::{Prepared, SoftmaxFocal};
@@ -158,18 +159,47 @@ impl SigmoidChunks {
     }
 }
 
-/// A row-major softmax focal loss call, to be computed in chunks of rows: made by
-/// [`SoftmaxFocal::chunks`].
+/// A softmax focal loss call, to be computed in chunks of rows: made by
+/// [`SoftmaxFocal::chunks`] (row-major) or [`ChannelsFirst::chunks`] (a "row" is then a
+/// position, one label, and a chunk is whole images).
 ///
 /// Cut the rows (logits, labels and gradient alike) with every chunk but the last a multiple
 /// of [`rows_per_chunk`](Self::rows_per_chunk) rows, and call the same method on every
 /// chunk: [`finish`](Self::finish) of the joined partials and every gradient element are the
 /// bits of the single call. (Cut elsewhere, the loss is still right within the accuracy
-/// bound; on the scalar backend, as for [`SigmoidChunks`].)
+/// bound; on the scalar backend, as for [`SigmoidChunks`].) Channels-first, a chunk of `k`
+/// images is the logits `[k, C, S]` and the labels `[k, S]` that follow the previous
+/// chunk's; a chunk that is not whole images is refused ([`FocalError::InvalidSpatial`]).
+///
+/// ```
+/// use focal_loss::{Reduction, SoftmaxFocal};
+///
+/// // 6 images of 19 classes and 40 × 40 positions, in two chunks of 3 images.
+/// let (n, c, s) = (6, 19, 1600);
+/// let logits: Vec<f32> = (0..n * c * s).map(|i| (i % 23) as f32 * 0.25 - 2.0).collect();
+/// let labels: Vec<u8> = (0..n * s).map(|i| (i % 19) as u8).collect();
+/// let cf = SoftmaxFocal::torch().channels_first(s);
+/// let plan = cf.chunks(c, &labels, Reduction::MeanValid)?;
+/// let cut = 3 * s; // positions: a multiple of rows_per_chunk() (one image here)
+/// assert_eq!(cut % plan.rows_per_chunk(), 0);
+///
+/// let mut grad = vec![0.0; logits.len()];
+/// let (g0, g1) = grad.split_at_mut(cut * c);
+/// let p0 = plan.loss_and_grad(&logits[..cut * c], &labels[..cut], g0)?;
+/// let p1 = plan.loss_and_grad(&logits[cut * c..], &labels[cut..], g1)?;
+///
+/// let mut one_call = vec![0.0; logits.len()];
+/// let loss = cf.loss_and_grad(&logits, c, &labels, Reduction::MeanValid, &mut one_call)?;
+/// assert_eq!(plan.finish(p0.join(p1)), loss);
+/// assert_eq!(grad, one_call);
+/// # Ok::<(), focal_loss::FocalError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SoftmaxChunks<'a> {
     focal: SoftmaxFocal<'a>,
     num_classes: usize,
+    /// `Some(S)` channels-first.
+    spatial: Option<usize>,
     pub(crate) div: f32,
 }
 
@@ -183,23 +213,55 @@ impl<'a> SoftmaxFocal<'a> {
         labels: &[L],
         r: Reduction,
     ) -> Result<SoftmaxChunks<'a>, FocalError> {
-        let labels = erase(labels);
-        let len = labels.len().saturating_mul(num_classes);
-        let Prepared { rows, valid, .. } =
-            self.prepare::<false>(1, Some(r), len, num_classes, labels, &[])?;
-        Ok(SoftmaxChunks {
-            focal: *self,
-            num_classes,
-            div: r.divisor(rows, valid),
-        })
+        SoftmaxChunks::new(*self, None, num_classes, erase(labels), r)
     }
 }
 
-impl SoftmaxChunks<'_> {
+impl<'a> ChannelsFirst<'a> {
+    /// A plan for computing one channels-first call over `labels.len()` positions of
+    /// `num_classes` classes with reduction `r` in chunks of whole images (see
+    /// [`SoftmaxChunks`]). Checks what [`SoftmaxFocal::chunks`] checks, and that the
+    /// positions are whole images.
+    pub fn chunks<L: ClassIndex>(
+        &self,
+        num_classes: usize,
+        labels: &[L],
+        r: Reduction,
+    ) -> Result<SoftmaxChunks<'a>, FocalError> {
+        let labels = erase(labels);
+        SoftmaxChunks::new(self.focal, Some(self.spatial), num_classes, labels, r)
+    }
+}
+
+impl<'a> SoftmaxChunks<'a> {
+    fn new(
+        focal: SoftmaxFocal<'a>,
+        spatial: Option<usize>,
+        num_classes: usize,
+        labels: Labels<'_>,
+        r: Reduction,
+    ) -> Result<Self, FocalError> {
+        let len = labels.len().saturating_mul(num_classes);
+        let Prepared { rows, valid, .. } =
+            focal.prepare_either(spatial, Some(r), len, num_classes, labels, &[])?;
+        Ok(SoftmaxChunks {
+            focal,
+            num_classes,
+            spatial,
+            div: r.divisor(rows, valid),
+        })
+    }
+
     /// Every chunk but the last holds a multiple of this many rows (about 16384 logits'
-    /// worth; at least one row).
+    /// worth, at least one row; channels-first, positions: whole images, at least one).
     pub fn rows_per_chunk(&self) -> usize {
-        split::rows_per_block(self.num_classes)
+        let (c, s) = (self.num_classes, self.spatial.unwrap_or(1));
+        let smoothed = self.focal.smoothing() > 0.0;
+        if split::image_blocks(self.spatial.is_some(), smoothed, s) {
+            split::positions_per_block(c, s)
+        } else {
+            split::rows_per_block(c)
+        }
     }
 
     /// The losses of a chunk of rows (as [`SoftmaxFocal::loss`]).
@@ -245,7 +307,7 @@ impl SoftmaxChunks<'_> {
     fn run(
         &self,
         logits: &[f32],
-        labels: crate::label::Labels<'_>,
+        labels: Labels<'_>,
         grad: Option<&mut [f32]>,
         mode: impl FnOnce(*mut f32) -> Mode,
     ) -> Result<Partial, FocalError> {
@@ -257,10 +319,16 @@ impl SoftmaxChunks<'_> {
         let outs = [("grad", logits.len(), len)];
         let Prepared { b, alpha, .. } =
             self.focal
-                .prepare::<false>(1, None, logits.len(), c, labels, &outs)?;
-        let sum = self
-            .focal
-            .run_exact(None, b, alpha, logits.as_ptr(), c, labels, mode(out));
+                .prepare_either(self.spatial, None, logits.len(), c, labels, &outs)?;
+        let sum = self.focal.run_exact(
+            self.spatial,
+            b,
+            alpha,
+            logits.as_ptr(),
+            c,
+            labels,
+            mode(out),
+        );
         Ok(Partial(sum))
     }
 }

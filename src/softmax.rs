@@ -210,6 +210,23 @@ impl<'a> SoftmaxFocal<'a> {
         })
     }
 
+    /// [`prepare`](Self::prepare) channels-first with `spatial` positions per image if
+    /// `spatial` is `Some`, else row-major.
+    pub(crate) fn prepare_either(
+        &self,
+        spatial: Option<usize>,
+        r: Option<Reduction>,
+        len: usize,
+        num_classes: usize,
+        labels: Labels<'_>,
+        outputs: &[(&'static str, usize, usize)],
+    ) -> Result<Prepared<'a>, FocalError> {
+        match spatial {
+            Some(s) => self.prepare::<true>(s, r, len, num_classes, labels, outputs),
+            None => self.prepare::<false>(1, r, len, num_classes, labels, outputs),
+        }
+    }
+
     /// The kernel job of a call with these parameters (`spatial` 1 for row-major).
     #[inline(always)]
     fn job<'j>(

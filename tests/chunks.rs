@@ -3,13 +3,15 @@
 //! order of joins, on every SIMD backend (the scalar backend, which sums a call in one pass:
 //! the same gradient bits, the same loss bits for one chunk, else within 1e-6); cut
 //! elsewhere, the loss is still within 1e-6; and plans check what the single call checks.
+//! The same for channels-first calls cut into images.
 
 mod common;
 
 use common::calls::{sigmoid_inputs, softmax_inputs};
 use common::{Rng, backends, bits};
 use focal_loss::{
-    Alpha, Backend, FocalError, Partial, Reduction, SigmoidChunks, SigmoidFocal, SoftmaxFocal,
+    Alpha, Backend, FocalError, Partial, Reduction, SigmoidChunks, SigmoidFocal, SoftmaxChunks,
+    SoftmaxFocal,
 };
 
 /// Random cut points: multiples of `unit` (aligned) or anywhere, always including 0 and `n`.
@@ -24,6 +26,24 @@ fn cuts(rng: &mut Rng, n: usize, unit: usize, aligned: bool) -> Vec<usize> {
     v
 }
 
+/// Scales each position's logits by 2^-4 to 2^27 and raises its label's by 0 to 40, so
+/// that the losses span more than the 53 bits of the kernels' `f64` sums and a sum's
+/// rounding depends on how it is grouped: chunks that computed other blocks than the single
+/// call's would show it. Positions are `s` apart within an image of `c·s` logits (`s = 1`:
+/// row-major).
+fn spread(z: &mut [f32], labels: &[i64], c: usize, s: usize) {
+    for (p, &k) in labels.iter().enumerate() {
+        let (image, q) = (p / s, p % s);
+        let scale = (2.0f32).powi((p * 7 % 32) as i32 - 4);
+        for j in 0..c {
+            z[image * c * s + j * s + q] *= scale;
+        }
+        if k >= 0 {
+            z[image * c * s + k as usize * s + q] += (p * 37 % 41) as f32;
+        }
+    }
+}
+
 /// `got == want` as bits if `same`, else within 1e-6 relative (the same bits if not finite).
 fn close(same: bool, got: f32, want: f32, ctx: &str) {
     if same || !want.is_finite() {
@@ -34,6 +54,46 @@ fn close(same: bool, got: f32, want: f32, ctx: &str) {
             "{ctx}: {got} vs {want}"
         );
     }
+}
+
+/// What the single call gave: the loss of `loss_and_grad` and of `loss`, the gradient of
+/// `loss_and_grad` and of `grad` with upstream 2.
+struct Single<'a> {
+    loss: [f32; 2],
+    grad: [&'a [f32]; 2],
+}
+
+/// Runs `plan` over the rows (positions) cut at `cut`, the chunks in reverse order for the
+/// fused call, and checks the joined partials and every gradient element against `single`:
+/// the same bits if `same`; the same exact sum as one chunk of everything too, which shows
+/// that the chunks computed the single call's blocks, not only the same rounded loss.
+#[allow(clippy::too_many_arguments)]
+fn check_cuts(
+    plan: &SoftmaxChunks<'_>,
+    z: &[f32],
+    labels: &[i64],
+    c: usize,
+    cut: &[usize],
+    single: &Single<'_>,
+    same: bool,
+    ctx: &str,
+) {
+    let (mut g, mut g2) = (vec![0.0; z.len()], vec![0.0; z.len()]);
+    let (mut all, mut sums) = (Partial::EMPTY, Partial::EMPTY);
+    for w in cut.windows(2).rev() {
+        let (a, e) = (w[0], w[1]);
+        let (zs, ls) = (&z[a * c..e * c], &labels[a..e]);
+        all = all.join(plan.loss_and_grad(zs, ls, &mut g[a * c..e * c]).unwrap());
+        sums = plan.loss(zs, ls).unwrap().join(sums);
+        plan.grad(zs, ls, 2.0, &mut g2[a * c..e * c]).unwrap();
+    }
+    if same {
+        assert_eq!(sums, plan.loss(z, labels).unwrap(), "{ctx}");
+    }
+    close(same, plan.finish(all), single.loss[0], ctx);
+    close(same, plan.finish(sums), single.loss[1], ctx);
+    assert_eq!(bits(&g), bits(single.grad[0]), "{ctx}");
+    assert_eq!(bits(&g2), bits(single.grad[1]), "{ctx}");
 }
 
 #[test]
@@ -77,6 +137,10 @@ fn sigmoid_chunks_give_the_single_calls_bits() {
                     assert_eq!(fwd, rev);
                     let ctx = format!("{b:?} n={n} γ={gamma} {r:?} cuts {cut:?}");
                     let same = b != Backend::Scalar || cut.len() == 2;
+                    if same {
+                        let s = sums.iter().fold(Partial::EMPTY, |a, &p| a.join(p));
+                        assert_eq!(s, plan.loss(&x, &t[..]).unwrap(), "{ctx}");
+                    }
                     close(same, plan.finish(fwd), want, &ctx);
                     let s = sums.iter().fold(Partial::EMPTY, |a, &p| a.join(p));
                     close(same, plan.finish(s), f.loss(&x, &t[..], r).unwrap(), &ctx);
@@ -98,15 +162,26 @@ fn sigmoid_chunks_give_the_single_calls_bits() {
 fn softmax_chunks_give_the_single_calls_bits() {
     let mut rng = Rng::new(12);
     for b in backends() {
-        for (rows, c) in [
-            (0, 5),
-            (1, 3),
-            (2500, 80),
-            (50, 1000),
-            (3, 17000),
-            (9000, 4),
+        // (rows or images, C, S): row-major (`None`); channels-first images larger than a
+        // block (cut into parts of an image inside a call), several images per block, and
+        // `S = 1` (whose blocks are rows with label smoothing and whole one-position images
+        // without).
+        for (n, c, spatial) in [
+            (0, 5, None),
+            (1, 3, None),
+            (2500, 80, None),
+            (50, 1000, None),
+            (3, 17000, None),
+            (9000, 4, None),
+            (3, 19, Some(1000)),
+            (40, 5, Some(300)),
+            (5, 80, Some(64)),
+            (900, 40, Some(1)),
+            (1, 3, Some(7)),
         ] {
-            let (z, labels) = softmax_inputs(rows as u64 + 5, rows, c);
+            let s = spatial.unwrap_or(1);
+            let (mut z, labels) = softmax_inputs((n * s) as u64 + 5, n * s, c);
+            spread(&mut z, &labels, c, s);
             let w: Vec<f32> = (0..c).map(|j| 0.1 + (j % 9) as f32 / 10.0).collect();
             for (f, r) in [
                 (SoftmaxFocal::torch(), Reduction::MeanValid),
@@ -117,35 +192,49 @@ fn softmax_chunks_give_the_single_calls_bits() {
                 (SoftmaxFocal::torch().label_smoothing(0.1), Reduction::Sum),
             ] {
                 let f = f.backend(b);
-                let plan = f.chunks(c, &labels, r).unwrap();
-                let unit = plan.rows_per_chunk();
-                let mut want_g = vec![0.0; z.len()];
-                let want = f.loss_and_grad(&z, c, &labels, r, &mut want_g).unwrap();
-                let mut want_g2 = vec![0.0; z.len()];
-                f.grad(&z, c, &labels, r, 2.0, &mut want_g2).unwrap();
-                for _ in 0..3 {
-                    let cut = cuts(&mut rng, rows, unit, true);
-                    let (mut g, mut g2) = (vec![0.0; z.len()], vec![0.0; z.len()]);
-                    let (mut all, mut sums) = (Partial::EMPTY, Partial::EMPTY);
-                    for w in cut.windows(2).rev() {
-                        let (a, e) = (w[0], w[1]);
-                        let (zs, ls) = (&z[a * c..e * c], &labels[a..e]);
-                        all = all.join(plan.loss_and_grad(zs, ls, &mut g[a * c..e * c]).unwrap());
-                        sums = plan.loss(zs, ls).unwrap().join(sums);
-                        plan.grad(zs, ls, 2.0, &mut g2[a * c..e * c]).unwrap();
+                let cf = f.channels_first(s);
+                let (mut g, mut g2) = (vec![0.0; z.len()], vec![0.0; z.len()]);
+                let (plan, loss) = match spatial {
+                    None => {
+                        f.grad(&z, c, &labels, r, 2.0, &mut g2).unwrap();
+                        let fused = f.loss_and_grad(&z, c, &labels, r, &mut g).unwrap();
+                        let plan = f.chunks(c, &labels, r).unwrap();
+                        (plan, [fused, f.loss(&z, c, &labels, r).unwrap()])
                     }
-                    let ctx = format!("{b:?} {rows}x{c} {f:?} {r:?} cuts {cut:?}");
+                    Some(_) => {
+                        cf.grad(&z, c, &labels, r, 2.0, &mut g2).unwrap();
+                        let fused = cf.loss_and_grad(&z, c, &labels, r, &mut g).unwrap();
+                        let plan = cf.chunks(c, &labels, r).unwrap();
+                        (plan, [fused, cf.loss(&z, c, &labels, r).unwrap()])
+                    }
+                };
+                let single = Single {
+                    loss,
+                    grad: [&g, &g2],
+                };
+                let unit = plan.rows_per_chunk();
+                assert_eq!(unit % s, 0, "whole images");
+                for _ in 0..3 {
+                    let cut: Vec<usize> = cuts(&mut rng, n, unit / s, true)
+                        .into_iter()
+                        .map(|i| i * s)
+                        .collect();
+                    let ctx = format!("{b:?} {n}x{c}x{spatial:?} {f:?} {r:?} cuts {cut:?}");
                     let same = b != Backend::Scalar || cut.len() == 2;
-                    close(same, plan.finish(all), want, &ctx);
-                    close(
-                        same,
-                        plan.finish(sums),
-                        f.loss(&z, c, &labels, r).unwrap(),
-                        &ctx,
-                    );
-                    assert_eq!(bits(&g), bits(&want_g), "{ctx}");
-                    assert_eq!(bits(&g2), bits(&want_g2), "{ctx}");
+                    check_cuts(&plan, &z, &labels, c, &cut, &single, same, &ctx);
                 }
+            }
+            // A chunk of part of an image is refused.
+            if s > 1 {
+                let plan =
+                    SoftmaxFocal::torch()
+                        .channels_first(s)
+                        .chunks(c, &labels, Reduction::Sum);
+                let part = plan.unwrap().loss(&z[..c], &labels[..1]);
+                assert!(
+                    matches!(part, Err(FocalError::InvalidSpatial { .. })),
+                    "{part:?}"
+                );
             }
         }
     }
