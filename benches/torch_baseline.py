@@ -12,7 +12,10 @@ criterion benchmarks (benches/focal.rs).
 
 Cases
   sigmoid: torchvision.ops.sigmoid_focal_loss (alpha 0.25, gamma 2, reduction "mean"),
-           N in {65536, 16777216}, logits ~ N(0, 2^2) (std 2), targets Bernoulli(0.1) as f32.
+           N in {65536, 1048576, 16777216}, logits ~ N(0, 2^2) (std 2), targets
+           Bernoulli(0.1) as f32.
+  detection: the same loss at N = 65536 with targets Bernoulli(0.01): dense detection's hard
+           targets, beside the crate's `sigmoid_fused_detection` (hard1pct).
   softmax: mmcv's softmax focal loss (log_softmax over classes, p_k = exp(logp_k),
            loss = -0.25 * (1 - p_k)^2 * logp_k, mean over rows), shapes (rows, C) in
            {(16384, 80), (65536, 4), (1024, 1000), (32, 32000)}, logits ~ N(0, 2^2), labels
@@ -109,9 +112,9 @@ def softmax_focal_mmcv(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 # inputs
 
-def sigmoid_inputs(n: int, gen: torch.Generator):
+def sigmoid_inputs(n: int, gen: torch.Generator, positives: float = 0.1):
     x = (torch.randn(n, generator=gen, dtype=torch.float32) * 2.0).requires_grad_(True)
-    t = (torch.rand(n, generator=gen) < 0.1).to(torch.float32)
+    t = (torch.rand(n, generator=gen) < positives).to(torch.float32)
     return x, t
 
 
@@ -237,6 +240,8 @@ def main() -> int:
         ("sigmoid", "N=65536", 65536, None),
         ("sigmoid", "N=1048576", 1048576, None),
         ("sigmoid", "N=16777216", 16777216, None),
+        # Dense detection: hard targets, 1 % positives (the crate's `sigmoid_fused_detection`).
+        ("detection", "N=65536", 65536, None),
         ("softmax", "16384x80", 16384, 80),
         ("softmax", "65536x4", 65536, 4),
         ("softmax", "1024x1000", 1024, 1000),
@@ -264,8 +269,8 @@ def main() -> int:
     rows_out = []
     gen = torch.Generator().manual_seed(0)
     for kind, label, a, b in cases:
-        if kind == "sigmoid":
-            x, target = sigmoid_inputs(a, gen)
+        if kind in ("sigmoid", "detection"):
+            x, target = sigmoid_inputs(a, gen, 0.1 if kind == "sigmoid" else 0.01)
             fn, elements = sigmoid_focal, a
         else:
             x, target = softmax_inputs(a, b, gen)
