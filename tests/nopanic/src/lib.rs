@@ -108,6 +108,13 @@ fn softmax<L: ClassIndex>(
         );
         ok(plan.grad(x, labels, u, out), acc);
     }
+    if let Ok(plan) = cf.chunks(c, labels, r) {
+        ok(Ok::<_, FocalError>(plan.rows_per_chunk()), acc);
+        ok(
+            plan.loss_and_grad(x, labels, out).map(|s| plan.finish(s)),
+            acc,
+        );
+    }
     let tb = FocalLoss {
         gamma,
         alpha: Alpha::Scalar(alpha),
