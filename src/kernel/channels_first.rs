@@ -16,7 +16,7 @@
 use crate::simd::{LINE, Lanes, Total, first_lanes, prefetch};
 
 use super::sigmoid::{Gamma, Runtime, gamma_code};
-use super::softmax::{Gathered, Job, exp_below, gather_rows, lane_grad, lane_rows};
+use super::softmax::{Gathered, Job, Span, exp_below, gather_rows, lane_grad, lane_rows};
 
 /// Runs `job` (channels-first, `job.spatial >= 1` positions per image) with lanes `S` and
 /// `γ` as `g`; returns the sum of the position losses (0 unless the mode sums).
@@ -79,7 +79,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 for j in 0..c {
                     let at = base + j * stride;
                     let (e, top) =
-                        exp_below(load::<S>(job.z.add(at), n), all, max, false, &mut part);
+                        exp_below(load::<S>(job.z.add(at), n), all, max, Span::Any, &mut part);
                     cnt = cnt.add(S::select(top, one, zero));
                     if grads {
                         store(e, out.add(at), n);

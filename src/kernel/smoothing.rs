@@ -28,7 +28,7 @@ use crate::simd::{Lanes, Total, first_lanes, mul_or_zero};
 
 use super::Mode;
 use super::sigmoid::Gamma;
-use super::softmax::{Gathered, Job, exp_below, finish, gather_rows, lane_grad};
+use super::softmax::{Gathered, Job, Span, exp_below, finish, gather_rows, lane_grad};
 
 /// The row quantities one smoothing term needs, per lane.
 #[derive(Clone, Copy)]
@@ -238,7 +238,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         let all = first_lanes::<S>(S::N);
         let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
         for j in 0..c {
-            let (_, top) = exp_below(b.load::<S>(job.z, j), all, max, false, &mut part);
+            let (_, top) = exp_below(b.load::<S>(job.z, j), all, max, Span::Any, &mut part);
             cnt = cnt.add(S::select(top, one, zero));
             if (j + 1) % 8 == 0 {
                 sums = S::acc_add(sums, part);

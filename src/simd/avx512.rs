@@ -371,6 +371,10 @@ impl Lanes for Avx512 {
         Avx512(avx512!(_mm512_mask_blend_ps(m, b.0, a.0)))
     }
     #[inline(always)]
+    fn add_where(self, m: __mmask16, v: Self) -> Self {
+        Avx512(avx512!(_mm512_mask_add_ps(self.0, m, self.0, v.0)))
+    }
+    #[inline(always)]
     fn and(a: __mmask16, b: __mmask16) -> __mmask16 {
         a & b
     }

@@ -227,6 +227,13 @@ pub(crate) trait Lanes: Copy {
     fn is_nan(self) -> Self::Mask;
     /// Lane-wise `if m { a } else { b }`.
     fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// `self + v` in the lanes of `m`, `self` in the others (the same bits as
+    /// `self + select(m, v, 0)` for a `self` that is never `-0`): a masked add on AVX-512,
+    /// an `and` and an add elsewhere.
+    #[inline(always)]
+    fn add_where(self, m: Self::Mask, v: Self) -> Self {
+        self.add(Self::select(m, v, Self::splat(0.0)))
+    }
     /// `a && b`.
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// `a || b`.

@@ -177,6 +177,10 @@ impl<S: Lanes> Lanes for Pair<S> {
         Pair(S::select(m.0, a.0, b.0), S::select(m.1, a.1, b.1))
     }
     #[inline(always)]
+    fn add_where(self, m: Self::Mask, v: Self) -> Self {
+        Pair(self.0.add_where(m.0, v.0), self.1.add_where(m.1, v.1))
+    }
+    #[inline(always)]
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
         (S::and(a.0, b.0), S::and(a.1, b.1))
     }
