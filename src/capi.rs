@@ -2538,9 +2538,8 @@ impl focal_sigmoid_plan {
     /// The Rust plan, after checking the parameters (their codes first): the plan of an empty
     /// call with these parameters, given this plan's divisor.
     fn chunks(&self) -> Result<SigmoidChunks, Fail> {
-        let mut c = sigmoid_of(&self.params)?.chunks(0, Reduction::Sum)?;
-        c.div = self.divisor;
-        Ok(c)
+        let c = sigmoid_of(&self.params)?.chunks(0, Reduction::Sum)?;
+        Ok(c.with_divisor(self.divisor))
     }
 }
 
@@ -2555,9 +2554,8 @@ impl focal_softmax_plan {
         // SAFETY: by the caller.
         let (f, alpha) = unsafe { softmax_from(&self.params) }?;
         let no_rows: &[u8] = &[];
-        let mut c = f.chunks(self.num_classes, no_rows, Reduction::Sum)?;
-        c.div = self.divisor;
-        Ok((c, alpha))
+        let c = f.chunks(self.num_classes, no_rows, Reduction::Sum)?;
+        Ok((c.with_divisor(self.divisor), alpha))
     }
 }
 
@@ -2623,7 +2621,7 @@ pub unsafe extern "C" fn focal_sigmoid_chunks(
         let c = f.chunks(len, r)?;
         let plan = focal_sigmoid_plan {
             params: p,
-            divisor: c.div,
+            divisor: c.divisor(),
         };
         // SAFETY: `out` is not NULL and the caller guarantees it is writable.
         unsafe { put(out, plan) };
@@ -2816,7 +2814,7 @@ unsafe fn softmax_chunks<L: ClassIndex>(
         let plan = focal_softmax_plan {
             params: p,
             num_classes,
-            divisor: c.div,
+            divisor: c.divisor(),
         };
         // SAFETY: `out` is not NULL and the caller guarantees it is writable.
         unsafe { put(out, plan) };

@@ -91,7 +91,7 @@ impl Default for Partial {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SigmoidChunks {
     focal: SigmoidFocal,
-    pub(crate) div: f32,
+    div: f32,
 }
 
 impl SigmoidFocal {
@@ -157,6 +157,19 @@ impl SigmoidChunks {
     pub fn finish(&self, all: Partial) -> f32 {
         reduced(all.0.total(), self.div)
     }
+
+    /// The divisor of the reduced loss (the C ABI's plans carry it).
+    #[cfg(feature = "capi")]
+    pub(crate) fn divisor(&self) -> f32 {
+        self.div
+    }
+
+    /// This plan with divisor `div` (a C plan's: the plan of an empty call with the same
+    /// parameters checks them, and the divisor comes from the call the C plan was made for).
+    #[cfg(feature = "capi")]
+    pub(crate) fn with_divisor(self, div: f32) -> Self {
+        Self { div, ..self }
+    }
 }
 
 /// A softmax focal loss call, to be computed in chunks of rows: made by
@@ -200,7 +213,7 @@ pub struct SoftmaxChunks<'a> {
     num_classes: usize,
     /// `Some(S)` channels-first.
     spatial: Option<usize>,
-    pub(crate) div: f32,
+    div: f32,
 }
 
 impl<'a> SoftmaxFocal<'a> {
@@ -302,6 +315,19 @@ impl<'a> SoftmaxChunks<'a> {
     /// The reduced loss of the whole call, from the join of all its chunks' partials.
     pub fn finish(&self, all: Partial) -> f32 {
         reduced(all.0.total(), self.div)
+    }
+
+    /// The divisor of the reduced loss (the C ABI's plans carry it).
+    #[cfg(feature = "capi")]
+    pub(crate) fn divisor(&self) -> f32 {
+        self.div
+    }
+
+    /// This plan with divisor `div` (a C plan's: the plan of an empty call with the same
+    /// parameters checks them, and the divisor comes from the call the C plan was made for).
+    #[cfg(feature = "capi")]
+    pub(crate) fn with_divisor(self, div: f32) -> Self {
+        Self { div, ..self }
     }
 
     fn run(
