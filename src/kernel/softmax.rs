@@ -274,6 +274,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
     // than in a burst of lines before the group (measured: 0.93 of the time of the burst at
     // 16384 × 80 on AVX-512 and AVX2): a short row the row MAX_LANES rows on (in the next
     // group on AVX-512, the one after on AVX2), a long row, alone in its group, the next one.
+    // (An ignored row has no passes, so the row it would prefetch is read cold.)
     let ahead = if c >= LONG_ROW { 1 } else { MAX_LANES };
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
