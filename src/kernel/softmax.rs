@@ -39,9 +39,10 @@ use super::Mode;
 use super::sigmoid::{Fixed, Gamma, Runtime, gamma_code};
 
 /// Rows at least this long are finished one at a time, while they are still in L2: a group
-/// of them and their gradient rows would not fit. (Measured against one at a time, groups
-/// take 0.79 of the time at 1000 classes, 0.91 at 2000, 0.97 at 4000 and 1.02 at 8000, on
-/// AVX-512 with a 1 MiB L2; 0.89, 0.93, 0.99 and 1.04 on AVX2.)
+/// of them and their gradient rows would not fit. (Measured on AVX-512 with a 1 MiB L2,
+/// groups against one at a time, everything else equal: 1.02-1.05 of the time at 8000
+/// classes, 0.95-0.97 on AVX2, so even; at 1000 classes the change to groups took 0.79 of
+/// the time of the call before, 0.91 at 2000, 0.97 at 4000.)
 const LONG_ROW: usize = 4096;
 
 /// The class weight `α_k`.
