@@ -384,7 +384,7 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         }
 
         // Lane-wise arithmetic against Scalar.
-        let ops: [(&str, Arr, ScalarOp, bool); 11] = [
+        let ops: [(&str, Arr, ScalarOp, bool); 12] = [
             ("add", lanes(a.add(b)), |x, y, _| x.add(y), false),
             ("sub", lanes(a.sub(b)), |x, y, _| x.sub(y), false),
             ("mul", lanes(a.mul(b)), |x, y, _| x.mul(y), false),
@@ -405,6 +405,14 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
                 lanes(S::select(a.lt(b), a, c)),
                 |x, y, z| Scalar::select(x.lt(y), x, z),
                 true,
+            ),
+            // `add_where` promises the bits of `self + select(m, v, 0)` only for a `self`
+            // that is not -0 (AVX-512 keeps a -0 where the mask is clear).
+            (
+                "add_where",
+                lanes(a.abs().add_where(b.lt(c), c)),
+                |x, y, z| x.abs().add_where(y.lt(z), z),
+                false,
             ),
         ];
         for (name, got, op, bits) in ops {
