@@ -94,8 +94,13 @@ fn check(what: &str, f: &SigmoidFocal, i: usize, x: f32, t: f32, whole: f32, alo
 
 #[test]
 fn elementwise_outputs_match_the_general_path() {
-    let n = 64 * 23 + 13;
-    for (seed, soft) in [(1, None), (2, Some(3))] {
+    // The third input is long enough for runs of the short path longer than the general
+    // path's stretch between its looks for hard targets (16 groups, up to 1024 logits).
+    for (seed, soft, n) in [
+        (1, None, 64 * 23 + 13),
+        (2, Some(3), 64 * 23 + 13),
+        (5, Some(37), 64 * 100 + 13),
+    ] {
         let (x, t) = inputs(seed, n, soft);
         let up: Vec<f32> = (0..n).map(|i| [1.0, -0.5, 3.25][i % 3]).collect();
         for b in backends() {

@@ -69,6 +69,10 @@ pub(crate) trait Lanes: Copy {
     const SCALEF: bool = false;
     /// [`umax_bits`](Lanes::umax_bits) is one instruction.
     const UMAX_BITS: bool = false;
+    /// The sigmoid loop has its short path for hard targets (a loop of its own, about 2.6 KB
+    /// per form and mode): everywhere but the portable backend on x86_64, a fallback for
+    /// CPUs without AVX2 that is left its general path to keep the build small.
+    const HARD_PATH: bool = true;
 
     /// Loads `Self::N` values.
     ///

@@ -49,6 +49,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     type Wide = Self;
     const SCALEF: bool = S::SCALEF;
     const UMAX_BITS: bool = S::UMAX_BITS;
+    const HARD_PATH: bool = S::HARD_PATH;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {

@@ -51,6 +51,8 @@ impl Lanes for Portable {
         target_arch = "aarch64",
         target_feature = "simd128"
     ));
+    /// See [`Lanes::HARD_PATH`].
+    const HARD_PATH: bool = cfg!(not(target_arch = "x86_64"));
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
