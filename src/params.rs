@@ -133,7 +133,10 @@ pub(crate) fn check_unit(
     v: &[f32],
     error: fn(usize, f32) -> FocalError,
 ) -> Result<(), FocalError> {
-    match backend::first_outside_unit(b, v) {
+    let first = crate::split::first_index(v.len(), &|first, n| {
+        backend::first_outside_unit(b, v.get(first..first + n)?)
+    });
+    match first {
         Some(index) => Err(error(index, v.get(index).copied().unwrap_or(f32::NAN))),
         None => Ok(()),
     }

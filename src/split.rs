@@ -60,6 +60,30 @@ pub(crate) const fn image_blocks(channels_first: bool, smoothed: bool, spatial: 
 #[cfg(feature = "parallel")]
 const PARALLEL_MIN_BLOCKS: usize = 4;
 
+/// The first index of `0..items` that `find(first, count)` reports (as an index within
+/// `first..first + count`). With `parallel`, calls of at least `PARALLEL_MIN_BLOCKS` blocks
+/// search their blocks of [`BLOCK`] items on rayon's pool, and the result is still the first
+/// index; otherwise one call searches everything. (Unchecked targets are checked before a
+/// call writes anything: that pass on one thread before the kernel's threads start held the
+/// sigmoid at 1 Mi on two cores to 1.6x one thread.)
+#[inline(always)]
+pub(crate) fn first_index(
+    items: usize,
+    find: &(dyn Fn(usize, usize) -> Option<usize> + Sync),
+) -> Option<usize> {
+    #[cfg(feature = "parallel")]
+    if items >= PARALLEL_MIN_BLOCKS * BLOCK && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        return (0..items.div_ceil(BLOCK))
+            .into_par_iter()
+            .find_map_first(|k| {
+                let first = k * BLOCK;
+                find(first, BLOCK.min(items - first)).map(|i| first + i)
+            });
+    }
+    find(0, items)
+}
+
 /// Runs `block(first, count)` over the blocks of `per_block` items covering `0..items` (a
 /// last block may be shorter) and returns the exact sum of their totals, rounded (the
 /// kernel's own total when there is one block).

@@ -100,3 +100,50 @@ fn exact_sums_are_the_same_for_any_thread_count() {
         }
     }
 }
+
+/// Unchecked targets are checked block by block on the pool (see `split::first_index`): the
+/// error still names the first bad target, whichever block a thread reached first, and the
+/// output is not written. Bad targets in several blocks, the first one placed in the first,
+/// a middle and the last block, and a NaN.
+#[test]
+fn the_first_bad_target_is_reported_on_any_pool() {
+    use common::calls::sigmoid_inputs;
+    use focal_loss::{FocalError, Reduction, SigmoidFocal, Targets};
+    let n = 7 * 16384 + 5;
+    let (x, t0) = sigmoid_inputs(8, n);
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        for (first, bad) in [(3, 1.5), (3 * 16384 + 100, f32::NAN), (n - 1, -0.25)] {
+            let mut t = t0.clone();
+            // Later bad targets, in blocks a second thread may reach first.
+            for &i in &[n - 1, 6 * 16384, 5 * 16384 + 7, 4 * 16384 - 1] {
+                if i > first {
+                    t[i] = 2.0;
+                }
+            }
+            t[first] = bad;
+            let want = |e: FocalError| match e {
+                FocalError::TargetOutOfRange { index, value } => {
+                    assert_eq!(index, first, "{b:?}");
+                    assert_eq!(value.to_bits(), bad.to_bits(), "{b:?}");
+                }
+                e => panic!("{b:?}: {e:?}"),
+            };
+            for threads in [1, 2, 3, 7] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut g = vec![-1.0f32; n];
+                pool.install(|| {
+                    want(
+                        f.loss_and_grad(&x, &t, Reduction::Mean, &mut g)
+                            .unwrap_err(),
+                    );
+                    want(Targets::checked(&t).unwrap_err());
+                });
+                assert!(g.iter().all(|&v| v == -1.0), "{b:?}: output written");
+            }
+        }
+    }
+}
