@@ -743,7 +743,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(
 /// Measured on an Intel Xeon (AVX-512, 64 Ki, fused, against the same loop without the short
 /// path): one loop holding both paths and testing every group made soft targets 4-7 %
 /// slower (AVX-512 and AVX2) and gained hard targets 1.02x on AVX-512; one loop testing
-/// every 16th group, soft 3-5 % slower; two loops, testing every 4th group, soft 1-3 %
+/// every 16th group, soft 1-5 % slower; two loops, testing every 4th group, soft 1-3 %
 /// slower; every 16th, soft even (0.99-1.02) and hard 1.08x (AVX-512), 1.10x (AVX2).
 const LOOK: usize = 16;
 

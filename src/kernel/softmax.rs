@@ -268,7 +268,7 @@ fn rest_lanes<R: Lanes>(hi: R, lo: R, v: R) -> R {
 }
 
 /// Each row's `S_rest` before its last additions (see [`rest_lanes`]), by row of a group.
-pub(super) struct RestParts {
+struct RestParts {
     hi: [f32; MAX_LANES],
     lo: [f32; MAX_LANES],
     v: [f32; MAX_LANES],
