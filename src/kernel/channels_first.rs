@@ -13,7 +13,7 @@
 //! apart, with the summation structure of the row-major scalar loop, so that its results
 //! are those of the row-major kernel on the transposed logits, bit for bit.
 
-use crate::simd::{LINE, Lanes, Total, first_lanes, prefetch};
+use crate::simd::{LINE, Lanes, Total, prefetch};
 
 use super::sigmoid::{Gamma, Runtime, gamma_code};
 use super::softmax::{Gathered, Job, Span, exp_below, gather_rows, lane_grad, lane_rows};
@@ -38,7 +38,6 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
     let out = job.mode.parts().0;
     let grads = job.mode.grads();
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
-    let all = first_lanes::<S>(S::N);
     let mut acc = S::acc_zero();
     let mut rows = Gathered::new();
     for image in 0..job.rows / sp {
@@ -79,7 +78,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 for j in 0..c {
                     let at = base + j * stride;
                     let (e, top) =
-                        exp_below(load::<S>(job.z.add(at), n), all, max, Span::Any, &mut part);
+                        exp_below(load::<S>(job.z.add(at), n), None, max, Span::Any, &mut part);
                     cnt = cnt.add(S::select(top, one, zero));
                     if grads {
                         store(e, out.add(at), n);

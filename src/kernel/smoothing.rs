@@ -24,7 +24,7 @@
 //! `ε = 0` never comes here: those calls take the unsmoothed kernels and their bits.
 
 use crate::math::{exp, exp_nonpos, ln, log1p};
-use crate::simd::{Lanes, Total, first_lanes, mul_or_zero};
+use crate::simd::{Lanes, Total, mul_or_zero};
 
 use super::Mode;
 use super::sigmoid::Gamma;
@@ -235,10 +235,9 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
             zk = S::select(kv.eq(S::splat(j as f32)), v, zk);
         }
         // Pass 2: S_rest per lane.
-        let all = first_lanes::<S>(S::N);
         let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
         for j in 0..c {
-            let (_, top) = exp_below(b.load::<S>(job.z, j), all, max, Span::Any, &mut part);
+            let (_, top) = exp_below(b.load::<S>(job.z, j), None, max, Span::Any, &mut part);
             cnt = cnt.add(S::select(top, one, zero));
             if (j + 1) % 8 == 0 {
                 sums = S::acc_add(sums, part);

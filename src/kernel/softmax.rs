@@ -190,8 +190,8 @@ unsafe fn short_row_sums<S: Lanes>(
     let zero = S::splat(0.0);
     let n = c - c % S::N;
     let mv = S::splat(max);
-    let (mut ties, mut part, mut acc) = (0, zero, S::acc_zero());
-    let all = first_lanes::<S>(S::N);
+    // Elements equal to the maximum: `count` per vector, or lane counters (`S::TALLY`).
+    let (mut ties, mut tally, mut part, mut acc) = (0, zero, zero, S::acc_zero());
     if !ahead.is_null() && c < LONG_ROW {
         // The line of its last value, which the loop misses when the row is not aligned.
         prefetch(ahead.wrapping_add(c - 1));
@@ -203,8 +203,12 @@ unsafe fn short_row_sums<S: Lanes>(
         }
         // SAFETY: j + N <= n <= c; the load precedes the store to the same place.
         unsafe {
-            let (e, top) = exp_below(S::load(row.add(j)), all, mv, span, &mut part);
-            ties += S::count(top);
+            let (e, top) = exp_below(S::load(row.add(j)), None, mv, span, &mut part);
+            if S::TALLY {
+                tally = S::tally(tally, top);
+            } else {
+                ties += S::count(top);
+            }
             if keep && !out.is_null() {
                 e.store(out.add(j));
             }
@@ -228,12 +232,19 @@ unsafe fn short_row_sums<S: Lanes>(
             } else {
                 span
             };
-            let (e, top) = exp_below(v, first_lanes::<S>(c - n), mv, tail, &mut part);
-            ties += S::count(top);
+            let (e, top) = exp_below(v, Some(first_lanes::<S>(c - n)), mv, tail, &mut part);
+            if S::TALLY {
+                tally = S::tally(tally, top);
+            } else {
+                ties += S::count(top);
+            }
             if keep && !out.is_null() {
                 store_tail(e, core::slice::from_raw_parts_mut(out.add(n), c - n));
             }
         }
+    }
+    if S::TALLY {
+        ties = S::tally_sum(tally);
     }
     (S::acc_add(acc, part), ties)
 }
@@ -251,26 +262,31 @@ pub(super) enum Span {
     Any,
 }
 
-/// Adds `exp(v - max)` of the `valid` lanes below `max` to `part`; returns [`exp_shifted`]
-/// of `v` and the mask of the `valid` lanes equal to `max` (the caller counts them: per
-/// row as an integer, or per lane when each lane is a row). `span` says what is known of
-/// `v - max` (see [`Span`]).
+/// Adds `exp(v - max)` of the `valid` lanes (all lanes for `None`) below `max` to `part`;
+/// returns [`exp_shifted`] of `v` and the mask of the `valid` lanes equal to `max` (the
+/// caller counts them: per row, or per lane when each lane is a row). `span` says what is
+/// known of `v - max` (see [`Span`]).
 #[inline(always)]
 pub(super) fn exp_below<S: Lanes>(
     v: S,
-    valid: S::Mask,
+    valid: Option<S::Mask>,
     max: S,
     span: Span,
     part: &mut S,
 ) -> (S, S::Mask) {
     let top = v.eq(max);
+    // Below or NaN (a NaN must reach the sum).
+    let (below, top) = match valid {
+        None => (v.ne(max), top),
+        Some(valid) => (S::and(S::not(top), valid), S::and(top, valid)),
+    };
     let e = match span {
         Span::Normal => exp_normal_nonpos(v.sub(max)),
         Span::Finite => exp_nonpos(v.sub(max)),
         Span::Any => exp_shifted(v, max),
     };
-    *part = part.add_where(S::and(S::not(top), valid), e);
-    (e, S::and(top, valid))
+    *part = part.add_where(below, e);
+    (e, top)
 }
 
 /// `S_rest` from the sums and the tie count of [`short_row_sums`].
@@ -733,10 +749,9 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
             zk = S::select(kv.eq(S::splat(j as f32)), *col, zk);
         }
         let (mut cnt, mut part) = (zero, zero);
-        let all = first_lanes::<S>(S::N);
         for col in &mut cols[..c] {
             // The column now holds its exponentials, kept for the gradient.
-            let (e, top) = exp_below(*col, all, max, Span::Any, &mut part);
+            let (e, top) = exp_below(*col, None, max, Span::Any, &mut part);
             cnt = cnt.add(S::select(top, S::splat(1.0), zero));
             *col = e;
         }

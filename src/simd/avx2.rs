@@ -215,6 +215,10 @@ impl Lanes for Avx2 {
         avx2!(_mm256_cmp_ps::<_CMP_EQ_OQ>(self.0, b.0))
     }
     #[inline(always)]
+    fn ne(self, b: Self) -> __m256 {
+        avx2!(_mm256_cmp_ps::<_CMP_NEQ_UQ>(self.0, b.0))
+    }
+    #[inline(always)]
     fn is_nan(self) -> __m256 {
         avx2!(_mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0))
     }
@@ -256,6 +260,24 @@ impl Lanes for Avx2 {
     #[inline(always)]
     fn count(m: __m256) -> u32 {
         (avx2!(_mm256_movemask_ps(m)) as u32).count_ones()
+    }
+    #[inline(always)]
+    fn tally(t: Self, m: __m256) -> Self {
+        // A set lane is -1 as an integer.
+        avx2!(Avx2(_mm256_castsi256_ps(_mm256_sub_epi32(
+            _mm256_castps_si256(t.0),
+            _mm256_castps_si256(m),
+        ))))
+    }
+    #[inline(always)]
+    fn tally_sum(t: Self) -> u32 {
+        avx2!({
+            let t = _mm256_castps_si256(t.0);
+            let s = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256::<1>(t));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+            _mm_cvtsi128_si32(s) as u32
+        })
     }
     #[inline(always)]
     fn reduce_max(self) -> f32 {

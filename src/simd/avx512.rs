@@ -362,6 +362,10 @@ impl Lanes for Avx512 {
         avx512!(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self.0, b.0))
     }
     #[inline(always)]
+    fn ne(self, b: Self) -> __mmask16 {
+        avx512!(_mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(self.0, b.0))
+    }
+    #[inline(always)]
     fn is_nan(self) -> __mmask16 {
         avx512!(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0, self.0))
     }
@@ -405,6 +409,21 @@ impl Lanes for Avx512 {
     #[inline(always)]
     fn count(m: __mmask16) -> u32 {
         m.count_ones()
+    }
+    #[inline(always)]
+    fn tally(t: Self, m: __mmask16) -> Self {
+        // A masked integer subtract of -1: port 0 or 5.
+        avx512!({
+            let t = _mm512_castps_si512(t.0);
+            let minus_one = _mm512_set1_epi32(-1);
+            Avx512(_mm512_castsi512_ps(_mm512_mask_sub_epi32(
+                t, m, t, minus_one,
+            )))
+        })
+    }
+    #[inline(always)]
+    fn tally_sum(t: Self) -> u32 {
+        avx512!(_mm512_reduce_add_epi32(_mm512_castps_si512(t.0))) as u32
     }
     #[inline(always)]
     fn reduce_max(self) -> f32 {

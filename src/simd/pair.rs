@@ -50,6 +50,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     const SCALEF: bool = S::SCALEF;
     const UMAX_BITS: bool = S::UMAX_BITS;
     const HARD_PATH: bool = S::HARD_PATH;
+    const TALLY: bool = S::TALLY;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -153,7 +154,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     }
     halves!(fn add, sub, mul, div, min, max, umax_bits, mul_pow2, ldexp (b: Self) -> Self);
     halves!(fn neg, abs, round, recip, recip_1_2, sqrt () -> Self);
-    halves!(fn lt, le, eq (b: Self) -> Self::Mask);
+    halves!(fn lt, le, eq, ne (b: Self) -> Self::Mask);
     #[inline(always)]
     fn mul_add(self, b: Self, c: Self) -> Self {
         Pair(self.0.mul_add(b.0, c.0), self.1.mul_add(b.1, c.1))
@@ -211,6 +212,14 @@ impl<S: Lanes> Lanes for Pair<S> {
     #[inline(always)]
     fn count(m: Self::Mask) -> u32 {
         S::count(m.0) + S::count(m.1)
+    }
+    #[inline(always)]
+    fn tally(t: Self, m: Self::Mask) -> Self {
+        Pair(S::tally(t.0, m.0), S::tally(t.1, m.1))
+    }
+    #[inline(always)]
+    fn tally_sum(t: Self) -> u32 {
+        S::tally_sum(t.0).wrapping_add(S::tally_sum(t.1))
     }
 
     #[inline(always)]

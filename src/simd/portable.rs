@@ -53,6 +53,7 @@ impl Lanes for Portable {
     ));
     /// See [`Lanes::HARD_PATH`].
     const HARD_PATH: bool = cfg!(not(target_arch = "x86_64"));
+    const TALLY: bool = true;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -225,6 +226,19 @@ impl Lanes for Portable {
     #[inline(always)]
     fn count(m: f32x4) -> u32 {
         m.to_bitmask().count_ones()
+    }
+    #[inline(always)]
+    fn tally(t: Self, m: f32x4) -> Self {
+        // A set lane is -1 as an integer.
+        Portable(cast::<i32x4, f32x4>(
+            cast::<f32x4, i32x4>(t.0) - cast::<f32x4, i32x4>(m),
+        ))
+    }
+    #[inline(always)]
+    fn tally_sum(t: Self) -> u32 {
+        cast::<f32x4, [u32; 4]>(t.0)
+            .iter()
+            .fold(0u32, |a, &b| a.wrapping_add(b))
     }
     #[inline(always)]
     fn reduce_max(self) -> f32 {

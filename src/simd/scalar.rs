@@ -162,6 +162,14 @@ impl Lanes for Scalar {
         m as u32
     }
     #[inline(always)]
+    fn tally(t: Self, m: bool) -> Self {
+        Scalar(f32::from_bits(t.0.to_bits().wrapping_add(m as u32)))
+    }
+    #[inline(always)]
+    fn tally_sum(t: Self) -> u32 {
+        t.0.to_bits()
+    }
+    #[inline(always)]
     fn reduce_max(self) -> f32 {
         self.0
     }
