@@ -12,8 +12,9 @@
 //!   exponentials in it and the gradient pass is one multiply per element, so every logit
 //!   goes through one `exp`. Rows shorter than 4096 classes go through each pass as a
 //!   group, so that independent rows overlap and the row results are computed once per
-//!   group (a group of 16 such rows and their gradients fits in a 1 MiB L2); longer ones one
-//!   at a time, so that a row is still cached for its second and third passes.
+//!   group; a group holds at most [`GROUP_LOGITS`] logits, so that its rows and their
+//!   gradients stay in L1 from one pass to the next. Longer rows go one at a time, so that a
+//!   row is still cached (in L2) for its second and third passes.
 //!
 //! Sums are held in `f64` on the SIMD backends and in a float-float [`Total`] on the scalar
 //! one (after short `f32` partial sums of non-negative terms). The row's
@@ -44,6 +45,13 @@ use super::sigmoid::{Fixed, Gamma, Runtime, gamma_code};
 /// classes, 0.95-0.97 on AVX2, so even; at 1000 classes the change to groups took 0.79 of
 /// the time of the call before, 0.91 at 2000, 0.97 at 4000.)
 const LONG_ROW: usize = 4096;
+
+/// The most logits in a group of rows shorter than [`LONG_ROW`]: 16 KB, and as much again
+/// of kept exponentials, so that the passes after the first read the group from L1 (48 KB
+/// on the machines measured). Measured on AVX-512 against full groups of 16 rows: 1.06-1.07x
+/// the fused call at 640 and 1000 classes (4 and 6 rows), even at 320 and fewer; AVX2's
+/// groups of 8 measured even (0.97-1.01).
+const GROUP_LOGITS: usize = 4096;
 
 /// The class weight `α_k`.
 #[derive(Clone, Copy)]
@@ -774,7 +782,8 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     S::acc_sum(acc)
 }
 
-/// Rows in groups of `R::N` (one row at a time from [`LONG_ROW`] classes on): statistics of
+/// Rows in groups of `R::N`, fewer for rows of more than [`GROUP_LOGITS`]` / R::N` classes
+/// (one row at a time from [`LONG_ROW`] classes on): statistics of
 /// each row with lanes `S`, the group's row results with lanes `R`, then each row's gradient
 /// with lanes `S`. When a gradient is written, every row keeps its exponentials in it
 /// between the two passes (see [`short_row_sums`]), so each logit goes through one `exp`.
@@ -789,7 +798,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     let per_group = if c >= LONG_ROW {
         1
     } else {
-        R::N.min(MAX_LANES)
+        R::N.min(MAX_LANES).min((GROUP_LOGITS / c).max(1))
     };
     let mut acc = R::acc_zero();
     let mut rows = Gathered::new();
