@@ -112,18 +112,20 @@ impl Job<'_> {
     }
 }
 
-/// The maximum of a row shorter than [`LONG_ROW`] (the first of its two passes), and
-/// whether every `z - max` of the row lies in `[-87, 0]` ([`Span::Normal`]), as
-/// [`scalar_row_max`] finds it. Only on lanes without a `scalef` instruction: there the
-/// normal span's `exp` drops a clamp and a test of every vector's exponents for a `min` per
-/// vector here (measured on AVX2: 1.08-1.10x the fused call at 1000 classes and more),
-/// while on AVX-512 it would drop only the clamp, the same one operation per vector as the
-/// `min` (measured even), so there the flag is always false.
+/// The maxima of a row shorter than [`LONG_ROW`] by lane (the first of its two passes; the
+/// row's maximum is the largest lane, which [`Lanes::max_each`] finds for a group of rows at
+/// once), and on lanes without a `scalef` instruction the maxima of `-z` by lane, from
+/// which the caller finds whether every `z - max` of the row lies in `[-87, 0]`
+/// ([`Span::Normal`]), as [`scalar_row_max`] does. There the normal span's `exp` drops a
+/// clamp and a test of every vector's exponents for a `min` per vector here (measured on
+/// AVX2: 1.08-1.10x the fused call at 1000 classes and more), while on AVX-512 it would
+/// drop only the clamp, the same one operation per vector as the `min` (measured even), so
+/// there the second vector is `-inf`.
 ///
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
-unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (f32, bool) {
+unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (S, S) {
     let n = c - c % S::N;
     let n4 = c - c % (4 * S::N);
     // Four chains: one `max` after the other would wait out its latency on every vector
@@ -162,12 +164,11 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (f32, bool) {
     // The maximum of a set, whatever the order (but for the sign of a zero maximum, which no
     // result depends on: `z - max` and `z == max` are the same for either zero). A NaN in
     // the row may hide a lane's maximum here; the NaN then reaches the sum anyway.
-    let max = mv[0].max(mv[1]).max(mv[2].max(mv[3])).reduce_max();
+    let max = mv[0].max(mv[1]).max(mv[2].max(mv[3]));
     if S::SCALEF {
-        return (max, false);
+        return (max, S::splat(f32::NEG_INFINITY));
     }
-    let min = lv[0].min(lv[1]).min(lv[2].min(lv[3])).neg().reduce_max();
-    (max, max + min <= 87.0)
+    (max, lv[0].min(lv[1]).min(lv[2].min(lv[3])).neg())
 }
 
 /// The second pass over a row, which the first ([`short_row_max`]) brought into the cache:
@@ -374,14 +375,28 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
     rest: &mut RestParts,
 ) {
     let c = job.c;
-    let mut sums = [(S::acc_zero(), 0u32); MAX_LANES];
-    let mut normal = [false; MAX_LANES];
+    // A row without a class keeps maximum 0 and sum 0: finite row results, which its zero
+    // weight then makes 0 (an infinite maximum would make them NaN).
+    let (mut maxes, mut negmins) = ([S::splat(0.0); MAX_LANES], [S::splat(0.0); MAX_LANES]);
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
             // SAFETY: the row lies within rows·C values (contract).
-            (max[i], normal[i]) = unsafe { short_row_max::<S>(job.z.add((r0 + i) * c), c) };
+            (maxes[i], negmins[i]) = unsafe { short_row_max::<S>(job.z.add((r0 + i) * c), c) };
         }
     }
+    // The rows' maxima, and whether each row's span is normal, at once (a NaN row's maximum
+    // may be anything: its sum is NaN).
+    let mv = S::max_each(&maxes);
+    // SAFETY: `max` holds MAX_LANES >= N values.
+    unsafe { mv.store(max.as_mut_ptr()) };
+    let mut normal = [0.0f32; MAX_LANES];
+    if !S::SCALEF {
+        let ok = mv.add(S::max_each(&negmins)).le(S::splat(87.0));
+        // SAFETY: `normal` holds MAX_LANES >= N values.
+        unsafe { S::select(ok, S::splat(1.0), S::splat(0.0)).store(normal.as_mut_ptr()) };
+    }
+    let mut accs = [S::acc_zero(); MAX_LANES];
+    let mut ties = [0u32; MAX_LANES];
     // Each row's exponential pass prefetches a row to come, spread over its vectors rather
     // than in a burst of lines before the group (measured: 0.93 of the time of the burst at
     // 16384 × 80 on AVX-512 and AVX2): a short row the row MAX_LANES rows on (in the next
@@ -392,7 +407,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
         if k.is_some() {
             let r = r0 + i;
             // A finite maximum needs no care for `inf - inf`.
-            let span = if normal[i] {
+            let span = if normal[i] != 0.0 {
                 Span::Normal
             } else if max[i].is_finite() {
                 Span::Finite
@@ -400,7 +415,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
                 Span::Any
             };
             // SAFETY: the row (and with KEEP its gradient row) lie within rows·C values.
-            sums[i] = unsafe {
+            (accs[i], ties[i]) = unsafe {
                 short_row_sums::<S>(
                     job.z.add(r * c),
                     c,
@@ -413,11 +428,17 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
             };
         }
     }
+    // Every row's `Total` at once (rows without a class give 0).
+    let (hi, lo) = S::acc_sum_each(&accs);
+    // SAFETY: the arrays hold MAX_LANES >= N values.
+    unsafe {
+        hi.store(rest.hi.as_mut_ptr());
+        lo.store(rest.lo.as_mut_ptr());
+    }
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
-            (rest.hi[i], rest.lo[i]) = S::acc_sum(sums[i].0).parts();
             // As in `short_row_rest`: exact.
-            rest.v[i] = sums[i].1 as f32 - 1.0;
+            rest.v[i] = ties[i] as f32 - 1.0;
         }
     }
 }
@@ -798,7 +819,8 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     let per_group = if c >= LONG_ROW {
         1
     } else {
-        R::N.min(MAX_LANES).min((GROUP_LOGITS / c).max(1))
+        // (`c >= 1`; `max` spares a division-by-zero panic path.)
+        R::N.min(MAX_LANES).min((GROUP_LOGITS / c.max(1)).max(1))
     };
     let mut acc = R::acc_zero();
     let mut rows = Gathered::new();

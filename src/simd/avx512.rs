@@ -18,7 +18,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{Lanes, Total};
+use super::{Lanes, MAX_LANES, Total};
 
 /// Sixteen `f32` lanes in a `zmm` register. Masks are `__mmask16` (bit `i` is lane `i`).
 ///
@@ -87,6 +87,60 @@ fn widen(v: __m512) -> (__m512d, __m512d) {
         _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
         _mm512_cvtps_pd(high_half(v)),
     ))
+}
+
+/// `max(shuffle(a, b, LO), shuffle(a, b, HI))` of 128-bit blocks: one level of
+/// [`Lanes::max_each`]'s tree.
+#[inline(always)]
+fn max_blocks<const LO: i32, const HI: i32>(a: __m512, b: __m512) -> __m512 {
+    avx512!(_mm512_max_ps(
+        _mm512_shuffle_f32x4::<LO>(a, b),
+        _mm512_shuffle_f32x4::<HI>(a, b)
+    ))
+}
+
+/// The maxima of the low and the high 64-bit halves of each block of `a` and `b`, one
+/// level of [`Lanes::max_each`]'s tree.
+#[inline(always)]
+fn max_pairs(a: __m512, b: __m512) -> __m512 {
+    avx512!({
+        let (a, b) = (_mm512_castps_pd(a), _mm512_castps_pd(b));
+        _mm512_max_ps(
+            _mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+            _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)),
+        )
+    })
+}
+
+/// `shuffle(a, b, LO) + shuffle(a, b, HI)` of 128-bit blocks: one level of
+/// [`Lanes::acc_sum_each`]'s tree.
+#[inline(always)]
+fn add_blocks<const LO: i32, const HI: i32>(a: __m512d, b: __m512d) -> __m512d {
+    avx512!(_mm512_add_pd(
+        _mm512_shuffle_f64x2::<LO>(a, b),
+        _mm512_shuffle_f64x2::<HI>(a, b)
+    ))
+}
+
+/// Per block, the first lane of `a` and of `b` plus the second: the last level of
+/// [`Lanes::acc_sum_each`]'s tree.
+#[inline(always)]
+fn add_pairs(a: __m512d, b: __m512d) -> __m512d {
+    avx512!(_mm512_add_pd(
+        _mm512_unpacklo_pd(a, b),
+        _mm512_unpackhi_pd(a, b)
+    ))
+}
+
+/// Each lane `v` as [`Total::from_f64`] splits it, before its test for a finite `hi`:
+/// `(v as f32, (v - hi) as f32)`, as 8 `f32` each.
+#[inline(always)]
+fn split_f64(v: __m512d) -> (__m256d, __m256d) {
+    avx512!({
+        let hi = _mm512_cvtpd_ps(v);
+        let lo = _mm512_cvtpd_ps(_mm512_sub_pd(v, _mm512_cvtps_pd(hi)));
+        (_mm256_castps_pd(hi), _mm256_castps_pd(lo))
+    })
 }
 
 impl Lanes for Avx512 {
@@ -465,6 +519,70 @@ impl Lanes for Avx512 {
             let hi = _mm256_castps_pd(_mm512_cvtpd_ps(acc.1));
             _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))
         }))
+    }
+    #[inline(always)]
+    fn max_each(v: &[Self; MAX_LANES]) -> Self {
+        // Four levels, each halving the lanes per row and doubling the rows per vector; the
+        // pairings put row i in lane i at the end. Level 1: rows m and m + 4, m + 8 and
+        // m + 12, one row per 256-bit half.
+        // (Constant indices: no bounds checks, no `array::from_fn` closures left as calls.)
+        let l1 = |a: usize, b: usize| max_blocks::<0b01_00_01_00, 0b11_10_11_10>(v[a].0, v[b].0);
+        let w1 = [
+            l1(0, 4),
+            l1(8, 12),
+            l1(1, 5),
+            l1(9, 13),
+            l1(2, 6),
+            l1(10, 14),
+            l1(3, 7),
+            l1(11, 15),
+        ];
+        // Level 2: one row per 128-bit block; block k of w2[m] is row 4k + m.
+        let l2 = |a: __m512, b: __m512| max_blocks::<0b10_00_10_00, 0b11_01_11_01>(a, b);
+        let w2 = [
+            l2(w1[0], w1[1]),
+            l2(w1[2], w1[3]),
+            l2(w1[4], w1[5]),
+            l2(w1[6], w1[7]),
+        ];
+        // Level 3: two lanes per row; block k holds rows 4k + m and 4k + m + 1 (m = 0, 2).
+        let (x, y) = (max_pairs(w2[0], w2[1]), max_pairs(w2[2], w2[3]));
+        // Level 4: lane 4k + m is row 4k + m.
+        Avx512(avx512!(_mm512_max_ps(
+            _mm512_shuffle_ps::<0b10_00_10_00>(x, y),
+            _mm512_shuffle_ps::<0b11_01_11_01>(x, y),
+        )))
+    }
+    #[inline(always)]
+    fn acc_sum_each(a: &[Self::Acc; MAX_LANES]) -> (Self, Self) {
+        // `acc_sum`'s additions in its order (lane k += lane k + n/2 for n = 16, 8, 4, 2),
+        // for 16 rows by a transposing tree; row i ends in lane i.
+        let mut s8 = [a[0].0; MAX_LANES];
+        for (s, a) in s8.iter_mut().zip(a) {
+            *s = avx512!(_mm512_add_pd(a.0, a.1));
+        }
+        // n = 8, then 4: one row per 256-bit half, then per 128-bit block; block k of w2[q]
+        // is row 8·(q / 2) + q % 2 + 2k.
+        let l1 = |x: usize, y: usize| add_blocks::<0b01_00_01_00, 0b11_10_11_10>(s8[x], s8[y]);
+        let l2 = |x: __m512d, y: __m512d| add_blocks::<0b10_00_10_00, 0b11_01_11_01>(x, y);
+        let w2 = [
+            l2(l1(0, 2), l1(4, 6)),
+            l2(l1(1, 3), l1(5, 7)),
+            l2(l1(8, 10), l1(12, 14)),
+            l2(l1(9, 11), l1(13, 15)),
+        ];
+        // n = 2: lane i of the j-th sum is row 8j + i.
+        let (h0, l0) = split_f64(add_pairs(w2[0], w2[1]));
+        let (h1, l1) = split_f64(add_pairs(w2[2], w2[3]));
+        avx512!({
+            let hi = _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(h0), h1);
+            let lo = _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(l0), l1);
+            let (hi, lo) = (_mm512_castpd_ps(hi), _mm512_castpd_ps(lo));
+            // `Total::from_f64`: the rest only where `hi` is finite.
+            let finite =
+                _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(hi), _mm512_set1_ps(f32::INFINITY));
+            (Avx512(hi), Avx512(_mm512_maskz_mov_ps(finite, lo)))
+        })
     }
     #[inline(always)]
     fn acc_sum(acc: Self::Acc) -> Total {
