@@ -18,7 +18,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{Lanes, Total};
+use super::{Lanes, MAX_LANES, Total};
 
 /// Eight `f32` lanes in a `ymm` register. Masks are `__m256` lanes of all ones or all
 /// zeros (as the comparisons make them).
@@ -316,6 +316,64 @@ impl Lanes for Avx2 {
             _mm256_cvtpd_ps(acc.1),
             _mm256_cvtpd_ps(acc.0)
         )))
+    }
+    #[inline(always)]
+    fn max_each(v: &[Self; MAX_LANES]) -> Self {
+        // Three levels, each halving the lanes per row and doubling the rows per vector;
+        // the pairings put row i in lane i. Level 1: rows m and m + 4, one per 128-bit half.
+        avx2!({
+            let l1 = |a: usize, b: usize| {
+                let (a, b) = (v[a].0, v[b].0);
+                _mm256_max_ps(
+                    _mm256_permute2f128_ps::<0x20>(a, b),
+                    _mm256_permute2f128_ps::<0x31>(a, b),
+                )
+            };
+            let w1 = [l1(0, 4), l1(1, 5), l1(2, 6), l1(3, 7)];
+            // Level 2: two lanes per row; half h holds rows 4h + m and 4h + m + 1 (m = 0, 2).
+            let l2 = |a: __m256, b: __m256| {
+                let (a, b) = (_mm256_castps_pd(a), _mm256_castps_pd(b));
+                _mm256_max_ps(
+                    _mm256_castpd_ps(_mm256_unpacklo_pd(a, b)),
+                    _mm256_castpd_ps(_mm256_unpackhi_pd(a, b)),
+                )
+            };
+            let (x, y) = (l2(w1[0], w1[1]), l2(w1[2], w1[3]));
+            // Level 3: lane 4h + m is row 4h + m.
+            Avx2(_mm256_max_ps(
+                _mm256_shuffle_ps::<0b10_00_10_00>(x, y),
+                _mm256_shuffle_ps::<0b11_01_11_01>(x, y),
+            ))
+        })
+    }
+    #[inline(always)]
+    fn acc_sum_each(a: &[Self::Acc; MAX_LANES]) -> (Self, Self) {
+        // `acc_sum`'s additions in its order (lane k += lane k + n/2 for n = 8, 4, 2), for 8
+        // rows by a transposing tree; row i ends in lane i.
+        avx2!({
+            let s4 = |r: usize| _mm256_add_pd(a[r].0, a[r].1);
+            // n = 4: rows x and y, one per 128-bit half.
+            let l1 = |x: usize, y: usize| {
+                let (x, y) = (s4(x), s4(y));
+                _mm256_add_pd(
+                    _mm256_permute2f128_pd::<0x20>(x, y),
+                    _mm256_permute2f128_pd::<0x31>(x, y),
+                )
+            };
+            // n = 2: lanes 0..4 are rows 4j..4j + 4.
+            let l2 = |p: __m256d, q: __m256d| {
+                _mm256_add_pd(_mm256_unpacklo_pd(p, q), _mm256_unpackhi_pd(p, q))
+            };
+            let (r0, r1) = (l2(l1(0, 2), l1(1, 3)), l2(l1(4, 6), l1(5, 7)));
+            // `Total::from_f64` lane by lane: the rest only where `hi` is finite.
+            let (h0, h1) = (_mm256_cvtpd_ps(r0), _mm256_cvtpd_ps(r1));
+            let l0 = _mm256_cvtpd_ps(_mm256_sub_pd(r0, _mm256_cvtps_pd(h0)));
+            let l1 = _mm256_cvtpd_ps(_mm256_sub_pd(r1, _mm256_cvtps_pd(h1)));
+            let (hi, lo) = (_mm256_set_m128(h1, h0), _mm256_set_m128(l1, l0));
+            let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), hi);
+            let finite = _mm256_cmp_ps::<_CMP_LT_OQ>(abs, _mm256_set1_ps(f32::INFINITY));
+            (Avx2(hi), Avx2(_mm256_and_ps(finite, lo)))
+        })
     }
     #[inline(always)]
     fn acc_sum(acc: Self::Acc) -> Total {
