@@ -374,6 +374,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
     max: &mut [f32; MAX_LANES],
     rest: &mut RestParts,
 ) {
+    const { assert!(S::N <= MAX_LANES) };
     let c = job.c;
     // A row without a class keeps maximum 0 and sum 0: finite row results, which its zero
     // weight then makes 0 (an infinite maximum would make them NaN).

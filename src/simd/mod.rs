@@ -277,18 +277,19 @@ pub(crate) trait Lanes: Copy {
     /// Largest lane (NaN lanes are skipped unless all are NaN).
     fn reduce_max(self) -> f32;
     /// Lane `i` the largest lane of `v[i]`, for `i < N`: a row's maximum for each row of a
-    /// group at once (a tree of shuffles on AVX-512, where one [`reduce_max`] per row is
-    /// four dependent steps). Exact for vectors without NaN; for a vector with one, its lane
-    /// is NaN or one of the vector's values.
+    /// group at once (a transposing tree of shuffles on AVX-512 and AVX2, where one
+    /// [`reduce_max`] per row is three or four dependent steps). Exact for vectors without
+    /// NaN; for a vector with one, its lane is NaN or one of the vector's values. (Lanes
+    /// from [`MAX_LANES`] on, in wider groups, are 0.)
     ///
     /// [`reduce_max`]: Lanes::reduce_max
     #[inline(always)]
     fn max_each(v: &[Self; MAX_LANES]) -> Self {
-        let mut out = [0.0f32; MAX_LANES];
+        let mut out = [0.0f32; MAX_WIDE];
         for (o, v) in out.iter_mut().zip(v).take(Self::N) {
             *o = v.reduce_max();
         }
-        // SAFETY: `out` holds MAX_LANES >= N values.
+        // SAFETY: `out` holds MAX_WIDE >= N values.
         unsafe { Self::load(out.as_ptr()) }
     }
     /// A zero accumulator.
@@ -305,17 +306,18 @@ pub(crate) trait Lanes: Copy {
     /// `i + n/2`, halving `n` until one lane is left, in `f64`).
     fn acc_sum(acc: Self::Acc) -> Total;
     /// Lane `i` the parts `(hi, lo)` of [`acc_sum`]`(a[i])`, for `i < N`: the same bits,
-    /// for the rows of a group at once (one transposing tree on AVX-512, where each row's
-    /// own reduction and `f64` split are a dozen dependent operations).
+    /// for the rows of a group at once (one transposing tree on AVX-512 and AVX2, where each
+    /// row's own reduction and `f64` split are a dozen dependent operations). (Lanes from
+    /// [`MAX_LANES`] on, in wider groups, are 0.)
     ///
     /// [`acc_sum`]: Lanes::acc_sum
     #[inline(always)]
     fn acc_sum_each(a: &[Self::Acc; MAX_LANES]) -> (Self, Self) {
-        let (mut hi, mut lo) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
+        let (mut hi, mut lo) = ([0.0f32; MAX_WIDE], [0.0f32; MAX_WIDE]);
         for ((h, l), a) in hi.iter_mut().zip(&mut lo).zip(a).take(Self::N) {
             (*h, *l) = Self::acc_sum(*a).parts();
         }
-        // SAFETY: the arrays hold MAX_LANES >= N values.
+        // SAFETY: the arrays hold MAX_WIDE >= N values.
         unsafe { (Self::load(hi.as_ptr()), Self::load(lo.as_ptr())) }
     }
 }
