@@ -73,6 +73,9 @@ pub(crate) trait Lanes: Copy {
     /// per form and mode): everywhere but the portable backend on x86_64, a fallback for
     /// CPUs without AVX2 that is left its general path to keep the build small.
     const HARD_PATH: bool = true;
+    /// Masks live in mask registers (AVX-512's eight `k` registers), not in vectors: code
+    /// that would keep many of them live may compute one again where it is used instead.
+    const MASK_REGS: bool = false;
     /// Loops that count set mask lanes over many vectors keep [`tally`](Lanes::tally)
     /// counters rather than adding up [`count`](Lanes::count)s: on the portable lanes,
     /// where `count` is a bit-counting sequence (x86_64's baseline has no `popcnt`, NEON no
@@ -232,6 +235,12 @@ pub(crate) trait Lanes: Copy {
     fn lt(self, b: Self) -> Self::Mask;
     /// `self <= b`.
     fn le(self, b: Self) -> Self::Mask;
+    /// `m & (self < b)`: on AVX-512 one compare under the write mask `m`, where `and` of
+    /// two compares is a mask operation more on the FMA port.
+    #[inline(always)]
+    fn lt_within(self, b: Self, m: Self::Mask) -> Self::Mask {
+        Self::and(m, self.lt(b))
+    }
     /// `self == b`.
     fn eq(self, b: Self) -> Self::Mask;
     /// `!(self == b)`: NaN lanes are set (one compare, where `not(eq)` is two operations,

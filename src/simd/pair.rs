@@ -50,6 +50,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     const SCALEF: bool = S::SCALEF;
     const UMAX_BITS: bool = S::UMAX_BITS;
     const HARD_PATH: bool = S::HARD_PATH;
+    const MASK_REGS: bool = S::MASK_REGS;
     const TALLY: bool = S::TALLY;
 
     #[inline(always)]
@@ -181,6 +182,10 @@ impl<S: Lanes> Lanes for Pair<S> {
     #[inline(always)]
     fn add_where(self, m: Self::Mask, v: Self) -> Self {
         Pair(self.0.add_where(m.0, v.0), self.1.add_where(m.1, v.1))
+    }
+    #[inline(always)]
+    fn lt_within(self, b: Self, m: Self::Mask) -> Self::Mask {
+        (self.0.lt_within(b.0, m.0), self.1.lt_within(b.1, m.1))
     }
     #[inline(always)]
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {

@@ -597,6 +597,10 @@ pub(crate) fn run<S: Lanes>(fma: Fused, seed: u64, iters: usize) {
         check_mask::<S>("eq", a.eq(b), &want[2]);
         check_mask::<S>("is_nan", a.is_nan(), &want[3]);
         check_mask::<S>("and", S::and(a.lt(b), c.le(a)), &want[4]);
+        // lt_within: `c < a` in the lanes where `a < b`.
+        let within: [bool; MAX_WIDE] =
+            core::array::from_fn(|i| i < n && want[0][i] && sc(i).lt(sa(i)));
+        check_mask::<S>("lt_within", c.lt_within(a, a.lt(b)), &within);
         check_mask::<S>("or", S::or(a.eq(b), c.is_nan()), &want[5]);
         check_mask::<S>("not", S::not(a.le(b)), &want[6]);
         check_mask::<S>("xor", S::xor(a.lt(b), c.le(a)), &want[7]);
