@@ -214,7 +214,7 @@ fn logs<S: Lanes>(x: S, big: bool) -> Logs<S> {
 /// some finite or NaN loss, which the sum's check then replaces by NaN.)
 #[inline(always)]
 fn all_hard<S: Lanes>(t: S) -> bool {
-    // `t < 1` is `Hard::zero` too: the compiler keeps one of the two compares.
+    // `t < 1` is `hard`'s `lt_one` too: the compiler keeps one of the two compares.
     !S::any(S::splat(0.0).lt_within(t, t.lt(S::splat(1.0))))
 }
 

@@ -236,7 +236,7 @@ pub(crate) trait Lanes: Copy {
     /// `self <= b`.
     fn le(self, b: Self) -> Self::Mask;
     /// `m & (self < b)`: on AVX-512 one compare under the write mask `m`, where `and` of
-    /// two compares is a mask operation more on port 0, one of the two FMA ports.
+    /// two compares is a mask operation more on port 0, which also runs FMAs.
     #[inline(always)]
     fn lt_within(self, b: Self, m: Self::Mask) -> Self::Mask {
         Self::and(m, self.lt(b))
@@ -244,7 +244,7 @@ pub(crate) trait Lanes: Copy {
     /// `self == b`.
     fn eq(self, b: Self) -> Self::Mask;
     /// `!(self == b)`: NaN lanes are set (one compare, where `not(eq)` is two operations,
-    /// on AVX-512 a mask operation on port 0, one of the two FMA ports).
+    /// on AVX-512 a mask operation on port 0, which also runs FMAs).
     #[inline(always)]
     fn ne(self, b: Self) -> Self::Mask {
         Self::not(self.eq(b))
