@@ -6,61 +6,61 @@
 //! A chain of dependent FMAs runs at one per latency (4 cycles on Intel cores since
 //! Skylake); ten independent chains run at the issue rate. Their ratio gives FMAs per cycle
 //! without knowing the clock, which AVX-512 code may lower (the chain also gives that
-//! clock, if the latency is 4).
+//! clock, if the latency is 4). Every register starts at zero, so no operand is subnormal.
 
 use std::arch::asm;
 use std::time::Instant;
 
 const N: u64 = 200_000_000;
 
-/// Seconds per FMA of one dependent chain (`zmm` if `wide`, else `ymm`).
-fn chain(wide: bool) -> f64 {
-    let t = Instant::now();
-    // SAFETY: AVX-512F is checked in `main`; only the named registers are written.
-    unsafe {
-        if wide {
-            asm!("vxorps zmm0, zmm0, zmm0", "2:",
-                 "vfmadd231ps zmm0, zmm1, zmm2", "vfmadd231ps zmm0, zmm1, zmm2",
-                 "vfmadd231ps zmm0, zmm1, zmm2", "vfmadd231ps zmm0, zmm1, zmm2",
-                 "dec {n}", "jnz 2b", n = inout(reg) N => _, out("zmm0") _);
-        } else {
-            asm!("vxorps ymm0, ymm0, ymm0", "2:",
-                 "vfmadd231ps ymm0, ymm1, ymm2", "vfmadd231ps ymm0, ymm1, ymm2",
-                 "vfmadd231ps ymm0, ymm1, ymm2", "vfmadd231ps ymm0, ymm1, ymm2",
-                 "dec {n}", "jnz 2b", n = inout(reg) N => _, out("ymm0") _);
+/// `(dependent, independent)`: seconds per FMA of one chain and of ten chains, on the
+/// vector registers of class `$class` (`zmm_reg` or `ymm_reg`; `{x}` prints `zmmN` or
+/// `ymmN`).
+macro_rules! timings {
+    ($class:ident) => {{
+        let t = Instant::now();
+        // SAFETY: the caller's target features cover `$class`; only declared registers
+        // are written.
+        unsafe {
+            asm!("vxorps {a}, {a}, {a}", "vxorps {x}, {x}, {x}", "2:",
+                 "vfmadd231ps {a}, {x}, {x}", "vfmadd231ps {a}, {x}, {x}",
+                 "vfmadd231ps {a}, {x}, {x}", "vfmadd231ps {a}, {x}, {x}",
+                 "dec {n}", "jnz 2b", n = inout(reg) N => _,
+                 a = out($class) _, x = out($class) _);
         }
-    }
-    t.elapsed().as_secs_f64() / (N * 4) as f64
+        let dependent = t.elapsed().as_secs_f64() / (N * 4) as f64;
+        let t = Instant::now();
+        // SAFETY: as above.
+        unsafe {
+            asm!("vxorps {x}, {x}, {x}",
+                 "vxorps {a0}, {a0}, {a0}", "vxorps {a1}, {a1}, {a1}",
+                 "vxorps {a2}, {a2}, {a2}", "vxorps {a3}, {a3}, {a3}",
+                 "vxorps {a4}, {a4}, {a4}", "vxorps {a5}, {a5}, {a5}",
+                 "vxorps {a6}, {a6}, {a6}", "vxorps {a7}, {a7}, {a7}",
+                 "vxorps {a8}, {a8}, {a8}", "vxorps {a9}, {a9}, {a9}", "2:",
+                 "vfmadd231ps {a0}, {x}, {x}", "vfmadd231ps {a1}, {x}, {x}",
+                 "vfmadd231ps {a2}, {x}, {x}", "vfmadd231ps {a3}, {x}, {x}",
+                 "vfmadd231ps {a4}, {x}, {x}", "vfmadd231ps {a5}, {x}, {x}",
+                 "vfmadd231ps {a6}, {x}, {x}", "vfmadd231ps {a7}, {x}, {x}",
+                 "vfmadd231ps {a8}, {x}, {x}", "vfmadd231ps {a9}, {x}, {x}",
+                 "dec {n}", "jnz 2b", n = inout(reg) N => _, x = out($class) _,
+                 a0 = out($class) _, a1 = out($class) _, a2 = out($class) _,
+                 a3 = out($class) _, a4 = out($class) _, a5 = out($class) _,
+                 a6 = out($class) _, a7 = out($class) _, a8 = out($class) _,
+                 a9 = out($class) _);
+        }
+        (dependent, t.elapsed().as_secs_f64() / (N * 10) as f64)
+    }};
 }
 
-/// Seconds per FMA of ten independent chains.
-fn independent(wide: bool) -> f64 {
-    let t = Instant::now();
-    // SAFETY: as in `chain`.
-    unsafe {
-        if wide {
-            asm!("2:",
-                 "vfmadd231ps zmm0, zmm10, zmm11", "vfmadd231ps zmm1, zmm10, zmm11",
-                 "vfmadd231ps zmm2, zmm10, zmm11", "vfmadd231ps zmm3, zmm10, zmm11",
-                 "vfmadd231ps zmm4, zmm10, zmm11", "vfmadd231ps zmm5, zmm10, zmm11",
-                 "vfmadd231ps zmm6, zmm10, zmm11", "vfmadd231ps zmm7, zmm10, zmm11",
-                 "vfmadd231ps zmm8, zmm10, zmm11", "vfmadd231ps zmm9, zmm10, zmm11",
-                 "dec {n}", "jnz 2b", n = inout(reg) N => _,
-                 out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _,
-                 out("zmm5") _, out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _);
-        } else {
-            asm!("2:",
-                 "vfmadd231ps ymm0, ymm10, ymm11", "vfmadd231ps ymm1, ymm10, ymm11",
-                 "vfmadd231ps ymm2, ymm10, ymm11", "vfmadd231ps ymm3, ymm10, ymm11",
-                 "vfmadd231ps ymm4, ymm10, ymm11", "vfmadd231ps ymm5, ymm10, ymm11",
-                 "vfmadd231ps ymm6, ymm10, ymm11", "vfmadd231ps ymm7, ymm10, ymm11",
-                 "vfmadd231ps ymm8, ymm10, ymm11", "vfmadd231ps ymm9, ymm10, ymm11",
-                 "dec {n}", "jnz 2b", n = inout(reg) N => _,
-                 out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm4") _,
-                 out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm8") _, out("ymm9") _);
-        }
-    }
-    t.elapsed().as_secs_f64() / (N * 10) as f64
+#[target_feature(enable = "avx512f")]
+fn zmm() -> (f64, f64) {
+    timings!(zmm_reg)
+}
+
+#[target_feature(enable = "avx,fma")]
+fn ymm() -> (f64, f64) {
+    timings!(ymm_reg)
 }
 
 fn main() {
@@ -68,8 +68,9 @@ fn main() {
         println!("this CPU has no AVX-512F");
         return;
     }
-    for (wide, name) in [(true, "512-bit"), (false, "256-bit")] {
-        let (c, i) = (chain(wide), independent(wide));
+    // SAFETY: AVX-512F was detected (and with it AVX and FMA).
+    let runs = unsafe { [("512-bit", zmm()), ("256-bit", ymm())] };
+    for (name, (c, i)) in runs {
         println!(
             "{name}: dependent {:.3} ns, independent {:.3} ns per FMA: {:.2} FMAs per cycle \
              (at a 4-cycle latency; clock {:.2} GHz)",
