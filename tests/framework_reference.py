@@ -91,7 +91,8 @@ def fp(a):
 
 
 def call(rc, err):
-    """None when the backend is not on this CPU, else raises on any other error."""
+    """Whether the call ran: False when the backend is not on this CPU; raises on any other
+    error."""
     if rc == BACKEND_UNAVAILABLE:
         return False
     if rc != 0:
@@ -216,6 +217,20 @@ class Worst:
             self.failures.append(f"{key} {case}: loss rel {rel:.2e}, grad {err:.2e}, "
                                  f"finite {bool(np.all(np.isfinite(gg)))}")
 
+    def every_backend(self, kernel, want, case, crate):
+        """Compares `crate(backend)` with `want` on every backend this CPU has."""
+        for b in BACKENDS:
+            got = crate(b)
+            if got is not None:
+                self.compare(kernel, b, got, want, case)
+
+
+def draw_targets(rng, n, soft, positives):
+    """Soft targets uniform in [0, 1], or hard ones with this share of positives."""
+    if soft:
+        return rng.random(n).astype(np.float32)
+    return (rng.random(n) < positives).astype(np.float32)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -226,19 +241,14 @@ def main():
     for trial in range(a.trials):
         n = int(rng.integers(1, 3000))
         x = (rng.standard_normal(n) * [1, 5, 20, 60, 200][trial % 5]).astype(np.float32)
-        if trial % 3 == 0:
-            t = rng.random(n).astype(np.float32)
-        else:
-            t = (rng.random(n) < 0.1).astype(np.float32)
+        t = draw_targets(rng, n, trial % 3 == 0, 0.1)
         gamma = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.7][trial % 8]
         alpha = [0.25, None, 0.8][trial % 3]
         reduction = SUM if trial % 4 == 0 else MEAN
         want = torch_sigmoid(x, t, gamma, alpha, reduction)
         case = f"n={n} gamma={gamma} alpha={alpha} trial={trial}"
-        for b in BACKENDS:
-            got = crate_sigmoid(lib, b, x, t, gamma, alpha, reduction)
-            if got is not None:
-                worst.compare("torchvision sigmoid", b, got, want, case)
+        worst.every_backend("torchvision sigmoid", want, case,
+                            lambda b: crate_sigmoid(lib, b, x, t, gamma, alpha, reduction))
     for trial in range(a.trials):
         rows = int(rng.integers(1, 200))
         c = [2, 3, 4, 5, 16, 17, 80, 1000, 5000][trial % 9]
@@ -249,10 +259,8 @@ def main():
         class_alpha = rng.random(c).astype(np.float32) if trial % 2 else None
         want = torch_softmax(z, c, labels, gamma, class_alpha)
         case = f"{rows}x{c} gamma={gamma} trial={trial}"
-        for b in BACKENDS:
-            got = crate_softmax(lib, b, z, c, labels, gamma, class_alpha)
-            if got is not None:
-                worst.compare("torch softmax", b, got, want, case)
+        worst.every_backend("torch softmax", want, case,
+                            lambda b: crate_softmax(lib, b, z, c, labels, gamma, class_alpha))
     try:
         import optax  # noqa: F401
         jax_x64()
@@ -263,14 +271,11 @@ def main():
     for trial in range(a.trials if have_optax else 0):
         n = JAX_SIZES[trial % len(JAX_SIZES)]
         x = (rng.standard_normal(n) * [1, 5, 20, 60, 200][trial % 5]).astype(np.float32)
-        t = (rng.random(n) < 0.1).astype(np.float32) if trial % 2 else rng.random(n).astype(
-            np.float32)
+        t = draw_targets(rng, n, trial % 2 == 0, 0.1)
         gamma = [0.0, 0.5, 1.0, 2.0, 2.5, 3.0][trial % 6]
         want = optax_sigmoid(x, t, gamma)
-        for b in BACKENDS:
-            got = crate_sigmoid(lib, b, x, t, gamma, None, SUM, "optax")
-            if got is not None:
-                worst.compare("optax sigmoid", b, got, want, f"n={n} gamma={gamma}")
+        worst.every_backend("optax sigmoid", want, f"n={n} gamma={gamma}",
+                            lambda b: crate_sigmoid(lib, b, x, t, gamma, None, SUM, "optax"))
     try:
         jax_x64()
         keras = keras_losses()
@@ -280,24 +285,20 @@ def main():
     for trial in range(a.trials // 3 if keras else 0):
         n = JAX_SIZES[trial % len(JAX_SIZES)]
         x = np.clip(rng.standard_normal(n) * 4, -8, 8).astype(np.float32)
-        t = (rng.random(n) < 0.2).astype(np.float32) if trial % 2 else rng.random(n).astype(
-            np.float32)
+        t = draw_targets(rng, n, trial % 2 == 0, 0.2)
         gamma = [0.0, 1.0, 2.0, 2.5][trial % 4]
         want = keras_sigmoid(keras, x, t, gamma)
-        for b in BACKENDS:
-            # The C ABI has no keras preset: optax's is the same (no alpha, form (A)).
-            got = crate_sigmoid(lib, b, x, t, gamma, None, MEAN, "optax")
-            if got is not None:
-                worst.compare("keras sigmoid", b, got, want, f"n={n} gamma={gamma}")
+        # The C ABI has no keras preset: optax's is the same (no alpha, form (A)).
+        worst.every_backend("keras sigmoid", want, f"n={n} gamma={gamma}",
+                            lambda b: crate_sigmoid(lib, b, x, t, gamma, None, MEAN, "optax"))
         rows, c = JAX_ROWS[trial % len(JAX_ROWS)], [2, 5, 17, 80][trial % 4]
         z = (rng.standard_normal(rows * c) * 1.5).astype(np.float32)
         labels = rng.integers(0, c, rows).astype(np.int64)
         want = keras_softmax(keras, z, c, labels, gamma)
-        for b in BACKENDS:
-            # Keras' softmax preset is mmcv's (alpha 0.25 for every class).
-            got = crate_softmax(lib, b, z, c, labels, gamma, None, "mmcv", MEAN)
-            if got is not None:
-                worst.compare("keras softmax", b, got, want, f"{rows}x{c} gamma={gamma}")
+        # Keras' softmax preset is mmcv's (alpha 0.25 for every class).
+        worst.every_backend(
+            "keras softmax", want, f"{rows}x{c} gamma={gamma}",
+            lambda b: crate_softmax(lib, b, z, c, labels, gamma, None, "mmcv", MEAN))
     versions = [f"torch {torch.__version__}", f"torchvision {torchvision.__version__}"]
     if have_optax:
         versions.append(f"optax {sys.modules['optax'].__version__}")
@@ -310,7 +311,7 @@ def main():
     print("|---|---|---:|---:|---:|")
     for key in sorted(worst.loss):
         print(f"| {key[0]} | {key[1]} | {worst.loss[key]:.2e} | {worst.grad[key]:.2e} "
-              f"| {worst.torch_nan[key]} |")
+              f"| {worst.ref_nonfinite[key]} |")
     for f in worst.failures[:20]:
         print("FAIL", f)
     sys.exit(1 if worst.failures else 0)
