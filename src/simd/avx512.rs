@@ -53,9 +53,51 @@ fn strided(stride: usize) -> __m512i {
 }
 
 /// Rows up to this many values long are moved between row and column layout by permutes
-/// ([`Lanes::load_columns`]); longer ones by gathers and scatters. At (65536, 4) the fused
-/// softmax spent half its time in gathers and scatters on an AMD EPYC (Zen 4) machine.
+/// of the block ([`Lanes::load_columns`]); longer ones (up to 16) by a 16 × 16 transpose of
+/// one masked load per row ([`transpose`]). Gathers and scatters did it before: at
+/// (65536, 4) the fused softmax spent half its time in them on an AMD EPYC (Zen 4) machine,
+/// and at (4096, 16) two thirds.
 const PERMUTE_COLUMNS: usize = 8;
+
+/// Transposes the 16 × 16 matrix whose row `i` is `v[i]`: afterwards lane `i` of `v[j]` is
+/// what lane `j` of `v[i]` was. Four rounds of 16 shuffles, each within one register pair.
+#[inline(always)]
+fn transpose(v: &mut [__m512; 16]) {
+    // Lanes 4L..4L+3 (128-bit block L) of rows 2k and 2k+1, interleaved: 2k gets columns
+    // 4L, 4L+1 and 2k+1 columns 4L+2, 4L+3, each as (row 2k, row 2k+1).
+    let mut t = [avx512!(_mm512_setzero_ps()); 16];
+    for k in 0..8 {
+        t[2 * k] = avx512!(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]));
+        t[2 * k + 1] = avx512!(_mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));
+    }
+    // Block L of v[4g + m]: rows 4g..4g+3 of column 4L + m.
+    for g in 0..4 {
+        let (a, b) = (t[4 * g], t[4 * g + 1]);
+        let (c, d) = (t[4 * g + 2], t[4 * g + 3]);
+        let pd = |x: __m512| avx512!(_mm512_castps_pd(x));
+        let ps = |x: __m512d| avx512!(_mm512_castpd_ps(x));
+        v[4 * g] = ps(avx512!(_mm512_unpacklo_pd(pd(a), pd(c))));
+        v[4 * g + 1] = ps(avx512!(_mm512_unpackhi_pd(pd(a), pd(c))));
+        v[4 * g + 2] = ps(avx512!(_mm512_unpacklo_pd(pd(b), pd(d))));
+        v[4 * g + 3] = ps(avx512!(_mm512_unpackhi_pd(pd(b), pd(d))));
+    }
+    // Row groups (0, 1) and (2, 3) paired: t[m] holds blocks (column m: rows 0-3, column
+    // 8+m: rows 0-3, column m: rows 4-7, column 8+m: rows 4-7), t[4+m] the same for columns
+    // 4+m and 12+m; t[8..16] the same for rows 8-15.
+    for h in 0..2 {
+        for m in 0..4 {
+            let (a, b) = (v[8 * h + m], v[8 * h + 4 + m]);
+            t[8 * h + m] = avx512!(_mm512_shuffle_f32x4::<0x88>(a, b));
+            t[8 * h + 4 + m] = avx512!(_mm512_shuffle_f32x4::<0xdd>(a, b));
+        }
+    }
+    // Column j < 8 from the even blocks of t[j] and t[8 + j], column 8 + j from the odd ones.
+    for j in 0..8 {
+        let (a, b) = (t[j], t[8 + j]);
+        v[j] = avx512!(_mm512_shuffle_f32x4::<0x88>(a, b));
+        v[8 + j] = avx512!(_mm512_shuffle_f32x4::<0xdd>(a, b));
+    }
+}
 
 /// Lane `l` of the result is lane `at[l] mod 32` of the vector pair `v[2q], v[2q+1]` with
 /// `q = pair[l]` (`pair[l] < ceil(c / 2)`, `v[c..]` zero).
@@ -204,8 +246,19 @@ impl Lanes for Avx512 {
     #[inline(always)]
     unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
         if c > PERMUTE_COLUMNS {
-            // SAFETY: forwarded.
-            return unsafe { super::load_columns_strided(p, c, n, cols, step) };
+            // Row i < n in v[i] (its first c lanes), the rows from n on 0.
+            let mut v = [avx512!(_mm512_setzero_ps()); 16];
+            for (i, vi) in v.iter_mut().enumerate().take(n.min(16)) {
+                // SAFETY: the masked load reads only p[i·c..i·c + c], within the n·c values
+                // (contract: i < n, c <= 16); masked-out lanes are never accessed.
+                *vi = unsafe { _mm512_maskz_loadu_ps(lane_mask(c), p.add(i * c)) };
+            }
+            transpose(&mut v);
+            for (j, vj) in v.iter().enumerate().take(c) {
+                // SAFETY: cols.add(j·step) is writable for j < c (contract).
+                unsafe { cols.add(j * step).write(Avx512(*vj)) };
+            }
+            return;
         }
         // The block is at most `c` whole vectors; the positions from n·c on load as 0 and
         // never touch memory.
@@ -229,8 +282,19 @@ impl Lanes for Avx512 {
     #[inline(always)]
     unsafe fn store_columns(p: *mut f32, c: usize, n: usize, cols: *const Self, step: usize) {
         if c > PERMUTE_COLUMNS {
-            // SAFETY: forwarded.
-            return unsafe { super::store_columns_strided(p, c, n, cols, step) };
+            // Column j < c in v[j], then row i in v[i] (its first c lanes).
+            let mut v = [avx512!(_mm512_setzero_ps()); 16];
+            for (j, vj) in v.iter_mut().enumerate().take(c.min(16)) {
+                // SAFETY: cols.add(j·step) is readable for j < c (contract).
+                *vj = unsafe { cols.add(j * step).read().0 };
+            }
+            transpose(&mut v);
+            for (i, vi) in v.iter().enumerate().take(n) {
+                // SAFETY: the masked store writes only p[i·c..i·c + c], within the n·c
+                // writable values (contract: i < n); masked-out lanes are never accessed.
+                unsafe { _mm512_mask_storeu_ps(p.add(i * c), lane_mask(c), *vi) };
+            }
+            return;
         }
         let mut v = [avx512!(_mm512_setzero_ps()); PERMUTE_COLUMNS];
         for (j, vj) in v.iter_mut().enumerate().take(c) {

@@ -363,8 +363,7 @@ unsafe fn store_buffered<S: Lanes>(v: S, p: *mut f32, stride: usize, n: usize) {
     }
 }
 
-/// [`Lanes::load_columns`] as one [`Lanes::load_strided`] per column: the default, and
-/// AVX-512's way for rows too long to permute.
+/// [`Lanes::load_columns`] as one [`Lanes::load_strided`] per column: the default.
 ///
 /// # Safety
 /// As for [`Lanes::load_columns`].
