@@ -232,16 +232,12 @@ unsafe fn short_row_sums<S: Lanes>(
         // SAFETY: the c - n values from n are within the row (and `out`); the slice over the
         // row is dropped before `out` is written.
         unsafe {
-            let v = load_tail::<S>(
-                core::slice::from_raw_parts(row.add(n), c - n),
-                f32::NEG_INFINITY,
-            );
-            let tail = if span == Span::Normal {
-                Span::Finite
-            } else {
-                span
-            };
-            let (e, top) = exp_below(v, Some(first_lanes::<S>(c - n)), mv, tail, &mut part);
+            // The lanes past the row hold the maximum: `z - max = 0` there, so they keep the
+            // row's span and the `exp` stays off its subnormal path, which -inf padding took
+            // on every row (an assist on AMD cores: 19 % of the fused call at 17 classes on
+            // AVX2, Zen 4). The mask keeps them out of the sum, the count and the store.
+            let v = load_tail::<S>(core::slice::from_raw_parts(row.add(n), c - n), max);
+            let (e, top) = exp_below(v, Some(first_lanes::<S>(c - n)), mv, span, &mut part);
             if S::TALLY {
                 tally = S::tally(tally, top);
             } else {
