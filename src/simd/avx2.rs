@@ -57,6 +57,32 @@ fn widen(v: __m256) -> (__m256d, __m256d) {
     ))
 }
 
+/// Transposes the 8 × 8 matrix whose row `i` is `v[i]`: afterwards lane `i` of `v[j]` is
+/// what lane `j` of `v[i]` was. Three rounds of 8 shuffles.
+#[inline(always)]
+fn transpose(v: &mut [__m256; 8]) {
+    // Rows 2k and 2k+1 interleaved in each 128-bit half: 2k gets columns 0, 1 (4, 5), 2k+1
+    // columns 2, 3 (6, 7).
+    let mut t = [avx2!(_mm256_setzero_ps()); 8];
+    for k in 0..4 {
+        t[2 * k] = avx2!(_mm256_unpacklo_ps(v[2 * k], v[2 * k + 1]));
+        t[2 * k + 1] = avx2!(_mm256_unpackhi_ps(v[2 * k], v[2 * k + 1]));
+    }
+    // u[4g + m]: rows 4g..4g+3 of column m in the low half, of column 4 + m in the high one.
+    let mut u = [avx2!(_mm256_setzero_ps()); 8];
+    for g in 0..2 {
+        let (a, b, c, d) = (t[4 * g], t[4 * g + 1], t[4 * g + 2], t[4 * g + 3]);
+        u[4 * g] = avx2!(_mm256_shuffle_ps::<0x44>(a, c));
+        u[4 * g + 1] = avx2!(_mm256_shuffle_ps::<0xee>(a, c));
+        u[4 * g + 2] = avx2!(_mm256_shuffle_ps::<0x44>(b, d));
+        u[4 * g + 3] = avx2!(_mm256_shuffle_ps::<0xee>(b, d));
+    }
+    for m in 0..4 {
+        v[m] = avx2!(_mm256_permute2f128_ps::<0x20>(u[m], u[4 + m]));
+        v[4 + m] = avx2!(_mm256_permute2f128_ps::<0x31>(u[m], u[4 + m]));
+    }
+}
+
 impl Lanes for Avx2 {
     const N: usize = 8;
     type Mask = __m256;
@@ -121,6 +147,56 @@ impl Lanes for Avx2 {
             if n >= 1 {
                 _mm_store_ss(q, v);
             }
+        }
+    }
+    /// Each block of 8 columns by one load per row (masked for the last, partial block)
+    /// and an 8 × 8 transpose in registers, not one scalar load per value.
+    #[inline(always)]
+    unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
+        let mut b = 0;
+        while b < c {
+            let w = (c - b).min(8);
+            // Row i < n of the block's columns in v[i], the rows from n on 0.
+            let mut v = [avx2!(_mm256_setzero_ps()); 8];
+            for (i, vi) in v.iter_mut().enumerate().take(n.min(8)) {
+                // SAFETY: p[i·c + b..i·c + b + w] lies within the n·c readable values
+                // (contract: i < n, b + w <= c); the masked load touches only the first w.
+                *vi = unsafe {
+                    let q = p.add(i * c + b);
+                    if w == 8 {
+                        _mm256_loadu_ps(q)
+                    } else {
+                        _mm256_maskload_ps(q, lane_mask(w))
+                    }
+                };
+            }
+            transpose(&mut v);
+            for (j, vj) in v.iter().enumerate().take(w) {
+                // SAFETY: cols.add((b + j)·step) is writable for b + j < c (contract).
+                unsafe { cols.add((b + j) * step).write(Avx2(*vj)) };
+            }
+            b += 8;
+        }
+    }
+    /// The inverse of `load_columns`: a transpose per block of 8 columns, then one store
+    /// per row ([`Lanes::store_first`] for the last, partial block).
+    #[inline(always)]
+    unsafe fn store_columns(p: *mut f32, c: usize, n: usize, cols: *const Self, step: usize) {
+        let mut b = 0;
+        while b < c {
+            let w = (c - b).min(8);
+            let mut v = [avx2!(_mm256_setzero_ps()); 8];
+            for (j, vj) in v.iter_mut().enumerate().take(w) {
+                // SAFETY: cols.add((b + j)·step) is readable for b + j < c (contract).
+                *vj = unsafe { cols.add((b + j) * step).read().0 };
+            }
+            transpose(&mut v);
+            for (i, vi) in v.iter().enumerate().take(n.min(8)) {
+                // SAFETY: p[i·c + b..i·c + b + w] lies within the n·c writable values
+                // (contract: i < n, b + w <= c), and only those w values are written.
+                unsafe { Avx2(*vi).store_first(p.add(i * c + b), w) };
+            }
+            b += 8;
         }
     }
     #[inline(always)]
