@@ -18,7 +18,7 @@ Cases
            targets, beside the crate's `sigmoid_fused_detection` (hard1pct).
   softmax: mmcv's softmax focal loss (log_softmax over classes, p_k = exp(logp_k),
            loss = -0.25 * (1 - p_k)^2 * logp_k, mean over rows), shapes (rows, C) in
-           {(16384, 80), (65536, 4), (1024, 1000), (32, 32000)}, logits ~ N(0, 2^2), labels
+           {(16384, 80), (65536, 4), (16384, 10), (1024, 1000), (32, 32000)}, logits ~ N(0, 2^2), labels
            (r * 7919) % C as in benches/focal.rs.
   plain:   not a focal loss: log_softmax, gather of the label's column, mean (cross-entropy),
            at the softmax shapes: the floor a framework's own softmax loss sets.
@@ -244,10 +244,12 @@ def main() -> int:
         ("detection", "N=65536", 65536, None),
         ("softmax", "16384x80", 16384, 80),
         ("softmax", "65536x4", 65536, 4),
+        ("softmax", "16384x10", 16384, 10),
         ("softmax", "1024x1000", 1024, 1000),
         ("softmax", "32x32000", 32, 32000),
         ("plain", "16384x80", 16384, 80),
         ("plain", "65536x4", 65536, 4),
+        ("plain", "16384x10", 16384, 10),
         ("plain", "1024x1000", 1024, 1000),
         ("plain", "32x32000", 32, 32000),
     ]
