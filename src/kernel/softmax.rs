@@ -4,9 +4,10 @@
 //! `S_rest = Σ_{j ≠ one argmax} exp(z_j - max)`, which is never formed as `S - 1`. Two row
 //! strategies, chosen by `C`:
 //!
-//! * `C <= 16`: one lane per row (class `j` of a group of rows is one strided load, a
-//!   gather on AVX-512, and each gradient column one strided store), the exponentials kept
-//!   for the gradient;
+//! * `C <= 16`: one lane per row (the group's block of rows turned into one vector per
+//!   class, and the gradient columns back into rows, by permutes or transposes in registers
+//!   on AVX-512 and AVX2, by strided loads and stores elsewhere), the exponentials kept for
+//!   the gradient;
 //! * longer rows: a max pass, then one pass of `exp(z - max)` (the row is now in L1, or in
 //!   L2 for thousands of classes); when a gradient is written, that pass stores the
 //!   exponentials in it and the gradient pass is one multiply per element, so every logit
@@ -736,7 +737,7 @@ const SMALL_C: usize = MAX_COLUMNS;
 
 /// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: the
 /// group's block of rows is read as one vector per class ([`Lanes::load_columns`]: permutes
-/// or gathers on AVX-512), every step of the row computation is a vector operation across
+/// or a transpose on AVX-512, transposes on AVX2), every step of the row computation is a vector operation across
 /// rows, the exponentials of the statistics pass are kept for the gradient, and the gradient
 /// columns are written back as rows ([`Lanes::store_columns`]). (Within a row such short
 /// rows would leave most lanes idle and pay the per-row reductions every time.)
