@@ -200,7 +200,13 @@ fn bench_softmax(c: &mut Criterion) {
     let shapes: &[(usize, usize)] = if quick() {
         &[(16384, 80)]
     } else {
-        &[(65536, 4), (16384, 10), (16384, 80), (1024, 1000), (32, 32000)]
+        &[
+            (65536, 4),
+            (16384, 10),
+            (16384, 80),
+            (1024, 1000),
+            (32, 32000),
+        ]
     };
     for kernel in ["fused", "forward", "backward"] {
         if quick() && kernel != "fused" {
