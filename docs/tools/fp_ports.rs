@@ -68,24 +68,66 @@ fn chain() -> f64 {
 fn runs() -> Vec<(&'static str, f64)> {
     vec![
         ("10 FMAs alone", mix!(zmm_reg, "/* {e0} {e1} {e2} {e3} */")),
-        ("+ 4 vmulps", mix!(zmm_reg,
-            "vmulps {e0}, {x}, {y}", "vmulps {e1}, {x}, {y}",
-            "vmulps {e2}, {x}, {y}", "vmulps {e3}, {x}, {y}")),
-        ("+ 4 vaddps", mix!(zmm_reg,
-            "vaddps {e0}, {x}, {y}", "vaddps {e1}, {x}, {y}",
-            "vaddps {e2}, {x}, {y}", "vaddps {e3}, {x}, {y}")),
-        ("+ 4 vmaxps", mix!(zmm_reg,
-            "vmaxps {e0}, {x}, {y}", "vmaxps {e1}, {x}, {y}",
-            "vmaxps {e2}, {x}, {y}", "vmaxps {e3}, {x}, {y}")),
-        ("+ 4 vscalefps", mix!(zmm_reg,
-            "vscalefps {e0}, {x}, {y}", "vscalefps {e1}, {x}, {y}",
-            "vscalefps {e2}, {x}, {y}", "vscalefps {e3}, {x}, {y}")),
-        ("+ 4 vcmpps (to k)", mix!(kreg,
-            "vcmpps {e0}, {x}, {y}, 0", "vcmpps {e1}, {x}, {y}, 4",
-            "vcmpps {e2}, {x}, {y}, 0", "vcmpps {e3}, {x}, {y}, 4")),
-        ("+ 4 vpcmpeqd (to k)", mix!(kreg,
-            "vpcmpeqd {e0}, {x}, {y}", "vpcmpeqd {e1}, {x}, {y}",
-            "vpcmpeqd {e2}, {x}, {y}", "vpcmpeqd {e3}, {x}, {y}")),
+        (
+            "+ 4 vmulps",
+            mix!(
+                zmm_reg,
+                "vmulps {e0}, {x}, {y}",
+                "vmulps {e1}, {x}, {y}",
+                "vmulps {e2}, {x}, {y}",
+                "vmulps {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vaddps",
+            mix!(
+                zmm_reg,
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vmaxps",
+            mix!(
+                zmm_reg,
+                "vmaxps {e0}, {x}, {y}",
+                "vmaxps {e1}, {x}, {y}",
+                "vmaxps {e2}, {x}, {y}",
+                "vmaxps {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vscalefps",
+            mix!(
+                zmm_reg,
+                "vscalefps {e0}, {x}, {y}",
+                "vscalefps {e1}, {x}, {y}",
+                "vscalefps {e2}, {x}, {y}",
+                "vscalefps {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vcmpps (to k)",
+            mix!(
+                kreg,
+                "vcmpps {e0}, {x}, {y}, 0",
+                "vcmpps {e1}, {x}, {y}, 4",
+                "vcmpps {e2}, {x}, {y}, 0",
+                "vcmpps {e3}, {x}, {y}, 4"
+            ),
+        ),
+        (
+            "+ 4 vpcmpeqd (to k)",
+            mix!(
+                kreg,
+                "vpcmpeqd {e0}, {x}, {y}",
+                "vpcmpeqd {e1}, {x}, {y}",
+                "vpcmpeqd {e2}, {x}, {y}",
+                "vpcmpeqd {e3}, {x}, {y}"
+            ),
+        ),
     ]
 }
 
@@ -96,7 +138,10 @@ fn main() {
     }
     // SAFETY: AVX-512F was detected.
     let (cycle, runs) = unsafe { (chain() / 4.0, runs()) };
-    println!("clock {:.2} GHz (from the FMA chain at a 4-cycle latency)", 1e-9 / cycle);
+    println!(
+        "clock {:.2} GHz (from the FMA chain at a 4-cycle latency)",
+        1e-9 / cycle
+    );
     let alone = runs[0].1;
     for (name, t) in runs {
         println!(
