@@ -16,7 +16,9 @@
 use crate::simd::{LINE, Lanes, Total, prefetch};
 
 use super::sigmoid::{Gamma, Runtime, gamma_code};
-use super::softmax::{Gathered, Job, Span, exp_below, gather_rows, lane_grad, lane_rows};
+use super::softmax::{
+    ClassLanes, Gathered, Job, Span, exp_below, gather_rows, lane_grad, lane_rows,
+};
 
 /// Runs `job` (channels-first, `job.spatial >= 1` positions per image) with lanes `S` and
 /// `γ` as `g`; returns the sum of the position losses (0 unless the mode sums).
@@ -60,6 +62,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 let kv = S::load(rows.kf.as_ptr());
                 // Pass 1: maxima and z_k (0 without a class).
                 let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
+                let mut class = ClassLanes::new(&rows, kv);
                 for j in 0..c {
                     let p = job.z.add(base + j * stride);
                     // The next block's lines of this class: C streams `S` apart are more
@@ -71,7 +74,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                     }
                     let v = load::<S>(p, n);
                     max = max.max(v);
-                    zk = S::select(kv.eq(S::splat(j as f32)), v, zk);
+                    zk = S::select(class.is(j), v, zk);
                 }
                 // Pass 2: S_rest per lane, the exponentials kept in the gradient.
                 let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
@@ -94,9 +97,10 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 let (ok, fv, gk) = lane_rows(job, &rows, max, s_rest, zk, kv, g, r0, n, &mut acc);
                 if grads {
                     // Pass 3: w·e_j/S_{-k}·scale, and -w·scale at the class.
+                    let mut class = ClassLanes::new(&rows, kv);
                     for j in 0..c {
                         let p = out.add(base + j * stride);
-                        store(lane_grad(kv, j, load::<S>(p, n), fv, gk, ok), p, n);
+                        store(lane_grad(class.is(j), load::<S>(p, n), fv, gk, ok), p, n);
                     }
                 }
             }

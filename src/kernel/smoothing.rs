@@ -28,7 +28,7 @@ use crate::simd::{Lanes, Total, mul_or_zero};
 
 use super::Mode;
 use super::sigmoid::Gamma;
-use super::softmax::{Gathered, Job, Span, exp_below, finish, gather_rows, lane_grad};
+use super::softmax::{ClassLanes, Gathered, Job, Span, exp_below, finish, gather_rows, lane_grad};
 
 /// The row quantities one smoothing term needs, per lane.
 #[derive(Clone, Copy)]
@@ -229,10 +229,11 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         let ok = S::not(kv.lt(zero));
         // Pass 1: maxima and z_k.
         let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
+        let mut class = ClassLanes::new(rows, kv);
         for j in 0..c {
             let v = b.load::<S>(job.z, j);
             max = max.max(v);
-            zk = S::select(kv.eq(S::splat(j as f32)), v, zk);
+            zk = S::select(class.is(j), v, zk);
         }
         // Pass 2: S_rest per lane.
         let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
@@ -286,12 +287,13 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
         let cr = S::load(rows.cr.as_ptr());
         let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
         let sum_cr = u_sum.mul(cr);
+        let mut class = ClassLanes::new(rows, kv);
         for j in 0..c {
             let a = S::splat(job.alpha.of(j) * share);
             let v = b.load::<S>(job.z, j);
             let (_, u, p, e) = t.term(v, gamma, g);
             let smooth = p.mul(sum_cr).sub(a.mul(u).mul(cr));
-            let gj = lane_grad(kv, j, e, fv, gk, ok).add(S::select(ok, smooth, zero));
+            let gj = lane_grad(class.is(j), e, fv, gk, ok).add(S::select(ok, smooth, zero));
             b.store(out, j, gj);
         }
     }

@@ -724,12 +724,56 @@ pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma>(
     }
 }
 
-/// The gradient of class `j` for rows held one per lane: `gk` at each lane's class,
-/// `e · f` elsewhere, 0 in lanes without a class.
+/// The gradient of one class for rows held one per lane: `gk` in the lanes whose class it
+/// is (`is_k`), `e · f` elsewhere, 0 in lanes without a class.
 #[inline(always)]
-pub(super) fn lane_grad<S: Lanes>(kv: S, j: usize, e: S, f: S, gk: S, ok: S::Mask) -> S {
-    let gj = S::select(kv.eq(S::splat(j as f32)), gk, e.mul(f));
+pub(super) fn lane_grad<S: Lanes>(is_k: S::Mask, e: S, f: S, gk: S, ok: S::Mask) -> S {
+    let gj = S::select(is_k, gk, e.mul(f));
     S::select(ok, gj, S::splat(0.0))
+}
+
+/// Classes are compared in lanes as `f32`, which is exact below 2^24: [`ClassLanes`] goes
+/// through longer rows in spans of this many classes, each relative to its first.
+const CLASS_SPAN: usize = 1 << 24;
+
+/// Which lanes of a block of rows held one per lane (the gathered `rows`) have class `j`,
+/// for `j` going up from 0: `kv.eq(j)` on the classes as `f32` ([`Gathered::kf`]) while
+/// `j < 2^24`, then on the classes relative to the span of [`CLASS_SPAN`] that `j` is in.
+/// Without the spans, classes from 2^24 on rounded to their neighbours in `f32` and took
+/// each other's logits (channels-first and label smoothing at 2^24 + 2 classes).
+pub(super) struct ClassLanes<'r, S: Lanes> {
+    rows: &'r Gathered,
+    base: usize,
+    kv: S,
+}
+
+impl<'r, S: Lanes> ClassLanes<'r, S> {
+    /// From class 0 on; `kv` is `rows.kf` as lanes.
+    #[inline(always)]
+    pub(super) fn new(rows: &'r Gathered, kv: S) -> Self {
+        ClassLanes { rows, base: 0, kv }
+    }
+
+    /// The lanes whose class is `j` (at least every `j` before, since [`new`](Self::new)).
+    #[inline(always)]
+    pub(super) fn is(&mut self, j: usize) -> S::Mask {
+        if j - self.base >= CLASS_SPAN {
+            self.base = j - j % CLASS_SPAN;
+            // A class below the span, or none, is -1; one above it is at least 2^24 as
+            // `f32`: neither equals a class of the span.
+            let mut rel = [-1.0f32; MAX_WIDE];
+            for (r, &k) in rel.iter_mut().zip(&self.rows.class).take(S::N) {
+                if k != NO_CLASS && k >= self.base {
+                    *r = (k - self.base) as f32;
+                }
+            }
+            // SAFETY: `rel` holds MAX_WIDE >= S::N values.
+            self.kv = unsafe { S::load(rel.as_ptr()) };
+        }
+        // `j - base < 2^24` and the lanes' classes in the span are exact in `f32`; the
+        // classes as `f32` from 2^24 on round to at least 2^24 (never below the span).
+        self.kv.eq(S::splat((j - self.base) as f32))
+    }
 }
 
 /// Rows at most this long are computed across rows: one lane per row.
@@ -792,7 +836,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
                 lane_rows(job, &rows, max, s_rest, zk, kv, Fixed::<G>, r0, g, &mut acc);
             if grads {
                 for (j, col) in cols.iter_mut().enumerate().take(c) {
-                    *col = lane_grad(kv, j, *col, fv, gk, ok);
+                    *col = lane_grad(kv.eq(S::splat(j as f32)), *col, fv, gk, ok);
                 }
                 S::store_columns(out.add(r0 * c), c, g, cols.as_ptr(), 1);
             }
