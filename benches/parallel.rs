@@ -10,13 +10,15 @@
 //! (16384, 80), (1024, 1000), (32, 32000) and (209715, 80) (16 Mi logits), and
 //! channels-first as one image `[1, 19, 512 × 512]` (5 Mi logits, split inside the image)
 //! and `[8, 19, 128 × 256]`. Row names:
-//! `1-thread`, `N-threads` (N = the cores), `floor/1-thread`, `floor/N-threads`.
+//! `1-thread`, `N-threads` (N = the cores), `floor/1-thread`, `floor/N-threads`, and for the
+//! sigmoid from 1 Mi up `checked/1-thread`, `checked/N-threads` (targets checked beforehand
+//! with `Targets::checked`, so the call reads them once).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use focal_loss::{Reduction, SigmoidFocal, SoftmaxFocal};
+use focal_loss::{Reduction, SigmoidFocal, SoftmaxFocal, Targets};
 use rayon::prelude::*;
 
 fn quick() -> bool {
@@ -82,6 +84,19 @@ fn bench_sigmoid(c: &mut Criterion) {
                 })
             });
             if n >= 1 << 20 {
+                // Targets checked once beforehand (`Targets::checked`, as a training step
+                // whose forward and backward share them): the call then reads them once,
+                // where the row above reads them twice, once for its check and once in its
+                // pass (out of cache, a fifth of the bytes it moves).
+                let checked = Targets::checked(&t).unwrap();
+                g.bench_function(BenchmarkId::new(format!("checked/{name}"), n), |b| {
+                    p.install(|| {
+                        b.iter(|| {
+                            f.loss_and_grad(black_box(&x), checked, Reduction::Mean, &mut out)
+                                .unwrap()
+                        })
+                    })
+                });
                 g.bench_function(BenchmarkId::new(format!("floor/{name}"), n), |b| {
                     p.install(|| b.iter(|| floor(black_box(&x), &t, &mut out)))
                 });
