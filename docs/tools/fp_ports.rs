@@ -1,5 +1,5 @@
-//! Which 512-bit operations of the softmax's exponential pass compete with its FMAs for the
-//! same issue ports on this machine.
+//! Which 512-bit operations of the softmax's exponential pass and of the sigmoid's loop
+//! compete with their FMAs for the same issue ports on this machine.
 //!
 //! `rustc -O docs/tools/fp_ports.rs -o /tmp/fp_ports && taskset -c 1 /tmp/fp_ports`
 //! (x86_64 with AVX-512F; not part of the crate's build).
@@ -126,6 +126,66 @@ fn runs() -> Vec<(&'static str, f64)> {
                 "vpcmpeqd {e1}, {x}, {y}",
                 "vpcmpeqd {e2}, {x}, {y}",
                 "vpcmpeqd {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vminps",
+            mix!(
+                zmm_reg,
+                "vminps {e0}, {x}, {y}",
+                "vminps {e1}, {x}, {y}",
+                "vminps {e2}, {x}, {y}",
+                "vminps {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vsubps",
+            mix!(
+                zmm_reg,
+                "vsubps {e0}, {x}, {y}",
+                "vsubps {e1}, {x}, {y}",
+                "vsubps {e2}, {x}, {y}",
+                "vsubps {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vcvtps2pd",
+            mix!(
+                zmm_reg,
+                "vcvtps2pd {e0}, {y:y}",
+                "vcvtps2pd {e1}, {y:y}",
+                "vcvtps2pd {e2}, {y:y}",
+                "vcvtps2pd {e3}, {y:y}"
+            ),
+        ),
+        (
+            "+ 4 vaddpd",
+            mix!(
+                zmm_reg,
+                "vaddpd {e0}, {x}, {y}",
+                "vaddpd {e1}, {x}, {y}",
+                "vaddpd {e2}, {x}, {y}",
+                "vaddpd {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vrcp14ps",
+            mix!(
+                zmm_reg,
+                "vrcp14ps {e0}, {y}",
+                "vrcp14ps {e1}, {y}",
+                "vrcp14ps {e2}, {y}",
+                "vrcp14ps {e3}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vpandd",
+            mix!(
+                zmm_reg,
+                "vpandd {e0}, {x}, {y}",
+                "vpandd {e1}, {x}, {y}",
+                "vpandd {e2}, {x}, {y}",
+                "vpandd {e3}, {x}, {y}"
             ),
         ),
     ]
