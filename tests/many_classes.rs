@@ -4,7 +4,8 @@
 //! classes, the target 2^24 matched 2^24 + 1 as well, and took its logit (a loss of 5.41
 //! for 2.91, on every backend). Checked here, on every available backend, for targets on
 //! both sides of that rounding, against an f64 evaluation and against the row-major call
-//! (which indexes its classes and was right).
+//! (which indexes its classes and was right). The second test is the sibling found by an
+//! audit: more than 2^24 tied maxima in a row, which those layouts counted in `f32` lanes.
 
 mod common;
 
@@ -77,6 +78,62 @@ fn classes_past_two_to_the_24_are_told_apart() {
                         g_rm[j]
                     );
                 }
+            }
+        }
+    }
+}
+
+/// A row of 3·2^23 equal logits: every one of them is the row's maximum. Channels-first and
+/// label smoothing counted those ties in `f32` lanes, which stop at 2^24 (2^24 + 1 rounds
+/// back), so `S_rest` was 2^24 - 1 whatever the row's length: a loss of 4.1589 for 4.2602
+/// on every backend (audit finding). Against f64 and the row-major call, every backend.
+#[test]
+#[cfg_attr(
+    not(target_arch = "x86_64"),
+    ignore = "25 M classes: minutes under emulation; x86_64 runs every kernel"
+)]
+fn more_than_two_to_the_24_tied_maxima_are_counted() {
+    const TIED: usize = 3 << 23;
+    let z = vec![0.0f32; TIED];
+    // p = 1/C at the target: mmcv's α = 0.25, γ = 2.
+    let p = 1.0 / TIED as f64;
+    let want = -0.25 * (1.0 - p).powi(2) * p.ln();
+    let (mut g_rm, mut g_cf, mut g_sm) =
+        (vec![0.0f32; TIED], vec![0.0f32; TIED], vec![0.0f32; TIED]);
+    let labels = [7u32];
+    for b in backends() {
+        let f = SoftmaxFocal::mmcv().backend(b);
+        let rm = f
+            .loss_and_grad(&z, TIED, &labels, Reduction::Sum, &mut g_rm)
+            .unwrap();
+        let cf = f
+            .channels_first(1)
+            .loss_and_grad(&z, TIED, &labels, Reduction::Sum, &mut g_cf)
+            .unwrap();
+        // ε = 1e-6 spreads a millionth of the target over the other classes: with every
+        // `p_j` equal the loss stays within about 1e-6 of the unsmoothed one.
+        let sm = f
+            .label_smoothing(1e-6)
+            .loss_and_grad(&z, TIED, &labels, Reduction::Sum, &mut g_sm)
+            .unwrap();
+        let name = b.name();
+        for (what, got, tol) in [
+            ("row-major", rm, 1e-6),
+            ("channels-first", cf, 1e-6),
+            ("smoothing", sm, 1e-5),
+        ] {
+            let err = (got as f64 - want).abs() / want;
+            assert!(err <= tol, "{name} {what}: {got} for {want} ({err:e})");
+        }
+        for j in [0, 7, 1 << 24, TIED - 1] {
+            for (what, g, tol) in [("channels-first", &g_cf, 1e-6), ("smoothing", &g_sm, 1e-5)] {
+                let err = ((g[j] - g_rm[j]) / g_rm[j]).abs();
+                assert!(
+                    err <= tol,
+                    "{name} {what} gradient {j}: {} for {} ({err:e})",
+                    g[j],
+                    g_rm[j]
+                );
             }
         }
     }

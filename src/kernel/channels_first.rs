@@ -17,7 +17,7 @@ use crate::simd::{LINE, Lanes, Total, prefetch};
 
 use super::sigmoid::{Gamma, Runtime, gamma_code};
 use super::softmax::{
-    ClassLanes, Gathered, Job, Span, exp_below, gather_rows, lane_grad, lane_rows,
+    ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, gather_rows, lane_grad, lane_rows,
 };
 
 /// Runs `job` (channels-first, `job.spatial >= 1` positions per image) with lanes `S` and
@@ -78,21 +78,27 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 }
                 // Pass 2: S_rest per lane, the exponentials kept in the gradient.
                 let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
-                for j in 0..c {
-                    let at = base + j * stride;
-                    let (e, top) =
-                        exp_below(load::<S>(job.z.add(at), n), None, max, Span::Any, &mut part);
-                    cnt = cnt.add(S::select(top, one, zero));
-                    if grads {
-                        store(e, out.add(at), n);
+                for span in (0..c).step_by(TIE_FLUSH) {
+                    if span > 0 {
+                        sums = S::acc_add(sums, cnt);
+                        cnt = zero;
                     }
-                    if (j + 1) % 8 == 0 {
-                        sums = S::acc_add(sums, part);
-                        part = zero;
+                    for j in span..c.min(span + TIE_FLUSH) {
+                        let at = base + j * stride;
+                        let (e, top) =
+                            exp_below(load::<S>(job.z.add(at), n), None, max, Span::Any, &mut part);
+                        cnt = cnt.add(S::select(top, one, zero));
+                        if grads {
+                            store(e, out.add(at), n);
+                        }
+                        if (j + 1) % 8 == 0 {
+                            sums = S::acc_add(sums, part);
+                            part = zero;
+                        }
                     }
                 }
-                // The count of the maximum is an integer at least 1 in every lane with a
-                // class; removing the one that is not a term adds nothing inexact.
+                // The count of the maximum (what [`TIE_FLUSH`] left of it) is an integer
+                // below 2^24; removing the one that is not a term adds nothing inexact.
                 let s_rest = S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)));
                 let (ok, fv, gk) = lane_rows(job, &rows, max, s_rest, zk, kv, g, r0, n, &mut acc);
                 if grads {

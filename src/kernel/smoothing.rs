@@ -28,7 +28,9 @@ use crate::simd::{Lanes, Total, mul_or_zero};
 
 use super::Mode;
 use super::sigmoid::Gamma;
-use super::softmax::{ClassLanes, Gathered, Job, Span, exp_below, finish, gather_rows, lane_grad};
+use super::softmax::{
+    ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, finish, gather_rows, lane_grad,
+};
 
 /// The row quantities one smoothing term needs, per lane.
 #[derive(Clone, Copy)]
@@ -236,13 +238,20 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
             zk = S::select(class.is(j), v, zk);
         }
         // Pass 2: S_rest per lane.
+        // The ties in spans of [`TIE_FLUSH`] classes, each span's count added to the sums.
         let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
-        for j in 0..c {
-            let (_, top) = exp_below(b.load::<S>(job.z, j), None, max, Span::Any, &mut part);
-            cnt = cnt.add(S::select(top, one, zero));
-            if (j + 1) % 8 == 0 {
-                sums = S::acc_add(sums, part);
-                part = zero;
+        for span in (0..c).step_by(TIE_FLUSH) {
+            if span > 0 {
+                sums = S::acc_add(sums, cnt);
+                cnt = zero;
+            }
+            for j in span..c.min(span + TIE_FLUSH) {
+                let (_, top) = exp_below(b.load::<S>(job.z, j), None, max, Span::Any, &mut part);
+                cnt = cnt.add(S::select(top, one, zero));
+                if (j + 1) % 8 == 0 {
+                    sums = S::acc_add(sums, part);
+                    part = zero;
+                }
             }
         }
         let s_rest = S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)));

@@ -732,6 +732,13 @@ pub(super) fn lane_grad<S: Lanes>(is_k: S::Mask, e: S, f: S, gk: S, ok: S::Mask)
     S::select(ok, gj, S::splat(0.0))
 }
 
+/// Rows held one per lane count the logits equal to their maximum in `f32` lanes, exact up
+/// to 2^24: every this many classes the counts go into the row's sums (exact there too) and
+/// start again, so that a row of more than 2^24 tied maxima (all its logits equal, at
+/// 2^25 classes) still gets `S_rest = S - 1`. Rows of fewer classes never reach it: the
+/// same bits as one count at the end.
+pub(super) const TIE_FLUSH: usize = 1 << 23;
+
 /// Classes are compared in lanes as `f32`, which is exact below 2^24: [`ClassLanes`] goes
 /// through longer rows in spans of this many classes, each relative to its first.
 const CLASS_SPAN: usize = 1 << 24;
