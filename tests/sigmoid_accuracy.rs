@@ -3,7 +3,7 @@
 //!
 //! Sweep: logits on a grid over [-100, 100], random logits at several scales, signed zeros,
 //! subnormals, the edges of the f32 exponential, ±1e4, ±1e30, ±f32::MAX, ±inf and NaN; hard
-//! and soft targets (down to 1e-7 from 0 and 1); alpha None / 0.25 / 0 / 1; gamma in
+//! and soft targets (down to 1e-30 from 0 and 6e-8 from 1); alpha None / 0.25 / 0 / 1; gamma in
 //! {0, 0.25, 0.5, 1, 2, 2.5, 3, 3.96, 5}; both forms. Checked outputs: `loss_elementwise`, `grad_elementwise` (upstream 1), the gradient
 //! of the fused `loss_and_grad` (Sum) and its reduced loss.
 //!
@@ -25,9 +25,14 @@ const GRAD: Bound = SIG_GRAD;
 
 const GAMMAS: [f32; 9] = [0.0, 0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 3.96, 5.0];
 const ALPHAS: [Option<f32>; 4] = [None, Some(0.25), Some(0.0), Some(1.0)];
-const TARGETS: [f32; 11] = [
+const TARGETS: [f32; 14] = [
     0.0,
     1.0,
+    // Below 1e-7 with huge logits, form (A)'s `u^γ` underflowed before its product with
+    // the huge `ce` (audit finding: 0 for 3.4e-32 at x = -f32::MAX, t = 1e-20, γ = 2.5).
+    1e-30,
+    1e-20,
+    1e-9,
     1e-7,
     1e-3,
     0.1,

@@ -398,7 +398,9 @@ fn eval_a<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> 
             // ln v is exactly -a (w = 0) or 0 (w = 1) for hard targets.
             let hard = S::select(w_zero, c.a.neg(), zero);
             let ln_v = if any_soft {
-                S::select(soft, ln(v), hard)
+                // The guarded copy (the scalar backend's out-of-line one) shares the rescue's
+                // `ln` below (the same function, the same bits).
+                S::select(soft, if any_inf { v.ln_rare() } else { ln(v) }, hard)
             } else {
                 hard
             };
@@ -425,6 +427,18 @@ fn eval_a<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> 
         // underflows to 0 (`u` itself is positive): the limit is +inf, not 0·inf = NaN.
         let lost = S::and(ce.eq(S::splat(f32::INFINITY)), zero.lt(u));
         lv = S::select(lost, ce, lv);
+        // At a huge finite logit a soft target that close to 0 or 1 makes `ce` huge and
+        // `u^γ` subnormal or 0 although their product is a normal number (x = -f32::MAX,
+        // t = 1e-20, γ = 2.5: 3.4e-32, not 0; audit finding): there the product is
+        // `exp(γ·ln u + ln ce)`, with `ln u = ln v - l`, within the bound's `3·cond`.
+        let under = S::and(
+            upow.lt(S::splat(f32::MIN_POSITIVE)),
+            S::and(one.lt(ce), ce.lt(S::splat(f32::INFINITY))),
+        );
+        if S::any(under) {
+            let ln_u = v.ln_rare().sub(c.l);
+            lv = S::select(under, exp(gamma.mul_add(ln_u, ce.ln_rare())), lv);
+        }
     }
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.
     let mut bracket = c.d.mul(c.wbar.neg_mul_add(c.e, c.w));

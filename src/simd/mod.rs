@@ -230,6 +230,13 @@ pub(crate) trait Lanes: Copy {
     fn recip_1_2(self) -> Self {
         self.recip()
     }
+    /// [`ln`](crate::math::ln) where it is rarely needed (form (A)'s loss where `u^γ`
+    /// underflows): inline by default; the scalar backend keeps one copy out of line, so that
+    /// a microcontroller's flash does not hold two more for a path it almost never takes.
+    #[inline(always)]
+    fn ln_rare(self) -> Self {
+        crate::math::ln(self)
+    }
 
     /// `self < b`.
     fn lt(self, b: Self) -> Self::Mask;

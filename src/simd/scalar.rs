@@ -12,6 +12,10 @@ pub(crate) struct Scalar(pub(crate) f32);
 
 impl Lanes for Scalar {
     const N: usize = 1;
+    #[inline(never)]
+    fn ln_rare(self) -> Self {
+        crate::math::ln(self)
+    }
     type Mask = bool;
     /// Float-float: no `f64` arithmetic, which a single-precision FPU would do in software.
     type Acc = Total;
