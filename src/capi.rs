@@ -2760,8 +2760,8 @@ pub unsafe extern "C" fn focal_sigmoid_chunks_finish(
 }
 
 /// [`SoftmaxChunks::rows_per_chunk`]: every chunk but the last holds a multiple of this many
-/// rows; 0 if `plan` is NULL, or its params hold an unknown code or an invalid `class_alpha`
-/// buffer.
+/// rows; 0 if `plan` is NULL or is not a valid plan: `num_classes` 0, or params that hold an
+/// unknown code or an invalid `class_alpha` buffer.
 ///
 /// # Safety
 /// As documented in `include/focal_loss.h`.

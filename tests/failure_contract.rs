@@ -376,6 +376,33 @@ fn failure_contract() {
         },
     );
     check(&r, "loss +inf / grad - - +");
+    let r = row(
+        "softmax per-class alpha [0, 1, 1], row [-inf, 0, 0], label 0 (and label 1)",
+        |b| {
+            let a = [0.0f32, 1.0, 1.0];
+            let f = SoftmaxFocal::new().alpha(Alpha::PerClass(&a)).backend(b);
+            let z = [f32::NEG_INFINITY, 0.0, 0.0, f32::NEG_INFINITY, 0.0, 0.0];
+            let mut l = [0.0f32; 2];
+            f.loss_per_row(&z, 3, &[0u8, 1], &mut l)?;
+            let mut g = [0.0f32; 6];
+            f.loss_and_grad(&z, 3, &[0u8, 1], Reduction::Sum, &mut g)?;
+            Ok(format!("row loss {} / grad {}", classes(&l), classes(&g)))
+        },
+    );
+    check(&r, "row loss 0 + / grad -0 0 0 0 - +");
+    let r = row(
+        "sigmoid upstream +inf: logits 1, +inf, t = 1 (`grad_elementwise`, `grad` Sum)",
+        |b| {
+            let f = SigmoidFocal::new().backend(b);
+            let (x, t) = ([1.0f32, inf], [1.0f32, 1.0]);
+            let mut g = [0.0f32; 2];
+            f.grad_elementwise(&x, &t, &[inf, inf], &mut g)?;
+            let mut h = [0.0f32; 2];
+            f.grad(&x, &t, Reduction::Sum, inf, &mut h)?;
+            Ok(format!("grad {} / {}", classes(&g), classes(&h)))
+        },
+    );
+    check(&r, "grad -inf NaN / -inf NaN");
     let r = row("channels-first S = 0", |b| {
         let cf = SoftmaxFocal::new().backend(b).channels_first(0);
         cf.loss(&[0.0; 6], 3, &[0u8, 1], Reduction::Sum)

@@ -860,6 +860,9 @@ static void chunk_errors(void) {
     check(focal_softmax_rows_per_chunk(&mbad) == 0, "rows per chunk of a bad plan", 0);
     reset();
     expect_err(focal_softmax_chunks_finish(&mbad, part, &out_loss, &err), FOCAL_INVALID_CODE, FOCAL_ARG_ALPHA_KIND, buf, 0, "plan alpha kind 5");
+    mbad = mplan;
+    mbad.num_classes = 0;
+    check(focal_softmax_rows_per_chunk(&mbad) == 0, "rows per chunk of a plan of 0 classes", 0);
     /* The plan's parameters are checked again: a class_alpha of the wrong length. */
     mbad = mplan;
     mbad.params.class_alpha_len = C - 1;
