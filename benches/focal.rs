@@ -17,6 +17,9 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use focal_loss::{Backend, Reduction, SigmoidFocal, SoftmaxFocal, Targets};
 
+#[path = "common/floor.rs"]
+mod floor;
+
 fn quick() -> bool {
     std::env::var_os("FOCAL_BENCH_QUICK").is_some()
 }
@@ -63,33 +66,6 @@ fn naive_sigmoid(x: &[f32], t: &[f32], grad: &mut [f32], want_grad: bool) -> f32
         }
     }
     sum / n
-}
-
-/// Reads logits and targets, writes the gradient buffer: the memory traffic of the fused
-/// kernel with no arithmetic to speak of.
-/// The sum runs in 16 independent lanes, so it vectorises and is no dependency chain: one
-/// running `f32` sum would bound the loop by the add latency instead of memory.
-fn floor_sigmoid(x: &[f32], t: &[f32], grad: &mut [f32]) -> f32 {
-    const L: usize = 16;
-    let mut s = [0.0f32; L];
-    let n = grad.len().min(x.len()).min(t.len());
-    let (mut gc, xc, tc) = (
-        grad[..n].chunks_exact_mut(L),
-        x[..n].chunks_exact(L),
-        t[..n].chunks_exact(L),
-    );
-    for ((g, x), t) in (&mut gc).zip(xc).zip(tc) {
-        for j in 0..L {
-            g[j] = x[j] - t[j];
-            s[j] += t[j];
-        }
-    }
-    let done = n - gc.into_remainder().len();
-    for i in done..n {
-        grad[i] = x[i] - t[i];
-        s[0] += t[i];
-    }
-    s.iter().sum()
 }
 
 fn bench_sigmoid(c: &mut Criterion) {
@@ -149,7 +125,7 @@ fn bench_sigmoid(c: &mut Criterion) {
                     bch.iter(|| naive_sigmoid(black_box(&x), &t, &mut out, want_grad))
                 });
                 g.bench_function(BenchmarkId::new("floor", n), |bch| {
-                    bch.iter(|| floor_sigmoid(black_box(&x), &t, &mut out))
+                    bch.iter(|| floor::sigmoid(black_box(&x), &t, &mut out))
                 });
             }
         }

@@ -21,6 +21,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use focal_loss::{Reduction, SigmoidFocal, SoftmaxFocal, Targets};
 use rayon::prelude::*;
 
+#[path = "common/floor.rs"]
+mod floor;
+
 fn quick() -> bool {
     std::env::var_os("FOCAL_BENCH_QUICK").is_some()
 }
@@ -43,22 +46,16 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .unwrap()
 }
 
-/// The streaming floor: `out[i] = x[i] - t[i]`, and a sum of `t`, in 64 Ki chunks spread
-/// over the current pool (one chunk at a time on one thread).
+/// The streaming floor: [`floor::sigmoid`] (`out[i] = x[i] - t[i]`, and a sum of `t`, in 16
+/// lanes so that it vectorises) on 64 Ki chunks spread over the current pool (one chunk at a
+/// time on one thread). Until 2026-12-04 this loop was its own copy over `chunks(16)`, which
+/// did not vectorise: on Zen 4 it ran 1.6-1.7 G/s in cache, a third of the vectorised loop,
+/// so below 16 Mi it timed arithmetic, not memory.
 fn floor(x: &[f32], t: &[f32], out: &mut [f32]) -> f32 {
     const CHUNK: usize = 1 << 16;
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
-        .map(|(o, (x, t))| {
-            let mut s = [0.0f32; 16];
-            for ((o, x), t) in o.chunks_mut(16).zip(x.chunks(16)).zip(t.chunks(16)) {
-                for j in 0..o.len() {
-                    o[j] = x[j] - t[j];
-                    s[j] += t[j];
-                }
-            }
-            s.iter().sum::<f32>()
-        })
+        .map(|(o, (x, t))| floor::sigmoid(x, t, o))
         .sum()
 }
 
