@@ -163,7 +163,8 @@ enum focal_alpha_kind {
 };
 
 /* Sigmoid focal loss parameters. Presets: focal_sigmoid_params_default() (torchvision,
-   fvcore), _optax() (optax, Keras), _mmcv() (mmcv, kornia). */
+   detectron2's call of fvcore), _optax() (optax, Keras, fvcore's defaults), _mmcv() (mmcv,
+   kornia). */
 typedef struct focal_sigmoid_params {
     float alpha;       /* in [0, 1]; used when has_alpha != 0 */
     int32_t has_alpha; /* != 0: positives weighted alpha, negatives 1 - alpha; 0: both 1 */
@@ -219,10 +220,11 @@ typedef struct focal_error {
 
 /* ---- Presets, backends, names -------------------------------------------------------- */
 
-/* alpha 0.25, gamma 2, MODULATED_BCE, AUTO: torchvision.ops.sigmoid_focal_loss, fvcore. */
+/* alpha 0.25, gamma 2, MODULATED_BCE, AUTO: torchvision.ops.sigmoid_focal_loss, fvcore's
+   sigmoid_focal_loss with alpha=0.25 (as detectron2 calls it). */
 focal_sigmoid_params focal_sigmoid_params_default(void);
 /* no alpha, gamma 2, MODULATED_BCE, AUTO: optax sigmoid_focal_loss, Keras
-   BinaryFocalCrossentropy(from_logits=True). */
+   BinaryFocalCrossentropy(from_logits=True), fvcore sigmoid_focal_loss's defaults. */
 focal_sigmoid_params focal_sigmoid_params_optax(void);
 /* alpha 0.25, gamma 2, PER_TERM, AUTO: mmcv sigmoid_focal_loss (its "mean" is NORMALIZE by
    the number of rows), kornia binary_focal_loss_with_logits. */

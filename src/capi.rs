@@ -687,7 +687,8 @@ fn targets_of(t: &[f32], checked: i32) -> Result<Targets<'_>, FocalError> {
 // ---------------------------------------------------------------------------------------
 // Presets, backends, status names, target check
 
-/// torchvision's and fvcore's defaults: alpha 0.25, gamma 2, modulated BCE, auto backend.
+/// torchvision's defaults (and detectron2's call of fvcore): alpha 0.25, gamma 2, modulated
+/// BCE, auto backend.
 #[unsafe(no_mangle)]
 pub extern "C" fn focal_sigmoid_params_default() -> focal_sigmoid_params {
     focal_sigmoid_params {
@@ -3410,7 +3411,7 @@ mod tests {
             SigmoidFocal::torchvision()
         );
         assert_eq!(
-            sigmoid(focal_sigmoid_params_default()),
+            sigmoid(focal_sigmoid_params_optax()),
             SigmoidFocal::fvcore()
         );
         assert_eq!(sigmoid(focal_sigmoid_params_optax()), SigmoidFocal::optax());

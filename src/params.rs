@@ -33,6 +33,8 @@ pub enum Reduction {
     Mean,
     /// Sigmoid: as `Mean`. Softmax: sum ÷ number of rows that are not ignored (PyTorch's
     /// `cross_entropy` with `ignore_index`); with no such row the loss and gradients are 0.
+    /// It counts rows, not class weights: for `cross_entropy(weight=w)`'s weighted mean use
+    /// `Normalize(Σ w[y_i])` over the rows not ignored.
     MeanValid,
     /// Sum ÷ `d`, `d` finite and > 0 (RetinaNet divides by the number of positive anchors).
     Normalize(f32),

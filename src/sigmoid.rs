@@ -65,9 +65,13 @@ impl SigmoidFocal {
         Self::new()
     }
 
-    /// fvcore's `sigmoid_focal_loss` (alpha 0.25, gamma 2, modulated BCE): as torchvision.
+    /// fvcore's `sigmoid_focal_loss` with its defaults: `alpha=-1` (no class balancing),
+    /// gamma 2, modulated BCE. Its default `reduction="none"` is the `_elementwise` methods.
+    /// detectron2's RetinaNet passes `alpha=0.25` and `reduction="sum"`, then divides by the
+    /// number of foreground anchors: `.alpha(Some(0.25))` (= [`SigmoidFocal::torchvision`])
+    /// with [`Reduction::Normalize`].
     pub const fn fvcore() -> Self {
-        Self::new()
+        Self::new().alpha(None)
     }
 
     /// optax `sigmoid_focal_loss` (alpha None, gamma 2, modulated BCE). optax returns

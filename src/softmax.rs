@@ -88,6 +88,11 @@ impl<'a> SoftmaxFocal<'a> {
 
     /// mmcv's `softmax_focal_loss` op: alpha 0.25 for every class, gamma 2; its `"mean"`
     /// divides by the number of rows: [`Reduction::Mean`].
+    ///
+    /// mmcv's kernel gives every negative label a loss of 0 and still counts its row in the
+    /// mean. Here `.ignore_index(Some(-1))` does that for `-1` (with `Mean`, ignored rows
+    /// count); any other negative label is [`FocalError::LabelOutOfRange`], before anything is
+    /// written.
     pub const fn mmcv() -> Self {
         Self::new().alpha(Alpha::Scalar(0.25))
     }
@@ -101,6 +106,12 @@ impl<'a> SoftmaxFocal<'a> {
 
     /// PyTorch-style labels: `ignore_index = -100`, no class weights, gamma 2. Pair it with
     /// [`Reduction::MeanValid`] for `cross_entropy`'s `"mean"`.
+    ///
+    /// With class weights ([`Alpha::PerClass`]) PyTorch's `cross_entropy(weight=w)` mean
+    /// divides by the sum of the rows' weights, `Σ w[y_i]` over the rows not ignored, where
+    /// `MeanValid` divides by their number (as focal losses built on
+    /// `nll_loss(weight=w, reduction="none")` followed by `.mean()` do). For PyTorch's
+    /// weighted mean pass [`Reduction::Normalize`]`(Σ w[y_i])`.
     pub const fn torch() -> Self {
         Self::new().ignore_index(Some(-100))
     }

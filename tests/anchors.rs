@@ -402,7 +402,7 @@ fn presets_are_the_documented_parameters() {
         assert_eq!(a(SigmoidFocal::new()), tv, "new() = torchvision");
         assert_eq!(a(SigmoidFocal::default()), tv, "default() = torchvision");
         assert_eq!(a(SigmoidFocal::torchvision()), tv, "torchvision");
-        assert_eq!(a(SigmoidFocal::fvcore()), tv, "fvcore");
+        assert_eq!(a(SigmoidFocal::fvcore()), no_alpha, "fvcore (alpha=-1)");
         assert_eq!(a(SigmoidFocal::optax()), no_alpha, "optax");
         assert_eq!(a(SigmoidFocal::keras()), no_alpha, "keras");
         assert_eq!(a(SigmoidFocal::mmcv()), per_term, "mmcv");
