@@ -109,9 +109,9 @@ impl<'a> SoftmaxFocal<'a> {
     ///
     /// With class weights ([`Alpha::PerClass`]) PyTorch's `cross_entropy(weight=w)` mean
     /// divides by the sum of the rows' weights, `Σ w[y_i]` over the rows not ignored, where
-    /// `MeanValid` divides by their number (as focal losses built on
-    /// `nll_loss(weight=w, reduction="none")` followed by `.mean()` do). For PyTorch's
-    /// weighted mean pass [`Reduction::Normalize`]`(Σ w[y_i])`.
+    /// `MeanValid` divides by their number (as focal losses do that take the `.mean()` of
+    /// `nll_loss(weight=w, reduction="none")` times the focal term over the rows not
+    /// ignored). For PyTorch's weighted mean pass [`Reduction::Normalize`]`(Σ w[y_i])`.
     pub const fn torch() -> Self {
         Self::new().ignore_index(Some(-100))
     }
