@@ -398,9 +398,17 @@ fn eval_a<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> 
             // ln v is exactly -a (w = 0) or 0 (w = 1) for hard targets.
             let hard = S::select(w_zero, c.a.neg(), zero);
             let ln_v = if any_soft {
-                // The guarded copy (the scalar backend's out-of-line one) shares the rescue's
-                // `ln` below (the same function, the same bits).
-                S::select(soft, if any_inf { v.ln_rare() } else { ln(v) }, hard)
+                // On the scalar backend the guarded path shares the rescue's out-of-line `ln`
+                // (the same function, the same bits); vector backends keep one inline `ln`.
+                S::select(
+                    soft,
+                    if S::N == 1 && any_inf {
+                        v.ln_rare()
+                    } else {
+                        ln(v)
+                    },
+                    hard,
+                )
             } else {
                 hard
             };
@@ -436,8 +444,7 @@ fn eval_a<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> 
             S::and(one.lt(ce), ce.lt(S::splat(f32::INFINITY))),
         );
         if S::any(under) {
-            let ln_u = v.ln_rare().sub(c.l);
-            lv = S::select(under, exp(gamma.mul_add(ln_u, ce.ln_rare())), lv);
+            lv = S::select(under, S::pow_rescue(v, c.l, ce, gamma), lv);
         }
     }
     // d·(w - w̄·e): the BCE part of the gradient, up to sign.

@@ -93,6 +93,15 @@ impl Lanes for Avx2 {
     const UMAX_BITS: bool = true;
 
     #[inline(always)]
+    fn pow_rescue(v: Self, l: Self, ce: Self, gamma: Self) -> Self {
+        let mut io = [v, l, ce, gamma];
+        // SAFETY: AVX2 and FMA are present whenever this type is used (module documentation), and
+        // `pow_rescue_avx2` needs only those (the features of this backend's entry points).
+        unsafe { pow_rescue_avx2(&mut io) };
+        io[0]
+    }
+
+    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the caller guarantees 8 readable f32 at `p`; `loadu` needs no alignment;
         // AVX is present whenever this type is used (module documentation).
@@ -483,6 +492,18 @@ impl Lanes for Avx2 {
             _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
         }))
     }
+}
+
+/// The one copy of [`Lanes::pow_rescue`] for this backend, compiled with the features of its
+/// entry points (`backend::entries!`), so that its lane methods inline as in the kernels and
+/// give the same bits. The vectors go through memory: no vector value crosses a call.
+///
+/// # Safety
+/// The CPU has `avx2,fma,popcnt`.
+#[target_feature(enable = "avx2,fma,popcnt")]
+#[inline(never)]
+unsafe fn pow_rescue_avx2(io: &mut [Avx2; 4]) {
+    super::rescue(io);
 }
 
 #[cfg(test)]

@@ -197,6 +197,15 @@ impl Lanes for Avx512 {
     const UMAX_BITS: bool = true;
 
     #[inline(always)]
+    fn pow_rescue(v: Self, l: Self, ce: Self, gamma: Self) -> Self {
+        let mut io = [v, l, ce, gamma];
+        // SAFETY: AVX-512F is present whenever this type is used (module documentation), and
+        // `pow_rescue_avx512` needs only those (the features of this backend's entry points).
+        unsafe { pow_rescue_avx512(&mut io) };
+        io[0]
+    }
+
+    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the caller guarantees 16 readable f32 at `p`; `loadu` needs no alignment;
         // AVX-512F is present whenever this type is used (module documentation).
@@ -663,6 +672,18 @@ impl Lanes for Avx512 {
             _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
         }))
     }
+}
+
+/// The one copy of [`Lanes::pow_rescue`] for this backend, compiled with the features of its
+/// entry points (`backend::entries!`), so that its lane methods inline as in the kernels and
+/// give the same bits. The vectors go through memory: no vector value crosses a call.
+///
+/// # Safety
+/// The CPU has `avx512f,popcnt`.
+#[target_feature(enable = "avx512f,popcnt")]
+#[inline(never)]
+unsafe fn pow_rescue_avx512(io: &mut [Avx512; 4]) {
+    super::rescue(io);
 }
 
 #[cfg(test)]

@@ -237,6 +237,18 @@ pub(crate) trait Lanes: Copy {
     fn ln_rare(self) -> Self {
         crate::math::ln(self)
     }
+    /// Form (A)'s loss where `u^γ` underflows against a huge cross-entropy:
+    /// `exp(γ·(ln v - l) + ln ce)` (with `ln u = ln v - l`). Inline by default (the scalar
+    /// backend's `ln` is its out-of-line [`ln_rare`](Lanes::ln_rare)); the vector backends
+    /// keep one copy out of line each, since inlined into every form, mode, `γ` and group
+    /// width it added a seventh to the library's x86_64 `.text` and a quarter to its build
+    /// time for a path that almost never runs.
+    #[inline(always)]
+    fn pow_rescue(v: Self, l: Self, ce: Self, gamma: Self) -> Self {
+        let mut io = [v, l, ce, gamma];
+        rescue(&mut io);
+        io[0]
+    }
 
     /// `self < b`.
     fn lt(self, b: Self) -> Self::Mask;
@@ -477,4 +489,13 @@ pub(crate) fn first_lanes<S: Lanes>(n: usize) -> S::Mask {
 pub(crate) fn mul_or_zero<S: Lanes>(a: S, b: S) -> S {
     let zero = S::splat(0.0);
     S::select(S::and(a.eq(zero), S::not(b.is_nan())), zero, a.mul(b))
+}
+
+/// The body of [`Lanes::pow_rescue`], written once: `[v, l, ce, γ]` in, `exp(γ·(ln v - l) +
+/// ln ce)` out in `io[0]` (through memory, so that the vector backends' out-of-line copies
+/// pass no vector across a call).
+#[inline(always)]
+pub(crate) fn rescue<S: Lanes>(io: &mut [S; 4]) {
+    let [v, l, ce, gamma] = *io;
+    io[0] = crate::math::exp(gamma.mul_add(v.ln_rare().sub(l), ce.ln_rare()));
 }

@@ -54,6 +54,14 @@ impl<S: Lanes> Lanes for Pair<S> {
     const TALLY: bool = S::TALLY;
 
     #[inline(always)]
+    fn pow_rescue(v: Self, l: Self, ce: Self, gamma: Self) -> Self {
+        Pair(
+            S::pow_rescue(v.0, l.0, ce.0, gamma.0),
+            S::pow_rescue(v.1, l.1, ce.1, gamma.1),
+        )
+    }
+
+    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the caller guarantees 2·S::N readable values at `p`.
         unsafe { Pair(S::load(p), S::load(p.add(S::N))) }

@@ -55,6 +55,14 @@ impl Lanes for Portable {
     const HARD_PATH: bool = cfg!(not(target_arch = "x86_64"));
     const TALLY: bool = true;
 
+    /// One copy out of line (see [`Lanes::pow_rescue`]).
+    #[inline(always)]
+    fn pow_rescue(v: Self, l: Self, ce: Self, gamma: Self) -> Self {
+        let mut io = [v, l, ce, gamma];
+        pow_rescue_portable(&mut io);
+        io[0]
+    }
+
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the caller guarantees 4 readable f32 at `p`, i.e. one `[f32; 4]`;
@@ -280,6 +288,13 @@ impl Lanes for Portable {
         // Halving order, fixed (the same as the AVX lanes): lane i += lane i + n/2.
         Total::from_f64((acc[0] + acc[2]) + (acc[1] + acc[3]))
     }
+}
+
+/// The one copy of [`Lanes::pow_rescue`] for this backend (a compile-time backend: no
+/// target features to match). The vectors go through memory, as on the x86 backends.
+#[inline(never)]
+fn pow_rescue_portable(io: &mut [Portable; 4]) {
+    super::rescue(io);
 }
 
 #[cfg(test)]
