@@ -665,6 +665,15 @@ fn mode_of<const M: u8>(job: &Job) -> u8 {
     }
 }
 
+/// Whether mode `m`, run by the loop for `M`, is [`SUM`] (which checks the targets): never in
+/// the loops of [`GRADS`] and [`SUM_GRAD`], which then compile no check. (Tested as `m ==
+/// SUM`, the [`GRADS`] loops carried the check, and the compiler copied their loops around
+/// it: 100 KB, a tenth of the library's x86_64 `.text`.)
+#[inline(always)]
+fn is_sum<const M: u8>(m: u8) -> bool {
+    M != GRADS && M != SUM_GRAD && m == SUM
+}
+
 /// Whether mode `m`, run by the loop for `M`, sums the losses.
 #[inline(always)]
 fn sums<const M: u8>(m: u8) -> bool {
@@ -789,28 +798,97 @@ struct Sink<W: Lanes> {
 }
 
 impl<W: Lanes> Sink<W> {
+    /// Adds the losses `loss` of one group to the partial sums.
+    #[inline(always)]
+    fn add(&mut self, loss: W) {
+        self.part = self.part.add(loss);
+        self.filled += 1;
+        if self.filled == BLOCK {
+            self.acc = W::acc_add(self.acc, self.part);
+            self.part = W::splat(0.0);
+            self.filled = 0;
+        }
+    }
+
     /// Takes the results `o` of the group at `i` (targets `t`): folds the targets, adds the
-    /// losses and writes the outputs, as mode `m` asks.
+    /// losses and writes the outputs, as mode `m` asks, to `d`.
     ///
     /// # Safety
-    /// As for [`emit`] with `V = W`.
+    /// As for [`emit`] with `V = W`, with `d` made by [`Dest::new`] for this job.
     #[inline(always)]
-    unsafe fn take<const M: u8>(&mut self, job: &Job, m: u8, o: Out<W>, t: W, i: usize) {
-        let (out, c, up) = job.mode.parts();
-        if m == SUM && W::UMAX_BITS {
-            self.top = fold_unit(self.top, t);
-        }
-        if sums::<M>(m) {
-            self.part = self.part.add(o.loss);
-            self.filled += 1;
-            if self.filled == BLOCK {
-                self.acc = W::acc_add(self.acc, self.part);
-                self.part = W::splat(0.0);
-                self.filled = 0;
+    unsafe fn take<const M: u8>(&mut self, job: &Job, m: u8, d: &Dest, o: Out<W>, t: W, i: usize) {
+        // SAFETY (all arms): `d` writes and reads `W::N` values from `i` of the job's buffers
+        // (valid: contract), or the first ones of its scratch vectors (`MAX_WIDE >= W::N`).
+        unsafe {
+            match M {
+                LOSSES => {
+                    // SUM and LOSS alike: fold, sum and store (SUM into the scratch).
+                    if W::UMAX_BITS {
+                        self.top = fold_unit(self.top, t);
+                    }
+                    self.add(o.loss);
+                    o.loss.store(d.out.wrapping_add(i & d.out_mask));
+                }
+                GRADS => o
+                    .grad_times(W::load(d.up.wrapping_add(i & d.up_mask)))
+                    .store(d.out.wrapping_add(i)),
+                _ => {
+                    let (out, c, up) = job.mode.parts();
+                    if is_sum::<M>(m) && W::UMAX_BITS {
+                        self.top = fold_unit(self.top, t);
+                    }
+                    if sums::<M>(m) {
+                        self.add(o.loss);
+                    }
+                    emit::<W, M>(o, m, out, c, up, i);
+                }
             }
         }
-        // SAFETY: forwarded from this function's contract.
-        unsafe { emit::<W, M>(o, m, out, c, up, i) };
+    }
+}
+
+/// Where [`wide`]'s loops write element `i`'s outputs (`out + (i & out_mask)`) and, for a
+/// gradient, what they multiply it by (`up + (i & up_mask)`), fixed before the loop. The
+/// loops that serve two modes ([`LOSSES`], [`GRADS`]) then run the same operations for both:
+/// [`SUM`] stores its losses into a scratch vector (its `out_mask` is 0) and [`LOSS`] sums
+/// them too, [`GRAD`] reads its scale from a vector of it. With a test of the mode per group,
+/// the compiler kept some of these loops twice, once per mode: 7 KB more of the library's
+/// x86_64 `.text` (docs/performance.md, "Build cost"). The same values are computed and
+/// stored: the same bits.
+struct Dest {
+    out: *mut f32,
+    out_mask: usize,
+    up: *const f32,
+    up_mask: usize,
+}
+
+impl Dest {
+    /// The outputs of mode `m` in the loop `M`, with `scratch` to write to and `scale` (every
+    /// value the gradient scale) to read from where the mode has no buffer.
+    #[inline(always)]
+    fn new<const M: u8>(
+        job: &Job,
+        m: u8,
+        scratch: &mut [f32; MAX_WIDE],
+        scale: &[f32; MAX_WIDE],
+    ) -> Dest {
+        let (out, _, up) = job.mode.parts();
+        let (out, out_mask) = if is_sum::<M>(m) {
+            (scratch.as_mut_ptr(), 0)
+        } else {
+            (out, usize::MAX)
+        };
+        let (up, up_mask) = if m == GRAD_UP {
+            (up, usize::MAX)
+        } else {
+            (scale.as_ptr(), 0)
+        };
+        Dest {
+            out,
+            out_mask,
+            up,
+            up_mask,
+        }
     }
 }
 
@@ -820,16 +898,15 @@ impl<W: Lanes> Sink<W> {
 /// backend's loop: the `asm!` of `prefetch_write` would keep the compiler from vectorising
 /// it (scalar backward at 64 Ki: 0.108 G/s without, 0.050 with).
 #[inline(always)]
-fn prefetch_ahead<W: Lanes>(job: &Job, m: u8, i: usize) {
+fn prefetch_ahead<W: Lanes>(job: &Job, d: &Dest, i: usize) {
     if W::N >= LINE {
-        let (out, ..) = job.mode.parts();
         let mut p = 0;
         while p < W::N {
-            prefetch(job.x.wrapping_add(i + PREFETCH + p));
-            prefetch(job.t.wrapping_add(i + PREFETCH + p));
-            if m != SUM {
-                prefetch_write(out.wrapping_add(i + PREFETCH + p));
-            }
+            let j = i + PREFETCH + p;
+            prefetch(job.x.wrapping_add(j));
+            prefetch(job.t.wrapping_add(j));
+            // (SUM: its scratch vector, which is in cache anyway: no test in the loop.)
+            prefetch_write(d.out.wrapping_add(j & d.out_mask));
             p += LINE;
         }
     }
@@ -863,6 +940,9 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
     };
     // `α = -0.0` (valid, and useless) gives zeros whose signs the short path does not
     // reproduce: it keeps the general path.
+    let mut scratch = [0.0f32; MAX_WIDE];
+    let scale = [job.mode.parts().1; MAX_WIDE];
+    let d = Dest::new::<M>(job, m, &mut scratch, &scale);
     let short = W::N > 1
         && W::HARD_PATH
         && F::SHORT
@@ -873,7 +953,7 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
     while i + W::N <= n {
         if short {
             while i + W::N <= n {
-                prefetch_ahead::<W>(job, m, i);
+                prefetch_ahead::<W>(job, &d, i);
                 // SAFETY: i + W::N <= n and every pointer is valid for n elements (contract
                 // of `run`); the stores come after the loads, so the output may be the
                 // logits.
@@ -883,7 +963,7 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
                 }
                 let o = eval.eval_hard(logs(x, false), t);
                 // SAFETY: as above.
-                unsafe { s.take::<M>(job, m, o, t, i) };
+                unsafe { s.take::<M>(job, m, &d, o, t, i) };
                 i += W::N;
             }
         }
@@ -893,13 +973,13 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
             n
         };
         while i + W::N <= stop {
-            prefetch_ahead::<W>(job, m, i);
+            prefetch_ahead::<W>(job, &d, i);
             // SAFETY: as above.
             let (t, x) = unsafe { (W::load(job.t.add(i)), W::load(job.x.add(i))) };
             let b = big(x);
             let o = eval.eval_logs(logs(x, b), t, b);
             // SAFETY: as above.
-            unsafe { s.take::<M>(job, m, o, t, i) };
+            unsafe { s.take::<M>(job, m, &d, o, t, i) };
             i += W::N;
         }
     }
@@ -926,12 +1006,12 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
     let targets = unsafe { core::slice::from_raw_parts(job.t, n) };
     // A sum writes nothing: its targets are checked by the loop (see `fold_unit`), or before
     // it by lanes without a one-instruction unsigned maximum; a bad one gives NaN.
-    if m == SUM && !S::UMAX_BITS && first_outside_unit::<S>(targets).is_some() {
+    if is_sum::<M>(m) && !S::UMAX_BITS && first_outside_unit::<S>(targets).is_some() {
         return Total::from_f32(f32::NAN);
     }
     // SAFETY: forwarded from `run`'s contract.
     let (i, acc, mut part, top) = unsafe { wide::<S::Wide, F, M>(job, m, eval, h) };
-    if m == SUM
+    if is_sum::<M>(m)
         && S::UMAX_BITS
         && (outside_unit_seen(top)
             || first_outside_unit::<S>(targets.get(i..).unwrap_or(&[])).is_some())
