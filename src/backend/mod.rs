@@ -169,11 +169,14 @@ fn page_aligned_frame(_features: &str) {
 /// [`sigmoid::GENERAL`], which finds `γ = 0` and the integers and half-integers up to 4.5 at
 /// run time (the same operations, so the same bits, for one predictable branch) and takes
 /// `exp(γ·ln u)` for the rest. `γ` = 0, 1, 3 and 4 had instantiations of their own until
-/// they were measured: see docs/performance.md, "Build cost".
+/// they were measured: see docs/performance.md, "Build cost". The portable backend on x86_64
+/// (SSE2, a fallback for CPUs without AVX2) has no `γ = 2` loops (`GAMMA_2`, set by
+/// `entries!`): without the hard-target path, which it does not have there, they ran no
+/// faster than the general ones (0.96-1.03 of their time) for a tenth of the `.text`.
 macro_rules! by_gamma {
     ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
         match sigmoid::gamma_code($gamma) {
-            4 => $f::<$($pre,)* 4>($($arg),*),
+            4 if GAMMA_2 => $f::<$($pre,)* 4>($($arg),*),
             _ => $f::<$($pre,)* { sigmoid::GENERAL }>($($arg),*),
         }
     };
@@ -202,10 +205,15 @@ macro_rules! by_mode {
 /// `γ` 2 and general; the softmax compiles `γ` in only
 /// for rows of at most 16 classes (one lane per row, where the per-row work is a large
 /// share) and channels-first; longer rows and label smoothing read it at run time.
+///
+/// `$gamma_2`: whether `γ = 2` has loops of its own (`by_gamma`); `$feat`: the target features.
 macro_rules! entries {
-    ($m:ident, $lanes:ty $(, $feat:literal)?) => {
+    ($m:ident, $lanes:ty, $gamma_2:expr $(, $feat:literal)?) => {
         mod $m {
             use super::*;
+
+            /// Whether `γ = 2` has loops of its own (see `by_gamma`).
+            const GAMMA_2: bool = $gamma_2;
 
             /// # Safety
             /// The backend's features are present; `sigmoid::run`'s contract holds.
@@ -366,11 +374,15 @@ mod scalar {
     }
 }
 #[cfg(focal_portable)]
-entries!(portable, crate::simd::Portable);
+entries!(
+    portable,
+    crate::simd::Portable,
+    cfg!(not(target_arch = "x86_64"))
+);
 #[cfg(target_arch = "x86_64")]
-entries!(avx2, crate::simd::Avx2, "avx2,fma,popcnt");
+entries!(avx2, crate::simd::Avx2, true, "avx2,fma,popcnt");
 #[cfg(target_arch = "x86_64")]
-entries!(avx512, crate::simd::Avx512, "avx512f,popcnt");
+entries!(avx512, crate::simd::Avx512, true, "avx512f,popcnt");
 
 /// Calls backend `$b`'s entry `$f`. `$b` is a [`Ready`], so the backend is available. With
 /// `else $none`, the scalar backend's arm is `$none` instead (for callers that ran the scalar
