@@ -172,7 +172,8 @@ fn page_aligned_frame(_features: &str) {
 /// they were measured: see docs/performance.md, "Build cost". The portable backend on x86_64
 /// (SSE2, a fallback for CPUs without AVX2) has no `γ = 2` loops (`GAMMA_2`, set by
 /// `entries!`): without the hard-target path, which it does not have there, they ran no
-/// faster than the general ones (0.96-1.03 of their time) for a tenth of the `.text`.
+/// faster than the general ones, for a tenth of the `.text` (docs/performance.md, "Build
+/// cost").
 macro_rules! by_gamma {
     ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
         match sigmoid::gamma_code($gamma) {

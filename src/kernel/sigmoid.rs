@@ -937,10 +937,10 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
         filled: 0,
         top: W::splat(1.0),
     };
-    // `α = -0.0` (valid, and useless) gives zeros whose signs the short path does not
-    // reproduce: it keeps the general path.
     let mut spare = [job.mode.parts().1; MAX_WIDE];
     let d = Dest::new::<M>(job, m, &mut spare);
+    // `α = -0.0` (valid, and useless) gives zeros whose signs the short path does not
+    // reproduce: it keeps the general path.
     let short = W::N > 1
         && W::HARD_PATH
         && F::SHORT
