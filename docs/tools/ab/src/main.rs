@@ -1,0 +1,293 @@
+//! Side by side: the crate at an older commit (`old`) against the working tree (`new`),
+//! linked into one binary, every case timed in alternating rounds (seven loops of about
+//! 2 ms each, the best of them), with the median and quartiles of the per-round ratios
+//! new / old; every output of both is compared as bits. This cancels most of a VM's drift
+//! between runs; identical code still moves by a few per cent with its layout.
+//!
+//! ```sh
+//! git worktree add target/ab-old <commit>
+//! sed -i 's/^name = "focal-loss"$/name = "focal-loss-old"/' target/ab-old/Cargo.toml
+//! cd docs/tools/ab && cargo build --release
+//! taskset -c 1 target/release/focal-loss-ab 15            # every case; 15 rounds
+//! taskset -c 1 target/release/focal-loss-ab 15 "avx2 sum"  # the cases whose name holds it
+//! ```
+//!
+//! Cases: the sigmoid at 64 Ki elements (`fused`, `sum`, `grad`, `loss` elementwise,
+//! `gradup`; `/g25` at γ = 2.5, `/b` per-term, `/noalpha`, `/hard1` with 1 % positives and
+//! hard targets, else 10 % positives and 20 % soft targets) and the fused softmax at 256 Ki
+//! logits (`smax/C` row-major, `scf/C/S` channels-first), on every backend the CPU has.
+use std::hint::black_box;
+use std::time::Instant;
+
+macro_rules! kernels {
+    ($m:ident) => {
+        mod $m {
+            use $m::{Backend, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal};
+            /// Softmax `case` ("smax/C" or "scf/C/S"), fused, with labels `l`.
+            pub fn run_softmax(
+                case: &str,
+                b: &str,
+                z: &[f32],
+                l: &[i64],
+                out: &mut [f32],
+                hash: bool,
+            ) -> u64 {
+                let b = backend(b).unwrap();
+                let p: Vec<usize> = case
+                    .split('/')
+                    .skip(1)
+                    .map(|v| v.parse().unwrap())
+                    .collect();
+                let s = SoftmaxFocal::torch().gamma(2.0).backend(b);
+                let mut h = if p.len() > 1 {
+                    s.channels_first(p[1])
+                        .loss_and_grad(z, p[0], l, Reduction::Mean, out)
+                } else {
+                    s.loss_and_grad(z, p[0], l, Reduction::Mean, out)
+                }
+                .unwrap()
+                .to_bits() as u64;
+                if !hash {
+                    return h;
+                }
+                for v in out.iter() {
+                    h = h.rotate_left(5) ^ v.to_bits() as u64;
+                    h = h.wrapping_mul(0x9E3779B97F4A7C15);
+                }
+                h
+            }
+            pub fn backend(name: &str) -> Option<Backend> {
+                Backend::ALL
+                    .into_iter()
+                    .find(|b| b.name() == name && b.is_available())
+            }
+            /// Runs `case` once; returns a hash of every output bit.
+            pub fn run(
+                case: &str,
+                b: &str,
+                x: &[f32],
+                t: &[f32],
+                up: &[f32],
+                out: &mut [f32],
+                hash: bool,
+            ) -> u64 {
+                let b = backend(b).unwrap();
+                let mut f = SigmoidFocal::torchvision().backend(b);
+                let parts: Vec<&str> = case.split('/').collect();
+                for p in &parts[1..] {
+                    if *p == "g25" {
+                        f = f.gamma(2.5);
+                    }
+                    if *p == "b" {
+                        f = f.form(SigmoidForm::PerTerm);
+                    }
+                    if *p == "noalpha" {
+                        f = f.alpha(None);
+                    }
+                }
+                let mut h = 0u64;
+                match parts[0] {
+                    "fused" => {
+                        h = f
+                            .loss_and_grad(x, t, Reduction::Mean, out)
+                            .unwrap()
+                            .to_bits() as u64;
+                    }
+                    "sum" => {
+                        h = f.loss(x, t, Reduction::Mean).unwrap().to_bits() as u64;
+                    }
+                    "grad" => {
+                        f.grad(x, t, Reduction::Mean, 1.0, out).unwrap();
+                    }
+                    "loss" => {
+                        f.loss_elementwise(x, t, out).unwrap();
+                    }
+                    "gradup" => {
+                        f.grad_elementwise(x, t, up, out).unwrap();
+                    }
+                    _ => panic!("{case}"),
+                }
+                if hash && parts[0] != "sum" {
+                    for v in out.iter() {
+                        h = h.rotate_left(5) ^ v.to_bits() as u64;
+                        h = h.wrapping_mul(0x9E3779B97F4A7C15);
+                    }
+                }
+                h
+            }
+        }
+    };
+}
+kernels!(old);
+kernels!(new);
+
+fn inputs(n: usize, seed: u64, hard1: bool) -> (Vec<f32>, Vec<f32>) {
+    let mut s = seed;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let x: Vec<f32> = (0..n).map(|_| next() * 12.0 - 6.0).collect();
+    let t = (0..n)
+        .map(|_| {
+            let u = next();
+            if hard1 {
+                if u < 0.01 {
+                    1.0
+                } else {
+                    0.0
+                }
+            } else if u < 0.1 {
+                1.0
+            } else if u < 0.3 {
+                next()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (x, t)
+}
+
+fn time(f: &mut dyn FnMut()) -> f64 {
+    // best of 7 loops of ~2 ms
+    let mut best = f64::MAX;
+    let t0 = Instant::now();
+    f();
+    let one = t0.elapsed().as_secs_f64().max(1e-7);
+    let reps = ((2e-3 / one) as usize).max(1);
+    for _ in 0..7 {
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min(t0.elapsed().as_secs_f64() / reps as f64);
+    }
+    best
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rounds: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(11);
+    let filter = args.get(2).cloned().unwrap_or_default();
+    let n = 1 << 16;
+    let scases = [
+        "smax/4",
+        "smax/10",
+        "smax/80",
+        "smax/1000",
+        "scf/80/1024",
+        "scf/19/4096",
+    ];
+    for b in ["avx512", "avx2", "portable", "scalar"] {
+        if new::backend(b).is_none() {
+            continue;
+        }
+        for case in scases {
+            let id = format!("{b} {case}");
+            if !id.contains(&filter) {
+                continue;
+            }
+            let (z, _) = inputs(n * 4, 9, false);
+            let c: usize = case.split('/').nth(1).unwrap().parse().unwrap();
+            let sp: usize = case
+                .split('/')
+                .nth(2)
+                .map(|v| v.parse().unwrap())
+                .unwrap_or(1);
+            let rows = z.len() / c / sp * sp;
+            let l: Vec<i64> = (0..rows).map(|i| ((i * 7919 + 13) % c) as i64).collect();
+            let z = &z[..rows * c];
+            let (mut o1, mut o2) = (vec![0.0f32; z.len()], vec![0.0f32; z.len()]);
+            let h1 = old::run_softmax(case, b, z, &l, &mut o1, true);
+            let h2 = new::run_softmax(case, b, z, &l, &mut o2, true);
+            let (mut ratios, mut to, mut tn) = (vec![], vec![], vec![]);
+            for _ in 0..rounds {
+                let a = time(&mut || {
+                    black_box(old::run_softmax(case, b, black_box(z), &l, &mut o1, false));
+                });
+                let cc = time(&mut || {
+                    black_box(new::run_softmax(case, b, black_box(z), &l, &mut o2, false));
+                });
+                ratios.push(cc / a);
+                to.push(a);
+                tn.push(cc);
+            }
+            let med = |v: &mut Vec<f64>| {
+                v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                v[v.len() / 2]
+            };
+            let q = |v: &Vec<f64>, f: f64| v[((v.len() - 1) as f64 * f) as usize];
+            let r = med(&mut ratios);
+            println!(
+                "{id:24} new/old {r:.3} (q {:.3}-{:.3})  old {:.3} ns/el  new {:.3} ns/el  bits {}",
+                q(&ratios, 0.25),
+                q(&ratios, 0.75),
+                med(&mut to) * 1e9 / z.len() as f64,
+                med(&mut tn) * 1e9 / z.len() as f64,
+                if h1 == h2 { "same" } else { "DIFFER" }
+            );
+        }
+    }
+    let cases = [
+        "fused",
+        "sum",
+        "grad",
+        "loss",
+        "gradup",
+        "fused/g25",
+        "sum/g25",
+        "grad/g25",
+        "fused/b",
+        "sum/b",
+        "grad/b",
+        "fused/noalpha",
+        "fused/hard1",
+        "grad/hard1",
+    ];
+    for b in ["avx512", "avx2", "portable", "scalar"] {
+        if new::backend(b).is_none() {
+            continue;
+        }
+        for case in cases {
+            let id = format!("{b} {case}");
+            if !id.contains(&filter) {
+                continue;
+            }
+            let (x, t) = inputs(n + 3, 7, case.contains("hard1"));
+            let up: Vec<f32> = x.iter().map(|v| v * 0.01 + 1.0).collect();
+            let (mut o1, mut o2) = (vec![0.0f32; n + 3], vec![0.0f32; n + 3]);
+            let h1 = old::run(case, b, &x, &t, &up, &mut o1, true);
+            let h2 = new::run(case, b, &x, &t, &up, &mut o2, true);
+            let mut ratios = vec![];
+            let (mut to, mut tn) = (vec![], vec![]);
+            for _ in 0..rounds {
+                let a = time(&mut || {
+                    black_box(old::run(case, b, black_box(&x), &t, &up, &mut o1, false));
+                });
+                let c = time(&mut || {
+                    black_box(new::run(case, b, black_box(&x), &t, &up, &mut o2, false));
+                });
+                ratios.push(c / a);
+                to.push(a);
+                tn.push(c);
+            }
+            let med = |v: &mut Vec<f64>| {
+                v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                v[v.len() / 2]
+            };
+            let q = |v: &Vec<f64>, f: f64| v[((v.len() - 1) as f64 * f) as usize];
+            let r = med(&mut ratios);
+            println!(
+                "{id:24} new/old {r:.3} (q {:.3}-{:.3})  old {:.3} ns/el  new {:.3} ns/el  bits {}",
+                q(&ratios, 0.25),
+                q(&ratios, 0.75),
+                med(&mut to) * 1e9 / n as f64,
+                med(&mut tn) * 1e9 / n as f64,
+                if h1 == h2 { "same" } else { "DIFFER" }
+            );
+        }
+    }
+}
