@@ -47,12 +47,8 @@ macro_rules! kernels {
                 }
                 .unwrap()
                 .to_bits() as u64;
-                if !hash {
-                    return h;
-                }
-                for v in out.iter() {
-                    h = h.rotate_left(5) ^ v.to_bits() as u64;
-                    h = h.wrapping_mul(0x9E3779B97F4A7C15);
+                if hash {
+                    h = crate::hash(h, out);
                 }
                 h
             }
@@ -108,10 +104,7 @@ macro_rules! kernels {
                     _ => panic!("{case}"),
                 }
                 if hash && parts[0] != "sum" {
-                    for v in out.iter() {
-                        h = h.rotate_left(5) ^ v.to_bits() as u64;
-                        h = h.wrapping_mul(0x9E3779B97F4A7C15);
-                    }
+                    h = crate::hash(h, out);
                 }
                 h
             }
@@ -120,6 +113,15 @@ macro_rules! kernels {
 }
 kernels!(old);
 kernels!(new);
+
+/// `h` with every bit of `out` mixed in.
+fn hash(mut h: u64, out: &[f32]) -> u64 {
+    for v in out {
+        h = h.rotate_left(5) ^ u64::from(v.to_bits());
+        h = h.wrapping_mul(0x9E3779B97F4A7C15);
+    }
+    h
+}
 
 fn inputs(n: usize, seed: u64, hard1: bool) -> (Vec<f32>, Vec<f32>) {
     let mut s = seed;
@@ -168,11 +170,54 @@ fn time(f: &mut dyn FnMut()) -> f64 {
     best
 }
 
+/// Runs `old` and `new` (each given whether to hash its outputs; one call is `elements`
+/// elements) in `rounds` alternating rounds and prints the median and quartiles of the
+/// per-round ratios new / old, both median times per element and whether the bits agree.
+fn compare(
+    id: &str,
+    elements: usize,
+    rounds: usize,
+    old: &mut dyn FnMut(bool) -> u64,
+    new: &mut dyn FnMut(bool) -> u64,
+) {
+    let same = old(true) == new(true);
+    let (mut ratios, mut to, mut tn) = (vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let a = time(&mut || {
+            black_box(old(false));
+        });
+        let c = time(&mut || {
+            black_box(new(false));
+        });
+        ratios.push(c / a);
+        to.push(a);
+        tn.push(c);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let q = |v: &Vec<f64>, f: f64| v[((v.len() - 1) as f64 * f) as usize];
+    let r = med(&mut ratios);
+    println!(
+        "{id:24} new/old {r:.3} (q {:.3}-{:.3})  old {:.3} ns/el  new {:.3} ns/el  bits {}",
+        q(&ratios, 0.25),
+        q(&ratios, 0.75),
+        med(&mut to) * 1e9 / elements as f64,
+        med(&mut tn) * 1e9 / elements as f64,
+        if same { "same" } else { "DIFFER" }
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(11);
     let filter = args.get(2).cloned().unwrap_or_default();
     let n = 1 << 16;
+    let backends: Vec<&str> = ["avx512", "avx2", "portable", "scalar"]
+        .into_iter()
+        .filter(|b| new::backend(b).is_some())
+        .collect();
     let scases = [
         "smax/4",
         "smax/10",
@@ -181,10 +226,7 @@ fn main() {
         "scf/80/1024",
         "scf/19/4096",
     ];
-    for b in ["avx512", "avx2", "portable", "scalar"] {
-        if new::backend(b).is_none() {
-            continue;
-        }
+    for &b in &backends {
         for case in scases {
             let id = format!("{b} {case}");
             if !id.contains(&filter) {
@@ -201,33 +243,12 @@ fn main() {
             let l: Vec<i64> = (0..rows).map(|i| ((i * 7919 + 13) % c) as i64).collect();
             let z = &z[..rows * c];
             let (mut o1, mut o2) = (vec![0.0f32; z.len()], vec![0.0f32; z.len()]);
-            let h1 = old::run_softmax(case, b, z, &l, &mut o1, true);
-            let h2 = new::run_softmax(case, b, z, &l, &mut o2, true);
-            let (mut ratios, mut to, mut tn) = (vec![], vec![], vec![]);
-            for _ in 0..rounds {
-                let a = time(&mut || {
-                    black_box(old::run_softmax(case, b, black_box(z), &l, &mut o1, false));
-                });
-                let cc = time(&mut || {
-                    black_box(new::run_softmax(case, b, black_box(z), &l, &mut o2, false));
-                });
-                ratios.push(cc / a);
-                to.push(a);
-                tn.push(cc);
-            }
-            let med = |v: &mut Vec<f64>| {
-                v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-                v[v.len() / 2]
-            };
-            let q = |v: &Vec<f64>, f: f64| v[((v.len() - 1) as f64 * f) as usize];
-            let r = med(&mut ratios);
-            println!(
-                "{id:24} new/old {r:.3} (q {:.3}-{:.3})  old {:.3} ns/el  new {:.3} ns/el  bits {}",
-                q(&ratios, 0.25),
-                q(&ratios, 0.75),
-                med(&mut to) * 1e9 / z.len() as f64,
-                med(&mut tn) * 1e9 / z.len() as f64,
-                if h1 == h2 { "same" } else { "DIFFER" }
+            compare(
+                &id,
+                z.len(),
+                rounds,
+                &mut |h| old::run_softmax(case, b, black_box(z), &l, &mut o1, h),
+                &mut |h| new::run_softmax(case, b, black_box(z), &l, &mut o2, h),
             );
         }
     }
@@ -247,10 +268,7 @@ fn main() {
         "fused/hard1",
         "grad/hard1",
     ];
-    for b in ["avx512", "avx2", "portable", "scalar"] {
-        if new::backend(b).is_none() {
-            continue;
-        }
+    for &b in &backends {
         for case in cases {
             let id = format!("{b} {case}");
             if !id.contains(&filter) {
@@ -259,34 +277,12 @@ fn main() {
             let (x, t) = inputs(n + 3, 7, case.contains("hard1"));
             let up: Vec<f32> = x.iter().map(|v| v * 0.01 + 1.0).collect();
             let (mut o1, mut o2) = (vec![0.0f32; n + 3], vec![0.0f32; n + 3]);
-            let h1 = old::run(case, b, &x, &t, &up, &mut o1, true);
-            let h2 = new::run(case, b, &x, &t, &up, &mut o2, true);
-            let mut ratios = vec![];
-            let (mut to, mut tn) = (vec![], vec![]);
-            for _ in 0..rounds {
-                let a = time(&mut || {
-                    black_box(old::run(case, b, black_box(&x), &t, &up, &mut o1, false));
-                });
-                let c = time(&mut || {
-                    black_box(new::run(case, b, black_box(&x), &t, &up, &mut o2, false));
-                });
-                ratios.push(c / a);
-                to.push(a);
-                tn.push(c);
-            }
-            let med = |v: &mut Vec<f64>| {
-                v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-                v[v.len() / 2]
-            };
-            let q = |v: &Vec<f64>, f: f64| v[((v.len() - 1) as f64 * f) as usize];
-            let r = med(&mut ratios);
-            println!(
-                "{id:24} new/old {r:.3} (q {:.3}-{:.3})  old {:.3} ns/el  new {:.3} ns/el  bits {}",
-                q(&ratios, 0.25),
-                q(&ratios, 0.75),
-                med(&mut to) * 1e9 / n as f64,
-                med(&mut tn) * 1e9 / n as f64,
-                if h1 == h2 { "same" } else { "DIFFER" }
+            compare(
+                &id,
+                n,
+                rounds,
+                &mut |h| old::run(case, b, black_box(&x), &t, &up, &mut o1, h),
+                &mut |h| new::run(case, b, black_box(&x), &t, &up, &mut o2, h),
             );
         }
     }
