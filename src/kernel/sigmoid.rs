@@ -824,7 +824,7 @@ impl<W: Lanes> Sink<W> {
                 LOSSES => {
                     // SUM and LOSS alike: fold, sum and store (SUM into the spare vector).
                     // (Folding and summing only for SUM measured 1.08-1.24x for form (B)'s
-                    // SUM on AVX-512, and LOSS 1.02-1.07x when it sums on AVX2.)
+                    // SUM on AVX-512, and LOSS 1.02-1.11x when it sums on AVX2.)
                     if W::UMAX_BITS {
                         self.top = fold_unit(self.top, t);
                     }
