@@ -86,13 +86,21 @@ pub(crate) fn first_index(
 
 /// Runs `block(first, count)` over the blocks of `per_block` items covering `0..items` (a
 /// last block may be shorter) and returns the exact sum of their totals, rounded (the
-/// kernel's own total when there is one block).
+/// kernel's own total when there is one block). No items: no block runs, and the sum is 0
+/// (`block` is only ever asked for at least one item: a block of a large channels-first
+/// image, whose `count` is always 1, is a part of an image that must exist).
 #[inline(never)]
 pub(crate) fn sum(
     items: usize,
     per_block: usize,
     block: &(dyn Fn(usize, usize) -> Total + Sync),
 ) -> Total {
+    if items == 0 {
+        // (Until 2026-12-04 this ran `block(0, 0)`, which for channels-first images of more
+        // than a block's logits made a part of image 0 of an empty tensor: out-of-bounds
+        // reads and writes.)
+        return Total::ZERO;
+    }
     if items <= per_block {
         return block(0, items);
     }

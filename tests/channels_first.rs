@@ -194,3 +194,62 @@ fn shape_errors_write_nothing() {
         ));
     }
 }
+
+/// An empty tensor of images larger than a block (`C·S` above 16384 logits, which the SIMD
+/// backends cut into parts of an image): every method returns zeros and writes nothing.
+/// Until 2026-12-04 the blocked path ran one part of "image 0" of the empty tensor, reading
+/// and writing up to a block's logits beyond the empty slices (found by an adversarial
+/// review; with dangling empty slices it crashed).
+#[test]
+fn empty_tensor_of_large_images_writes_nothing() {
+    const SENTINEL: f32 = -7.0;
+    // (C, S): parts of one image on the SIMD backends, and one position wider than a block.
+    for (c, s) in [(20usize, 1000usize), (16385, 1), (3, 6000)] {
+        for b in backends() {
+            let cf = SoftmaxFocal::torch().backend(b).channels_first(s);
+            let logits = vec![0.5f32; 2 * c * s];
+            let labels = vec![1u8; 2 * s];
+            let up = vec![1.0f32; 2 * s];
+            let mut out = vec![SENTINEL; 2 * c * s];
+            let untouched = |out: &[f32], what: &str| {
+                assert!(
+                    out.iter().all(|&v| v == SENTINEL),
+                    "{} C = {c}, S = {s}: {what} wrote outside its empty output",
+                    b.name()
+                )
+            };
+            for r in [Reduction::Sum, Reduction::Mean, Reduction::MeanValid] {
+                assert_eq!(cf.loss(&logits[..0], c, &labels[..0], r), Ok(0.0));
+                // Slices at the start of live buffers: a stray write lands in `out`.
+                assert_eq!(
+                    cf.loss_and_grad(&logits[..0], c, &labels[..0], r, &mut out[..0]),
+                    Ok(0.0)
+                );
+                untouched(&out, "loss_and_grad");
+                assert_eq!(
+                    cf.grad(&logits[..0], c, &labels[..0], r, 1.0, &mut out[..0]),
+                    Ok(())
+                );
+                untouched(&out, "grad");
+                assert_eq!(
+                    cf.loss_and_grad_in_place(&mut out[..0], c, &labels[..0], r),
+                    Ok(0.0)
+                );
+                untouched(&out, "loss_and_grad_in_place");
+                // Dangling empty slices: a stray access faults.
+                assert_eq!(cf.loss(&[], c, &[] as &[i64], r), Ok(0.0));
+                assert_eq!(cf.loss_and_grad(&[], c, &[] as &[i64], r, &mut []), Ok(0.0));
+            }
+            assert_eq!(
+                cf.loss_per_position(&logits[..0], c, &labels[..0], &mut out[..0]),
+                Ok(())
+            );
+            untouched(&out, "loss_per_position");
+            assert_eq!(
+                cf.grad_per_position(&logits[..0], c, &labels[..0], &up[..0], &mut out[..0]),
+                Ok(())
+            );
+            untouched(&out, "grad_per_position");
+        }
+    }
+}

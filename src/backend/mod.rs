@@ -547,8 +547,10 @@ unsafe fn softmax_blocks<'j>(
 ) -> impl Fn(usize, usize) -> Total + Sync + 'j {
     move |first, n| {
         let part = match plan.image_split {
-            // Block `first` (n = 1): positions of one image.
+            // Block `first` (n = 1): positions of one image. (`split::sum` and
+            // `split::exact` ask only for blocks that exist: never n = 0.)
             Some((per_image, per)) => {
+                debug_assert!(n == 1 && first < plan.items);
                 // (`max(1)`: at least one block per image, which the compiler then sees.)
                 let per_image = per_image.max(1);
                 let s0 = (first % per_image) * per;
