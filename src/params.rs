@@ -139,13 +139,21 @@ pub(crate) fn check_unit(
     v: &[f32],
     error: fn(usize, f32) -> FocalError,
 ) -> Result<(), FocalError> {
-    let first = crate::split::first_index(v.len(), &|first, n| {
-        backend::first_outside_unit(b, v.get(first..first + n)?)
-    });
-    match first {
-        Some(index) => Err(error(index, v.get(index).copied().unwrap_or(f32::NAN))),
+    match first_outside_unit(b, v) {
+        Some((index, value)) => Err(error(index, value)),
         None => Ok(()),
     }
+}
+
+/// The index and value of the first value of `v` that is NaN or outside `[0, 1]`, found by
+/// backend `b`'s vectorised check. (Two words in registers: a caller that builds its error
+/// from them writes it straight into its own result, where a `Result` returned by a callee
+/// was moved into it by a byte-wise `memcpy` on a Cortex-M4F.)
+pub(crate) fn first_outside_unit(b: Ready, v: &[f32]) -> Option<(usize, f32)> {
+    let index = crate::split::first_index(v.len(), &|first, n| {
+        backend::first_outside_unit(b, v.get(first..first + n)?)
+    })?;
+    Some((index, v.get(index).copied().unwrap_or(f32::NAN)))
 }
 
 pub(crate) fn check_len(

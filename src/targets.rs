@@ -86,10 +86,10 @@ impl<'a> Targets<'a> {
 
 /// `Err` naming the first value of `t` that is NaN or outside `[0, 1]`.
 fn check_unit(b: backend::Ready, t: &[f32]) -> Result<(), FocalError> {
-    params::check_unit(b, t, |index, value| FocalError::TargetOutOfRange {
-        index,
-        value,
-    })
+    match params::first_outside_unit(b, t) {
+        Some((index, value)) => Err(FocalError::TargetOutOfRange { index, value }),
+        None => Ok(()),
+    }
 }
 
 /// Any borrowed slice of `f32` (`&[f32]`, `&[f32; N]`, `&Vec<f32>`, ...), checked by each
