@@ -103,15 +103,20 @@ enum Layout {
     Small(u8),
     /// `S` from 0 to 255.
     Raw(u8),
+    /// Images of more than a block's 16384 logits (`C·S` above it, `S` up to 255 more), which
+    /// the SIMD backends cut into parts of an image: with at most 63 positions, a valid shape
+    /// here is an empty tensor (the out-of-bounds write fixed in 81792c2).
+    Large(u8),
 }
 
 impl Layout {
-    fn spatial(self, positions: usize) -> Option<usize> {
+    fn spatial(self, positions: usize, c: usize) -> Option<usize> {
         match self {
             Layout::RowMajor => None,
             Layout::AllPositions => Some(positions),
             Layout::Small(s) => Some(1 + usize::from(s % 8)),
             Layout::Raw(s) => Some(usize::from(s)),
+            Layout::Large(s) => Some(16384 / c.max(1) + 1 + usize::from(s)),
         }
     }
 }
@@ -567,7 +572,7 @@ fn softmax<L: Lab>(input: &Input, backend: Option<Backend>) {
         f = f.backend(b);
     }
     let method = input.method % 6;
-    let spatial = input.layout.spatial(rows);
+    let spatial = input.layout.spatial(rows, c);
     let ctx = format!(
         "softmax method {method} C={c} len={len} S={spatial:?} eps={smoothing:e} {} backend={backend:?}",
         std::any::type_name::<L>()
