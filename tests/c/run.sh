@@ -8,7 +8,8 @@
 #      its lines diffed with the Rust API's (capi/examples/reference.rs), and once against the
 #      shared library;
 #   4. the same test as Cortex-M4F firmware (arm-none-eabi-gcc, the thumb library) under QEMU
-#      mps2-an386, its lines equal bit for bit to the host's scalar-backend lines.
+#      mps2-an386, its lines equal bit for bit to the host's scalar-backend lines;
+#   5. the .text one sigmoid call and one softmax call add to an otherwise empty C firmware.
 # Prints "capi: N passed, M failed" and exits non-zero on any failure.
 # Needs: cargo, cc, python3, cbindgen, arm-none-eabi-gcc, qemu-system-arm, nm (.ci/run installs
 # them).
@@ -147,6 +148,25 @@ c_checks "Cortex-M4F C test under QEMU" "$OUT/fw.txt" $?
 portable "$OUT/c_scalar.txt" > "$OUT/host_scalar.portable"
 portable "$OUT/fw.txt" > "$OUT/fw.portable"
 compare "Cortex-M4F = host scalar backend, bit for bit" "$OUT/host_scalar.portable" "$OUT/fw.portable"
+
+echo "== 5. flash of one call (Cortex-M4F firmware, --gc-sections)"
+# The same startup, flags and library, with tests/c/firmware/one_call.c in place of the test:
+# no call, one focal_sigmoid_loss_and_grad, one focal_softmax_loss_and_grad_u8. Each must
+# link; the .text a call adds over the empty program is printed (information, no budget).
+one_text() {
+  arm-none-eabi-gcc "${ARM[@]}" "${CFLAGS[@]}" -ffreestanding -ffunction-sections -fdata-sections \
+    -DONE_CALL="$1" tests/c/firmware/one_call.c tests/c/firmware/startup.c "$ARM_A" -nostdlib \
+    -nostartfiles -lgcc -T tests/c/firmware/mps2_an386.ld -Wl,--gc-sections \
+    -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -o "$OUT/one_$1.elf" &&
+    arm-none-eabi-size "$OUT/one_$1.elf" | awk 'NR == 2 {print $1}'
+}
+if base=$(one_text 0) && sig=$(one_text 1) && smax=$(one_text 2); then
+  ok "one-call firmware links"
+  echo "C firmware, .text added by one focal_sigmoid_loss_and_grad: $((sig - base)) bytes;" \
+    "by one focal_softmax_loss_and_grad_u8: $((smax - base)) bytes"
+else
+  bad "one-call firmware (compile or link)"
+fi
 
 echo
 echo "thumbv7em-none-eabihf libfocal_loss_capi.a: $(stat -c %s "$ARM_A") bytes;" \
