@@ -135,10 +135,19 @@ fi
 
 echo "== 4. Cortex-M4F firmware under QEMU (mps2-an386)"
 ARM=(-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard -mthumb)
-arm-none-eabi-gcc "${ARM[@]}" "${CFLAGS[@]}" -ffreestanding -ffunction-sections -fdata-sections \
-  tests/c/test_capi.c tests/c/firmware/startup.c "$ARM_A" -nostdlib -nostartfiles -lgcc \
-  -T tests/c/firmware/mps2_an386.ld -Wl,--gc-sections -Wl,--no-warn-rwx-segments \
-  -Wl,-z,noexecstack -o "$OUT/fw.elf" || die "compile and link the firmware"
+# firmware ELF ARGS...: compiles ARGS (C sources and flags) with the startup code and links
+# them with the thumb library, unused sections dropped.
+firmware() {
+  local elf=$1
+  shift
+  arm-none-eabi-gcc "${ARM[@]}" "${CFLAGS[@]}" -ffreestanding -ffunction-sections \
+    -fdata-sections "$@" tests/c/firmware/startup.c "$ARM_A" -nostdlib -nostartfiles -lgcc \
+    -T tests/c/firmware/mps2_an386.ld -Wl,--gc-sections -Wl,--no-warn-rwx-segments \
+    -Wl,-z,noexecstack -o "$elf"
+}
+# text_of ELF: its .text in bytes.
+text_of() { arm-none-eabi-size "$1" | awk 'NR == 2 {print $1}'; }
+firmware "$OUT/fw.elf" tests/c/test_capi.c || die "compile and link the firmware"
 arm-none-eabi-size "$OUT/fw.elf"
 # Semihosting output goes to QEMU's stderr.
 timeout 60 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic \
@@ -154,11 +163,8 @@ echo "== 5. flash of one call (Cortex-M4F firmware, --gc-sections)"
 # no call, one focal_sigmoid_loss_and_grad, one focal_softmax_loss_and_grad_u8. Each must
 # link; the .text a call adds over the empty program is printed (information, no budget).
 one_text() {
-  arm-none-eabi-gcc "${ARM[@]}" "${CFLAGS[@]}" -ffreestanding -ffunction-sections -fdata-sections \
-    -DONE_CALL="$1" tests/c/firmware/one_call.c tests/c/firmware/startup.c "$ARM_A" -nostdlib \
-    -nostartfiles -lgcc -T tests/c/firmware/mps2_an386.ld -Wl,--gc-sections \
-    -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -o "$OUT/one_$1.elf" &&
-    arm-none-eabi-size "$OUT/one_$1.elf" | awk 'NR == 2 {print $1}'
+  firmware "$OUT/one_$1.elf" -DONE_CALL="$1" tests/c/firmware/one_call.c &&
+    text_of "$OUT/one_$1.elf"
 }
 if base=$(one_text 0) && sig=$(one_text 1) && smax=$(one_text 2); then
   ok "one-call firmware links"
@@ -171,6 +177,6 @@ fi
 echo
 echo "thumbv7em-none-eabihf libfocal_loss_capi.a: $(stat -c %s "$ARM_A") bytes;" \
   "its code: $(arm-none-eabi-size -t "$ARM_A" 2>/dev/null | awk 'END {print $1}') bytes of text"
-echo "firmware (test + library + startup): $(arm-none-eabi-size "$OUT/fw.elf" | awk 'NR == 2 {print $1}') bytes of .text"
+echo "firmware (test + library + startup): $(text_of "$OUT/fw.elf") bytes of .text"
 printf '\ncapi: %d passed, %d failed\n' "$passed" "$failed"
 [[ $failed -eq 0 ]]
