@@ -58,6 +58,7 @@ impl ChannelsFirst<'_> {
     }
 
     /// The reduced loss (over positions; [`Reduction::Mean`] divides by `N·S`).
+    #[inline(always)]
     pub fn loss<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -71,6 +72,7 @@ impl ChannelsFirst<'_> {
 
     /// Each position's loss, written to `out` (`N·S` values in the labels' order; 0 for
     /// ignored positions).
+    #[inline(always)]
     pub fn loss_per_position<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -84,6 +86,7 @@ impl ChannelsFirst<'_> {
     }
 
     /// The gradient of `upstream · reduced loss` with respect to the logits (their layout).
+    #[inline(always)]
     pub fn grad<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -100,6 +103,7 @@ impl ChannelsFirst<'_> {
 
     /// `grad = Σ_positions upstream[position] · dL_position/dlogits`: the backward pass of
     /// [`loss_per_position`](Self::loss_per_position).
+    #[inline(always)]
     pub fn grad_per_position<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -120,6 +124,7 @@ impl ChannelsFirst<'_> {
     }
 
     /// The reduced loss and its gradient (fused).
+    #[inline(always)]
     pub fn loss_and_grad<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -134,6 +139,7 @@ impl ChannelsFirst<'_> {
     }
 
     /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
+    #[inline(always)]
     pub fn loss_and_grad_in_place<L: ClassIndex>(
         &self,
         logits: &mut [f32],

@@ -208,6 +208,7 @@ impl SigmoidFocal {
     }
 
     /// The reduced loss.
+    #[inline(always)]
     pub fn loss<'t>(
         &self,
         logits: &[f32],
@@ -240,6 +241,7 @@ impl SigmoidFocal {
     }
 
     /// Each element's loss, written to `out`.
+    #[inline(always)]
     pub fn loss_elementwise<'t>(
         &self,
         logits: &[f32],
@@ -271,6 +273,7 @@ impl SigmoidFocal {
     }
 
     /// The gradient of `upstream · reduced loss` with respect to the logits.
+    #[inline(always)]
     pub fn grad<'t>(
         &self,
         logits: &[f32],
@@ -308,6 +311,7 @@ impl SigmoidFocal {
 
     /// `grad[i] = upstream[i] · dL_i/dx_i`: the backward pass of
     /// [`loss_elementwise`](Self::loss_elementwise).
+    #[inline(always)]
     pub fn grad_elementwise<'t>(
         &self,
         logits: &[f32],
@@ -337,6 +341,7 @@ impl SigmoidFocal {
     }
 
     /// The reduced loss and its gradient, in one pass.
+    #[inline(always)]
     pub fn loss_and_grad<'t>(
         &self,
         logits: &[f32],
@@ -366,6 +371,7 @@ impl SigmoidFocal {
     }
 
     /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
+    #[inline(always)]
     pub fn loss_and_grad_in_place<'t>(
         &self,
         logits: &mut [f32],

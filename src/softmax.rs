@@ -323,6 +323,7 @@ impl<'a> SoftmaxFocal<'a> {
     }
 
     /// The reduced loss.
+    #[inline(always)]
     pub fn loss<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -363,6 +364,7 @@ impl<'a> SoftmaxFocal<'a> {
     }
 
     /// Each row's loss, written to `out` (one value per row; 0 for ignored rows).
+    #[inline(always)]
     pub fn loss_per_row<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -408,6 +410,7 @@ impl<'a> SoftmaxFocal<'a> {
     }
 
     /// The gradient of `upstream · reduced loss` with respect to the logits.
+    #[inline(always)]
     pub fn grad<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -459,6 +462,7 @@ impl<'a> SoftmaxFocal<'a> {
 
     /// `grad[row·C + j] = upstream[row] · dL_row/dz_j`: the backward pass of
     /// [`loss_per_row`](Self::loss_per_row).
+    #[inline(always)]
     pub fn grad_per_row<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -502,6 +506,7 @@ impl<'a> SoftmaxFocal<'a> {
     }
 
     /// The reduced loss and its gradient; each row is read twice.
+    #[inline(always)]
     pub fn loss_and_grad<L: ClassIndex>(
         &self,
         logits: &[f32],
@@ -547,6 +552,7 @@ impl<'a> SoftmaxFocal<'a> {
     }
 
     /// As [`loss_and_grad`](Self::loss_and_grad), writing the gradient over the logits.
+    #[inline(always)]
     pub fn loss_and_grad_in_place<L: ClassIndex>(
         &self,
         logits: &mut [f32],

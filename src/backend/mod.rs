@@ -46,8 +46,17 @@ impl Backend {
     ];
 
     /// The fastest backend this CPU runs. Detected once (cpuid and xgetbv on x86_64, which
-    /// also works without `std`), then cached.
+    /// also works without `std`), then cached. On other targets it is known at compile time
+    /// (no cache: on a Cortex-M4F the cache's load, test and store were 8 instructions of
+    /// every call).
     pub fn detect() -> Backend {
+        if !cfg!(target_arch = "x86_64") {
+            return if PORTABLE {
+                Backend::Portable
+            } else {
+                Backend::Scalar
+            };
+        }
         static CACHE: AtomicU8 = AtomicU8::new(u8::MAX);
         let v = CACHE.load(Ordering::Relaxed);
         if let Some(b) = Backend::from_u8(v) {
