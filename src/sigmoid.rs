@@ -4,7 +4,7 @@ use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
 use crate::exact::Exact;
 use crate::kernel::Mode;
-use crate::kernel::sigmoid::{Job, Params};
+use crate::kernel::sigmoid::{Job, Params, gamma_code};
 use crate::params::{
     Reduction, SigmoidForm, check_alpha, check_gamma, check_len, grad_factor, ready, reduced,
 };
@@ -37,6 +37,8 @@ const GAMMA_CAP: f32 = 1e30;
 pub struct SigmoidFocal {
     alpha: Option<f32>,
     gamma: f32,
+    /// `gamma_code(gamma)`: decoded once, when `γ` is set, not in every call.
+    gamma_code: u32,
     form: SigmoidForm,
     backend: Option<Backend>,
 }
@@ -54,6 +56,7 @@ impl SigmoidFocal {
         SigmoidFocal {
             alpha: Some(0.25),
             gamma: 2.0,
+            gamma_code: gamma_code(2.0),
             form: SigmoidForm::ModulatedBce,
             backend: None,
         }
@@ -114,6 +117,7 @@ impl SigmoidFocal {
     /// which gives the same `f32` results without overflow in the gradient.
     pub const fn gamma(mut self, gamma: f32) -> Self {
         self.gamma = gamma;
+        self.gamma_code = gamma_code(gamma);
         self
     }
 
@@ -158,6 +162,7 @@ impl SigmoidFocal {
                 } else {
                     self.gamma
                 },
+                code: self.gamma_code,
             },
         ))
     }

@@ -4,6 +4,7 @@ use crate::backend::{self, Backend, Ready};
 use crate::error::FocalError;
 use crate::exact::Exact;
 use crate::kernel::Mode;
+use crate::kernel::sigmoid::gamma_code;
 use crate::kernel::softmax::{ClassAlpha, Job};
 use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{
@@ -30,6 +31,8 @@ use crate::total::Total;
 pub struct SoftmaxFocal<'a> {
     alpha: Alpha<'a>,
     gamma: f32,
+    /// `gamma_code(gamma)`: decoded once, when `γ` is set, not in every call.
+    gamma_code: u32,
     ignore_index: Option<i64>,
     label_smoothing: f32,
     smoothed: SmoothedKernel,
@@ -79,6 +82,7 @@ impl<'a> SoftmaxFocal<'a> {
         SoftmaxFocal {
             alpha: Alpha::None,
             gamma: 2.0,
+            gamma_code: gamma_code(2.0),
             ignore_index: None,
             label_smoothing: 0.0,
             smoothed: SmoothedKernel(None),
@@ -127,6 +131,7 @@ impl<'a> SoftmaxFocal<'a> {
     /// root), other values through `exp(γ·ln q)`.
     pub const fn gamma(mut self, gamma: f32) -> Self {
         self.gamma = gamma;
+        self.gamma_code = gamma_code(gamma);
         self
     }
 
@@ -251,12 +256,12 @@ impl<'a> SoftmaxFocal<'a> {
     ) -> Job<'j> {
         Job {
             z,
-            rows: labels.len(),
             c: num_classes,
             labels,
             ignore: self.ignore_index,
             alpha,
             gamma: self.gamma,
+            code: self.gamma_code,
             mode,
             spatial,
             #[cfg(any(focal_portable, target_arch = "x86_64"))]

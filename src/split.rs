@@ -158,7 +158,6 @@ impl crate::kernel::softmax::Job<'_> {
         let logit = first.wrapping_mul(self.c);
         Self {
             z: self.z.wrapping_add(logit),
-            rows: n,
             labels: self.labels.part(first, n),
             mode: self.mode.at(logit, first),
             ..*self
@@ -176,7 +175,6 @@ impl crate::kernel::softmax::Job<'_> {
         let first = image.wrapping_mul(sp).wrapping_add(s0);
         Self {
             z: self.z.wrapping_add(logit),
-            rows: m,
             labels: self.labels.part(first, m),
             mode: self.mode.at(logit, first),
             spatial: m,

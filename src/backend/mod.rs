@@ -185,7 +185,7 @@ fn page_aligned_frame(_features: &str) {
 /// cost").
 macro_rules! by_gamma {
     ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
-        match sigmoid::gamma_code($gamma) {
+        match $gamma {
             4 if GAMMA_2 => $f::<$($pre,)* 4>($($arg),*),
             _ => $f::<$($pre,)* { sigmoid::GENERAL }>($($arg),*),
         }
@@ -243,9 +243,9 @@ macro_rules! entries {
                 // SAFETY: forwarded.
                 unsafe {
                     if p.per_term {
-                        by_mode!(job.mode, p.gamma, sigmoid_g::<true>(job, p))
+                        by_mode!(job.mode, p.code, sigmoid_g::<true>(job, p))
                     } else {
-                        by_mode!(job.mode, p.gamma, sigmoid_g::<false>(job, p))
+                        by_mode!(job.mode, p.code, sigmoid_g::<false>(job, p))
                     }
                 }
             }
@@ -272,7 +272,7 @@ macro_rules! entries {
                 // SAFETY: forwarded; short rows are `run_short`'s condition.
                 unsafe {
                     if softmax::short::<$lanes>(job) {
-                        by_gamma!(job.gamma, softmax_short_g::<>(job))
+                        by_gamma!(job.code, softmax_short_g::<>(job))
                     } else {
                         softmax_rows(job)
                     }
@@ -299,7 +299,7 @@ macro_rules! entries {
             /// `γ` compiled in: read at run time, AVX-512 at (16, 80, 4096) ran 1.2x slower.
             pub(super) unsafe fn softmax_cf(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
-                unsafe { by_gamma!(job.gamma, softmax_cf_g::<>(job)) }
+                unsafe { by_gamma!(job.code, softmax_cf_g::<>(job)) }
             }
 
             /// # Safety
@@ -308,7 +308,7 @@ macro_rules! entries {
             /// out of the build cost of the per-`γ` ones).
             $(#[target_feature(enable = $feat)])?
             pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
-                let g = sigmoid::Runtime(sigmoid::gamma_code(job.gamma));
+                let g = sigmoid::Runtime(job.code);
                 // SAFETY: forwarded.
                 unsafe { smoothing::run::<$lanes, _>(job, g, eps) }
             }
@@ -373,7 +373,7 @@ mod scalar {
     /// Out of line: one copy for both layouts, every `γ`, mode and label type.
     #[inline(never)]
     pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
-        let g = sigmoid::Runtime(sigmoid::gamma_code(job.gamma));
+        let g = sigmoid::Runtime(job.code);
         // SAFETY: forwarded.
         unsafe { smoothing::run::<Scalar, _>(job, g, eps) }
     }
@@ -531,12 +531,12 @@ fn softmax_plan(job: &softmax::Job<'_>, k: SoftmaxKernel) -> Plan {
     };
     match image_split {
         Some((per_image, _)) => Plan {
-            items: (job.rows / job.spatial.max(1)).saturating_mul(per_image),
+            items: (job.rows() / job.spatial.max(1)).saturating_mul(per_image),
             per_block: 1,
             image_split,
         },
         None => Plan {
-            items: job.rows,
+            items: job.rows(),
             per_block: job.rows_per_block(cf),
             image_split,
         },

@@ -15,7 +15,7 @@
 
 use crate::simd::{LINE, Lanes, Total, prefetch};
 
-use super::sigmoid::{Gamma, Runtime, gamma_code};
+use super::sigmoid::{Gamma, Runtime};
 use super::softmax::{
     ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, gather_rows, lane_grad, lane_rows,
 };
@@ -36,13 +36,13 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
     // `sp` positions per image in this job, classes `stride` apart (`stride == sp` for whole
     // images; a part of one image has `sp < stride`).
     let (c, sp, stride) = (job.c, job.spatial.max(1), job.stride().max(1));
-    debug_assert!(sp <= stride && (sp == stride || job.rows == sp));
+    debug_assert!(sp <= stride && (sp == stride || job.rows() == sp));
     let out = job.mode.parts().0;
     let grads = job.mode.grads();
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
     let mut acc = S::acc_zero();
     let mut rows = Gathered::new();
-    for image in 0..job.rows / sp {
+    for image in 0..job.rows() / sp {
         let mut s0 = 0;
         while s0 < sp {
             let n = (sp - s0).min(S::N);
@@ -157,5 +157,5 @@ unsafe fn store<S: Lanes>(v: S, p: *mut f32, n: usize) {
 #[inline(never)]
 pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     // SAFETY: forwarded.
-    unsafe { run::<crate::simd::Scalar, _>(job, Runtime(gamma_code(job.gamma))) }
+    unsafe { run::<crate::simd::Scalar, _>(job, Runtime(job.code)) }
 }

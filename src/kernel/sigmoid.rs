@@ -43,6 +43,8 @@ pub(crate) struct Params {
     pub alpha: Option<f32>,
     /// `γ >= 0`, finite.
     pub gamma: f32,
+    /// [`gamma_code`] of `gamma`.
+    pub code: u32,
 }
 
 /// One call's slices, as raw pointers so that the gradient may overwrite the logits.
@@ -595,8 +597,9 @@ fn eval_b_hard<S: Lanes, G: Gamma>(k: Logs<S>, t: S, p: &Params, g: G) -> Out<S>
 /// 0, 0.5, 1, ..., 4.5: powers by multiplication and at most one square root), else
 /// [`GENERAL`] (`exp(γ·ln u)`). The SIMD backends compile code 4 (`γ = 2`) and
 /// [`GENERAL`] (see `backend::by_gamma`). Arithmetic rather than ten comparisons: about 10
-/// instructions on a Cortex-M4F.
-pub(crate) fn gamma_code(gamma: f32) -> u32 {
+/// instructions on a Cortex-M4F, which the builders spend once, when `γ` is set (a `const`
+/// builder: at compile time), rather than in every call.
+pub(crate) const fn gamma_code(gamma: f32) -> u32 {
     // 2γ is exact (+inf from 2^127 up, which gives GENERAL). The conversion saturates
     // (-0 gives 0, which is right), and a `k` that gives `h` back is it.
     let h = gamma * 2.0;
@@ -1062,7 +1065,7 @@ pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
         if p.per_term {
             run_scalar_per_term(job, p)
         } else {
-            scalar_loop::<_, M>(job, &FormA(p, Runtime(gamma_code(p.gamma))))
+            scalar_loop::<_, M>(job, &FormA(p, Runtime(p.code)))
         }
     }
 }
@@ -1076,7 +1079,7 @@ pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
 #[inline(never)]
 unsafe fn run_scalar_per_term(job: &Job, p: &Params) -> Total {
     // SAFETY: forwarded.
-    unsafe { scalar_loop::<_, ANY_MODE>(job, &FormB(p, Runtime(gamma_code(p.gamma)))) }
+    unsafe { scalar_loop::<_, ANY_MODE>(job, &FormB(p, Runtime(p.code))) }
 }
 
 /// The mode of [`scalar_loop`] read at run time.

@@ -164,9 +164,9 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> T
         // Row-major: blocks of rows, each class a strided load (one row per block for rows
         // so long that the stride would not fit a gather's 32-bit offsets).
         let per_block = if c < 1 << 20 { S::N } else { 1 };
-        let mut r0 = 0;
-        while r0 < job.rows {
-            let n = (job.rows - r0).min(per_block);
+        let (mut r0, n_rows) = (0, job.rows());
+        while r0 < n_rows {
+            let n = (n_rows - r0).min(per_block);
             let block = Block {
                 base: r0 * c,
                 step: c,
@@ -180,7 +180,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> T
         }
     } else {
         // Channels-first: neighbouring positions of one image, one vector per class.
-        for image in 0..job.rows / sp {
+        for image in 0..job.rows() / sp {
             let mut s0 = 0;
             while s0 < sp {
                 let n = (sp - s0).min(S::N);

@@ -38,7 +38,7 @@ use crate::simd::{
 };
 
 use super::Mode;
-use super::sigmoid::{Fixed, Gamma, Runtime, gamma_code};
+use super::sigmoid::{Fixed, Gamma, Runtime};
 
 /// Rows at least this long are finished one at a time, while they are still in L2: a group
 /// of them and their gradient rows would not fit. (Measured on AVX-512 with a 1 MiB L2,
@@ -81,12 +81,13 @@ impl ClassAlpha<'_> {
 #[derive(Clone, Copy)]
 pub(crate) struct Job<'a> {
     pub z: *const f32,
-    pub rows: usize,
     pub c: usize,
     pub labels: Labels<'a>,
     pub ignore: Option<i64>,
     pub alpha: ClassAlpha<'a>,
     pub gamma: f32,
+    /// [`gamma_code`](super::sigmoid::gamma_code) of `gamma`.
+    pub code: u32,
     pub mode: Mode,
     /// Positions per image of the channels-first layout `[N, C, S]` (row `r` is position
     /// `r % S` of image `r / S`; its class `j` is at `(r / S)·C·S + j·S + r % S`); 1 for
@@ -103,6 +104,13 @@ pub(crate) struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// The number of rows: one per label (not a field of its own: on a Cortex-M4F the word
+    /// it took made a softmax call's stack 8 bytes deeper).
+    #[inline(always)]
+    pub(crate) fn rows(&self) -> usize {
+        self.labels.len()
+    }
+
     /// The class stride of the channels-first layout (see the field `stride`).
     #[inline(always)]
     pub(crate) fn stride(&self) -> usize {
@@ -521,7 +529,7 @@ unsafe fn scale_row<S: Lanes>(out: *mut f32, c: usize, f: f32, k: usize, gk: f32
 }
 
 /// Runs `job`, whose rows are short ([`short`]), with lanes `S` and `γ` of code `G` (see
-/// [`gamma_code`]): one lane per row ([`small_rows`]), where the row results (`finish`) are
+/// [`gamma_code`](super::sigmoid::gamma_code)): one lane per row ([`small_rows`]), where the row results (`finish`) are
 /// a large share of the work per logit, so `γ` is compiled in. Returns the sum of the row
 /// losses (0 unless the mode sums).
 ///
@@ -548,7 +556,7 @@ pub(crate) unsafe fn run_short<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
 #[inline(always)]
 pub(crate) unsafe fn run_rows<S: Lanes>(job: &Job<'_>) -> Total {
     // SAFETY: forwarded.
-    unsafe { groups::<S, S, _>(job, Runtime(gamma_code(job.gamma))) }
+    unsafe { groups::<S, S, _>(job, Runtime(job.code)) }
 }
 
 /// Whether `job`'s rows are short enough for lanes `S` to take one lane per row
@@ -808,9 +816,9 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     let mut rows = Gathered::new();
     // Set once: each group overwrites the first C.
     let mut cols = [zero; SMALL_C];
-    let mut r0 = 0;
-    while r0 < job.rows {
-        let g = (job.rows - r0).min(S::N).min(W);
+    let (mut r0, n) = (0, job.rows());
+    while r0 < n {
+        let g = (n - r0).min(S::N).min(W);
         // SAFETY: r0 + g <= rows.
         unsafe { gather_rows(job, r0, g, S::N, false, &mut rows) };
         // Column j: class j of rows r0..r0+g. Lanes from g on are 0 and ignored rows hold
@@ -874,9 +882,9 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     };
     let mut acc = R::acc_zero();
     let mut rows = Gathered::new();
-    let mut r0 = 0;
-    while r0 < job.rows {
-        let g = (job.rows - r0).min(per_group);
+    let (mut r0, n) = (0, job.rows());
+    while r0 < n {
+        let g = (n - r0).min(per_group);
         let mut max = [0.0f32; MAX_LANES];
         let mut rest = RestParts::new();
         // SAFETY: r0 + g <= rows. z_k is read before the kept exponentials may overwrite it.
@@ -953,7 +961,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
 #[inline(never)]
 pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     let c = job.c;
-    let g = Runtime(gamma_code(job.gamma));
+    let g = Runtime(job.code);
     let (out, scale, up) = job.mode.parts();
     let grads = job.mode.grads();
     // Every row, however long, takes the short rows' two passes and keeps its exponentials
@@ -962,7 +970,7 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     // copy of the exponential and its rescaling in flash.
     let keep = grads;
     let mut acc = Total::ZERO;
-    for r in 0..job.rows {
+    for r in 0..job.rows() {
         // SAFETY (block): r < rows, so the row and its gradient row lie within rows·C values,
         // the loss and upstream within rows values, and a class is below C (contract).
         unsafe {
