@@ -198,6 +198,14 @@ pub(crate) trait Lanes: Copy {
     /// with the sign bit set, `-0.0` included, is above `1.0`). Backends where it is one
     /// instruction set [`UMAX_BITS`](Lanes::UMAX_BITS).
     fn umax_bits(self, b: Self) -> Self;
+    /// The lanes whose bit pattern read as `u32` is above that of `1.0` (the lanes of
+    /// `umax_bits(1.0)` that are not `1.0`): every NaN, every value above 1 and every value
+    /// with the sign bit set, `-0.0` included.
+    #[inline(always)]
+    fn bits_above_one(self) -> Self::Mask {
+        let one = Self::splat(1.0);
+        Self::not(one.umax_bits(self).eq(one))
+    }
     /// Rounds to the nearest integer, ties to even, for `|self| < 2^22` (other values: any
     /// value, the callers clamp first).
     fn round(self) -> Self;
