@@ -462,7 +462,21 @@ fn eval_a<S: Lanes, G: Gamma>(k: Logs<S>, t: S, big: bool, p: &Params, g: G) -> 
         bracket = k.mul_add(rce, bracket);
     }
     let mut g = upow.mul(bracket);
-    if let Some(alpha) = p.alpha {
+    if S::N == 1 && !any_inf {
+        // One lane, nothing infinite: `α_t` with no test of `α` per element, as
+        // `t·α + (1-t)·(1-α) + 0` with `α` and `(1 - α)·0 + 1` without: the same bits (`α_t`
+        // is never -0, and the products by 1 are exact), two instructions fewer per element
+        // on a Cortex-M4F than the branch (fused sigmoid, N = 4096: 115.1 → 113.1).
+        let (ta, tb, plus) = match p.alpha {
+            Some(alpha) => (alpha, 1.0 - alpha, 0.0),
+            None => (0.0, 0.0, 1.0),
+        };
+        let at = t
+            .mul_add(S::splat(ta), one.sub(t).mul(S::splat(tb)))
+            .add(S::splat(plus));
+        lv = at.mul(lv);
+        g = at.mul(g);
+    } else if let Some(alpha) = p.alpha {
         let at = t.mul_add(S::splat(alpha), one.sub(t).mul(S::splat(1.0 - alpha)));
         lv = if any_inf {
             mul_or_zero(at, lv)
