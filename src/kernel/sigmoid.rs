@@ -1149,19 +1149,32 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
                 let (x, t) = (Scalar::load(px), Scalar::load(pt));
                 px = px.add(1);
                 pt = pt.add(1);
-                let o = if M == ANY_MODE {
+                // What the gradient modes multiply the gradient by.
+                let f = if M == GRAD_UP {
+                    Scalar::load(pu)
+                } else {
+                    Scalar(c)
+                };
+                // `f` with the sign of `o.g`'s (`grad_times`), where it is not applied yet.
+                let (o, fs) = if M == ANY_MODE {
                     // Form (B)'s single loop keeps its guards inline: one copy of the
                     // formulas, not two.
-                    eval.eval(x, t, big(x))
+                    (eval.eval(x, t, big(x)), f)
                 } else if big(x) {
                     let (loss, g) = eval_guarded(x, t, eval.params(), eval.gamma());
-                    Out {
+                    let o = Out {
                         loss: Scalar(loss),
                         g: Scalar(g),
                         pos: true,
-                    }
+                    };
+                    (o, f)
                 } else {
-                    eval.eval(x, t, false)
+                    // `grad_times`' choice of sign, made here, next to the evaluation's own
+                    // choices on the sign of `x`: the compiler makes them all under one
+                    // comparison, where the choice made at the store compared again (two
+                    // instructions per element on a Cortex-M4F).
+                    let fs = Scalar::select(Scalar(0.0).le(x), f, f.neg());
+                    (eval.eval(x, t, false), fs)
                 };
                 part += o.loss.0;
                 if M == LOSS {
@@ -1170,7 +1183,8 @@ unsafe fn scalar_loop<F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
                         o.loss.store(po);
                     }
                 } else if M != ANY_MODE {
-                    emit::<Scalar, M>(o, M, po, c, pu, 0);
+                    // GRAD, GRAD_UP and SUM_GRAD: `emit`'s `o.grad_times(f)`.
+                    o.g.mul(fs).store(po);
                 } else if !out.is_null() {
                     let v = match job.mode {
                         Mode::Loss(..) => o.loss,
