@@ -49,34 +49,40 @@ pub(crate) fn exp_nonpos<S: Lanes>(x: S) -> S {
 /// the exhaustive sweep checks it on the domain.
 #[inline(always)]
 pub(crate) fn exp_normal_nonpos<S: Lanes>(x: S) -> S {
-    let (p, n) = exp_reduced(x);
+    let (p, n, biased) = exp_reduced(x);
     // |n| <= 126: 2^n is normal and one product rounds once.
-    if S::SCALEF { p.ldexp(n) } else { p.mul_pow2(n) }
+    if S::SCALEF {
+        p.ldexp(n)
+    } else {
+        p.mul_pow2_biased(n, biased)
+    }
 }
 
 /// `e^x` for `x` in `[-104, 89]` or NaN.
 #[inline(always)]
 fn exp_clamped<S: Lanes>(x: S) -> S {
-    let (p, n) = exp_reduced(x);
+    let (p, n, biased) = exp_reduced(x);
     // |n| <= 150. When every |n| <= 126 (every |x| < 87.3: nearly always) 2^n is normal
     // and one product rounds once, giving the bits of the two-step `ldexp` for less work.
     if !S::SCALEF && !S::any(S::splat(126.0).lt(n.abs())) {
-        p.mul_pow2(n)
+        p.mul_pow2_biased(n, biased)
     } else {
         p.ldexp(n)
     }
 }
 
-/// `(p, n)` with `e^x = p · 2^n`, `n = round(x·log2 e)` and `p = e^r` near 1.
+/// `(p, n, n + 1.5·2^23)` with `e^x = p · 2^n`, `n = round(x·log2 e)` and `p = e^r` near 1
+/// (the third is the sum whose rounding gave `n`, for [`Lanes::mul_pow2_biased`]).
 #[inline(always)]
-fn exp_reduced<S: Lanes>(x: S) -> (S, S) {
+fn exp_reduced<S: Lanes>(x: S) -> (S, S, S) {
     // Rounded to an integer by adding and removing 1.5·2^23 (exact for |x·log2 e| < 2^22,
     // which the callers' domains keep): the sum's ulp is 1. With a fused `mul_add` the
     // product is not rounded first, so `n` is the integer nearest the exact x·log2 e (the
     // reduction's bound holds either way), in two operations instead of three (a multiply
     // and `vrndscaleps`, two µops on AVX-512, or the add and subtract of `round`).
     let magic = S::splat(12_582_912.0);
-    let n = x.mul_add(S::splat(LOG2_E), magic).sub(magic);
+    let biased = x.mul_add(S::splat(LOG2_E), magic);
+    let n = biased.sub(magic);
     let r = n.neg_mul_add(S::splat(LN2_HI), x);
     let r = n.neg_mul_add(S::splat(LN2_LO), r);
     let z = r.mul(r);
@@ -86,7 +92,7 @@ fn exp_reduced<S: Lanes>(x: S) -> (S, S) {
         .mul_add(r, S::splat(4.166_579_6e-2))
         .mul_add(r, S::splat(1.666_666_5e-1))
         .mul_add(r, S::splat(0.5));
-    (p.mul_add(z, r).add(S::splat(1.0)), n)
+    (p.mul_add(z, r).add(S::splat(1.0)), n, biased)
 }
 
 /// `e·ln2 + ln(1 + f)` for `f` in `[√½ - 1, √2 - 1]` and integral `e`.

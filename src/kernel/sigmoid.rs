@@ -117,22 +117,20 @@ impl Gamma for Runtime {
 /// per element on a Cortex-M4F.)
 #[inline(always)]
 fn pow_code<S: Lanes>(u: S, g: u32) -> Option<S> {
-    let u2 = || u.mul(u);
-    let u4 = || {
-        let u2 = u2();
-        u2.mul(u2)
-    };
+    // `u²` before the jump, so that the arm of `γ = 2` (the default) is empty: its jump goes
+    // straight to the code after the match.
+    let u2 = u.mul(u);
     Some(match g {
         0 => S::splat(1.0),
         1 => u.sqrt(),
         2 => u,
         3 => u.mul(u.sqrt()),
-        4 => u2(),
-        5 => u2().mul(u.sqrt()),
-        6 => u2().mul(u),
-        7 => u2().mul(u).mul(u.sqrt()),
-        8 => u4(),
-        9 => u4().mul(u.sqrt()),
+        4 => u2,
+        5 => u2.mul(u.sqrt()),
+        6 => u2.mul(u),
+        7 => u2.mul(u).mul(u.sqrt()),
+        8 => u2.mul(u2),
+        9 => u2.mul(u2).mul(u.sqrt()),
         _ => return None,
     })
 }

@@ -212,6 +212,15 @@ pub(crate) trait Lanes: Copy {
     /// `self · 2^n` for integral `n` in `[-127, 128]` given as `f32`: builds the power of two
     /// from its exponent bits (`n = -127` gives 0, `n = 128` gives +inf).
     fn mul_pow2(self, n: Self) -> Self;
+    /// [`mul_pow2`](Lanes::mul_pow2)`(n)` for integral `n` in `[-127, 128]`, given also
+    /// `biased = n + 1.5·2^23` (exact: `n` is `biased - 1.5·2^23`), whose low mantissa bits
+    /// are `n`'s: a backend may build the power of two from them instead of converting `n`.
+    /// The same bits either way.
+    #[inline(always)]
+    fn mul_pow2_biased(self, n: Self, biased: Self) -> Self {
+        let _ = biased;
+        self.mul_pow2(n)
+    }
     /// For finite positive normal `self = m · 2^e` with `m` in `[1, 2)`: returns `(m, e)`.
     /// Other inputs give unspecified (but non-trapping) values; callers fix them up.
     fn frexp(self) -> (Self, Self);

@@ -114,6 +114,14 @@ impl Lanes for Scalar {
         let bits = ((n.0 as i32).wrapping_add(127) as u32) << 23;
         Scalar(self.0 * f32::from_bits(bits))
     }
+    /// `biased`'s pattern is that of `1.5·2^23` plus `n` in its low bits: shifted left by 23
+    /// it is `n << 23` (the rest leaves the word), and adding 127's gives `2^n`'s pattern,
+    /// with no float-to-integer conversion (one instruction fewer per `exp` on a Cortex-M4F).
+    #[inline(always)]
+    fn mul_pow2_biased(self, _n: Self, biased: Self) -> Self {
+        let bits = (biased.0.to_bits() << 23).wrapping_add(127 << 23);
+        Scalar(self.0 * f32::from_bits(bits))
+    }
     #[inline(always)]
     fn frexp(self) -> (Self, Self) {
         let bits = self.0.to_bits();
