@@ -212,6 +212,12 @@ pub(crate) trait Lanes: Copy {
     /// `self · 2^n` for integral `n` in `[-127, 128]` given as `f32`: builds the power of two
     /// from its exponent bits (`n = -127` gives 0, `n = 128` gives +inf).
     fn mul_pow2(self, n: Self) -> Self;
+    /// `splat(*c)`, for a constant that a polynomial step adds (`mul_add`'s third operand).
+    /// The scalar backend on Arm reads it from memory at each use instead (see its impl).
+    #[inline(always)]
+    fn addend(c: &'static f32) -> Self {
+        Self::splat(*c)
+    }
     /// [`mul_pow2`](Lanes::mul_pow2)`(n)` for integral `n` in `[-127, 128]`, given also
     /// `biased = n + 1.5·2^23` (exact: `n` is `biased - 1.5·2^23`), whose low mantissa bits
     /// are `n`'s: a backend may build the power of two from them instead of converting `n`.
