@@ -33,11 +33,11 @@ BUDGET_STACK=512          # bytes of stack, every method
 CEIL_ALL_KB=24            # all methods, thumbv7em: the goal holds (23.1 KB)
 CEIL_ALL_V6M_KB=32        # all methods, thumbv6m: the goal holds (25.4 KB)
 CEIL_SIGMOID_G2=110       # 106.8 (116.6 before the scalar loop work of 2026-12-04; the naive loop: 162.1)
-CEIL_SIGMOID_G25=140      # the goal holds (123.6; the naive loop with powf: 397.1)
-CEIL_FIXED_SIGMOID=365    # 355.0 (361.9 before the scalar loop work, 373.1 before γ's cap became a comparison, 2026-12-04)
-CEIL_FIXED_SOFTMAX=320    # 315.7 (303.8 before label smoothing's check and kernel pointer)
-CEIL_STACK_V7=528         # Cortex-M4F: 520 at most (softmax loss_and_grad; 512 before label smoothing)
-CEIL_STACK_V6M=760        # Cortex-M3 (soft float, thumbv6m code): 732 at most
+CEIL_SIGMOID_G25=140      # the goal holds (114.8; the naive loop with powf: 397.1)
+CEIL_FIXED_SIGMOID=325    # 316.9 (361.9 before 2026-12-04's cuts, docs/firmware.md)
+CEIL_FIXED_SOFTMAX=300    # the goal holds (285.9; 313.3 before 2026-12-04's cuts)
+CEIL_STACK_V7=512         # Cortex-M4F: the goal holds (504, softmax loss_and_grad; 520 before 2026-12-04)
+CEIL_STACK_V6M=760        # Cortex-M3 (soft float, thumbv6m code): 732 at most (sigmoid grad_elementwise)
 # Also budgets: each fused figure below the naive libm loop's, no soft-float f64 on
 # thumbv7em, bit identity on both cores.
 
