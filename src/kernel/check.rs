@@ -104,28 +104,25 @@ pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
     let mut base = 0;
     // The scalar backend, which has no `any_suspect` pass, tests blocks here too (see
     // `one_lane_block_suspect`).
-    if S::N == 1 {
-        let mut blocks = v.chunks_exact(ONE_LANE_BLOCK);
-        for b in &mut blocks {
-            // SAFETY: a block of chunks_exact(ONE_LANE_BLOCK) holds ONE_LANE_BLOCK values.
-            if unsafe { one_lane_block_suspect::<S>(b.as_ptr()) }
-                && let Some(i) = first_in::<S>(b)
-            {
-                return Some(base + i);
-            }
-            base += ONE_LANE_BLOCK;
-        }
+    let len = if S::N == 1 {
+        ONE_LANE_BLOCK
     } else {
-        let mut blocks = v.chunks_exact(BLOCK * S::N);
-        for b in &mut blocks {
-            // SAFETY: a block of chunks_exact(BLOCK·N) holds BLOCK·N values.
-            if unsafe { block_suspect::<S>(b.as_ptr()) }
-                && let Some(i) = first_in::<S>(b)
-            {
-                return Some(base + i);
+        BLOCK * S::N
+    };
+    let mut blocks = v.chunks_exact(len);
+    for b in &mut blocks {
+        // SAFETY: a block of chunks_exact(len) holds `len` values, what each test reads.
+        let suspect = unsafe {
+            if S::N == 1 {
+                one_lane_block_suspect::<S>(b.as_ptr())
+            } else {
+                block_suspect::<S>(b.as_ptr())
             }
-            base += BLOCK * S::N;
+        };
+        if suspect && let Some(i) = first_in::<S>(b) {
+            return Some(base + i);
         }
+        base += len;
     }
     first_in::<S>(v.get(base..).unwrap_or(&[])).map(|i| base + i)
 }
