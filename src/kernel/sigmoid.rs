@@ -122,6 +122,8 @@ fn pow_code<S: Lanes>(u: S, g: u32) -> Option<S> {
         // and its jump goes straight to the code after the match (one branch fewer per
         // element on a Cortex-M4F). The vector backends, which take this jump only for a
         // `γ` read at run time, keep each product in its arm: `GENERAL` multiplies nothing.
+        // (One match for both, `u²` made early through an `Option` on one lane: 106.8 →
+        // 108.8 per element.)
         let u2 = u.mul(u);
         return Some(match g {
             0 => S::splat(1.0),
