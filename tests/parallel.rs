@@ -1,6 +1,8 @@
 //! Feature `parallel`: every method of both kernels gives the same bits on 1, 2, 3 and 7
 //! threads (dedicated rayon pools) as on one thread, on every backend, for inputs of several
-//! blocks. (That the calls use the threads is what the `parallel` bench group measures.)
+//! blocks; and called from a thread of no pool, which shares the work with rayon's global
+//! pool (here 3 threads) in another way (`split::outside`). (That the calls use the threads
+//! is what the `parallel` bench group measures.)
 //!
 //! `cargo test --features parallel --test parallel`
 #![cfg(feature = "parallel")]
@@ -16,6 +18,27 @@ fn on(threads: usize, f: impl FnOnce() -> Vec<Bits> + Send) -> Vec<Bits> {
         .build()
         .unwrap()
         .install(f)
+}
+
+/// Runs `f` on a thread of no pool, with rayon's global pool at 3 threads (more than the two
+/// cores CI has, so that helpers start late), as a program's own threads call the crate.
+fn outside<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build_global()
+            .expect("nothing in this test binary starts the global pool before this");
+    });
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(rayon::current_thread_index().is_none());
+            assert_eq!(rayon::current_num_threads(), 3);
+            f()
+        })
+        .join()
+        .unwrap()
+    })
 }
 
 fn same(what: &str, threads: usize, want: &[Bits], got: &[Bits]) {
@@ -46,8 +69,8 @@ fn sigmoid_same_bits_for_any_thread_count() {
                     &on(threads, || sigmoid_calls(b, n)),
                 );
             }
-            // The global pool (as many threads as cores).
-            same("sigmoid", 0, &one, &sigmoid_calls(b, n));
+            // From outside any pool (reported as 0 threads).
+            same("sigmoid", 0, &one, &outside(|| sigmoid_calls(b, n)));
         }
     }
 }
@@ -59,6 +82,7 @@ fn softmax_same_bits_for_any_thread_count() {
         for threads in [2, 3, 7] {
             same("softmax", threads, &one, &on(threads, || softmax_calls(b)));
         }
+        same("softmax", 0, &one, &outside(|| softmax_calls(b)));
     }
 }
 
@@ -88,6 +112,9 @@ fn exact_sums_are_the_same_for_any_thread_count() {
                     splan.loss_and_grad(&z, &labels, &mut gz).unwrap(),
                 ]
             };
+            if threads == 0 {
+                return outside(run);
+            }
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
@@ -95,8 +122,12 @@ fn exact_sums_are_the_same_for_any_thread_count() {
                 .install(run)
         };
         let one = sums(1);
-        for threads in [2, 3, 7] {
-            assert_eq!(one, sums(threads), "{b:?}, {threads} threads");
+        for threads in [2, 3, 7, 0] {
+            assert_eq!(
+                one,
+                sums(threads),
+                "{b:?}, {threads} threads (0: outside a pool)"
+            );
         }
     }
 }
@@ -144,6 +175,15 @@ fn the_first_bad_target_is_reported_on_any_pool() {
                 });
                 assert!(g.iter().all(|&v| v == -1.0), "{b:?}: output written");
             }
+            let mut g = vec![-1.0f32; n];
+            outside(|| {
+                want(
+                    f.loss_and_grad(&x, &t, Reduction::Mean, &mut g)
+                        .unwrap_err(),
+                );
+                want(Targets::checked(&t).unwrap_err());
+            });
+            assert!(g.iter().all(|&v| v == -1.0), "{b:?}: output written");
         }
     }
 }
