@@ -12,7 +12,10 @@
 //! and `[8, 19, 128 × 256]`. Row names:
 //! `1-thread`, `N-threads` (N = the cores), `floor/1-thread`, `floor/N-threads`, and for the
 //! sigmoid from 1 Mi up `checked/1-thread`, `checked/N-threads` (targets checked beforehand
-//! with `Targets::checked`, so the call reads them once).
+//! with `Targets::checked`, so the call reads them once). The rows above run inside
+//! `pool.install`, where the caller is one of the pool's threads; `outside` calls from the
+//! bench's own thread with rayon's global pool (as many threads as cores), as a program's
+//! main thread or a framework's own threads do.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -69,6 +72,12 @@ fn bench_sigmoid(c: &mut Criterion) {
         let mut out = vec![0.0f32; n];
         g.throughput(Throughput::Elements(n as u64));
         let f = SigmoidFocal::torchvision();
+        g.bench_function(BenchmarkId::new("outside", n), |b| {
+            b.iter(|| {
+                f.loss_and_grad(black_box(&x), &t[..], Reduction::Mean, &mut out)
+                    .unwrap()
+            })
+        });
         for threads in [1, cores] {
             let p = pool(threads);
             let name = format!("{threads}-thread{}", if threads > 1 { "s" } else { "" });
@@ -129,20 +138,20 @@ fn bench_softmax(c: &mut Criterion) {
         } else {
             format!("cf/{}x{k}x{s}", rows / s)
         };
+        let mut call = || {
+            if s == 1 {
+                f.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
+            } else {
+                cf.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
+            }
+            .unwrap()
+        };
+        g.bench_function(BenchmarkId::new("outside", &shape), |b| b.iter(&mut call));
         for threads in [1, cores] {
             let p = pool(threads);
             let name = format!("{threads}-thread{}", if threads > 1 { "s" } else { "" });
             g.bench_function(BenchmarkId::new(&name, &shape), |b| {
-                p.install(|| {
-                    b.iter(|| {
-                        if s == 1 {
-                            f.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
-                        } else {
-                            cf.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
-                        }
-                        .unwrap()
-                    })
-                })
+                p.install(|| b.iter(&mut call))
             });
         }
     }

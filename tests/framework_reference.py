@@ -41,53 +41,19 @@ import torch
 import torchvision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BACKENDS = {1: "scalar", 2: "portable", 3: "avx2", 4: "avx512"}
 LOSS_TOL, GRAD_TOL = 2e-6, 2e-6
 
 
-class SigmoidParams(C.Structure):
-    _fields_ = [("alpha", C.c_float), ("has_alpha", C.c_int32), ("gamma", C.c_float),
-                ("form", C.c_int32), ("backend", C.c_int32)]
-
-
-class SoftmaxParams(C.Structure):
-    _fields_ = [("alpha_kind", C.c_int32), ("alpha", C.c_float),
-                ("class_alpha", C.POINTER(C.c_float)), ("class_alpha_len", C.c_size_t),
-                ("gamma", C.c_float), ("has_ignore_index", C.c_int32),
-                ("ignore_index", C.c_int64), ("backend", C.c_int32)]
-
-
-class Error(C.Structure):
-    _fields_ = [("status", C.c_int32), ("arg", C.c_int32), ("code", C.c_int32),
-                ("value", C.c_float), ("index", C.c_size_t), ("expected", C.c_size_t),
-                ("found", C.c_size_t), ("num_classes", C.c_size_t), ("label", C.c_int64)]
-
-
-PF = C.POINTER(C.c_float)
-SUM, MEAN, MEAN_VALID = 0, 1, 2
-BACKEND_UNAVAILABLE = 12
+sys.path.insert(0, os.path.join(ROOT, "capi"))
+from focal_loss_capi import (  # noqa: E402
+    BACKEND_UNAVAILABLE, BACKENDS, MEAN, MEAN_VALID, SUM, Error, fp, i64p, load as load_library)
 
 
 def load():
     target = os.path.join(ROOT, "target", "framework_reference")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--target-dir", target],
                    cwd=os.path.join(ROOT, "capi"), check=True)
-    lib = C.CDLL(os.path.join(target, "release", "libfocal_loss_capi.so"))
-    for preset in ("default", "optax"):
-        getattr(lib, f"focal_sigmoid_params_{preset}").restype = SigmoidParams
-    for preset in ("torch", "mmcv"):
-        getattr(lib, f"focal_softmax_params_{preset}").restype = SoftmaxParams
-    lib.focal_sigmoid_loss_and_grad.argtypes = [
-        C.POINTER(SigmoidParams), PF, C.c_size_t, PF, C.c_size_t, C.c_int32, C.c_int32,
-        C.c_float, PF, C.c_size_t, PF, C.POINTER(Error)]
-    lib.focal_softmax_loss_and_grad_i64.argtypes = [
-        C.POINTER(SoftmaxParams), PF, C.c_size_t, C.c_size_t, C.POINTER(C.c_int64),
-        C.c_size_t, C.c_int32, C.c_float, PF, C.c_size_t, PF, C.POINTER(Error)]
-    return lib
-
-
-def fp(a):
-    return a.ctypes.data_as(PF)
+    return load_library(os.path.join(target, "release", "libfocal_loss_capi.so"))
 
 
 def call(rc, err):
@@ -121,7 +87,7 @@ def crate_softmax(lib, backend, z, c, labels, gamma, class_alpha, preset="torch"
         p.alpha_kind, p.class_alpha, p.class_alpha_len = 2, fp(class_alpha), c
     g, loss, err = np.zeros_like(z), np.zeros(1, np.float32), Error()
     rc = lib.focal_softmax_loss_and_grad_i64(
-        C.byref(p), fp(z), z.size, c, labels.ctypes.data_as(C.POINTER(C.c_int64)),
+        C.byref(p), fp(z), z.size, c, i64p(labels),
         labels.size, reduction, 0.0, fp(g), g.size, fp(loss), C.byref(err))
     return (float(loss[0]), g) if call(rc, err) else None
 
