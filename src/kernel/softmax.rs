@@ -611,31 +611,44 @@ impl Visit for Gather<'_, '_> {
         // The labels are validated: each is the ignore index or a class in 0..C. An ignore
         // index that is not a value of `L` matches no label.
         let ignore = job.ignore.and_then(L::narrow);
-        for ((k, kf), &l) in o.class.iter_mut().zip(&mut o.kf).zip(ls) {
-            let class = ignore != Some(l);
-            debug_assert!(!class || l.index() < job.c);
-            *k = if class { l.index() } else { NO_CLASS };
-            *kf = if class { l.to_f32() } else { -1.0 };
+        // Where no label of the group is the ignore index (always, without one that a label
+        // of this type can hold), every row has a class: the loops below then need no test
+        // per row (at 16384 × 10 on AVX-512 this function took a tenth of the fused call,
+        // most of it in those tests). One comparison per label finds out, in a loop without
+        // an early exit, which the compiler vectorises.
+        let every = ignore.is_none_or(|i| !ls.iter().fold(false, |a, &l| a | (l == i)));
+        if every {
+            for ((k, kf), &l) in o.class.iter_mut().zip(&mut o.kf).zip(ls) {
+                debug_assert!(l.index() < job.c);
+                (*k, *kf) = (l.index(), l.to_f32());
+            }
+        } else {
+            for ((k, kf), &l) in o.class.iter_mut().zip(&mut o.kf).zip(ls) {
+                let class = ignore != Some(l);
+                debug_assert!(!class || l.index() < job.c);
+                *k = if class { l.index() } else { NO_CLASS };
+                *kf = if class { l.to_f32() } else { -1.0 };
+            }
         }
         let class = &o.class[..g];
         match job.alpha {
-            ClassAlpha::One => fill(&mut o.alpha[..g], class, |_, _| 1.0),
-            ClassAlpha::Same(a) => fill(&mut o.alpha[..g], class, |_, _| a),
-            ClassAlpha::PerClass(v) => fill(&mut o.alpha[..g], class, |_, k| {
+            ClassAlpha::One => fill(&mut o.alpha[..g], class, every, |_, _| 1.0),
+            ClassAlpha::Same(a) => fill(&mut o.alpha[..g], class, every, |_, _| a),
+            ClassAlpha::PerClass(v) => fill(&mut o.alpha[..g], class, every, |_, k| {
                 v.get(k).copied().unwrap_or(0.0)
             }),
         }
         if up.is_null() {
-            fill(&mut o.cr[..g], class, |_, _| scale);
+            fill(&mut o.cr[..g], class, every, |_, _| scale);
         } else {
             // SAFETY: the upstream holds one value per row, and rows r0..r0 + g exist.
             let up = unsafe { core::slice::from_raw_parts(up.add(self.r0), g) };
-            fill(&mut o.cr[..g], class, |i, _| up[i]);
+            fill(&mut o.cr[..g], class, every, |i, _| up[i]);
         }
         if self.zk {
             let (z, c, r0) = (job.z, job.c, self.r0);
             // SAFETY: row r0 + i < rows and its class k < C, so the value lies within rows·C.
-            fill(&mut o.zk[..g], class, |i, k| unsafe {
+            fill(&mut o.zk[..g], class, every, |i, k| unsafe {
                 *z.add((r0 + i) * c + k)
             });
         }
@@ -645,9 +658,16 @@ impl Visit for Gather<'_, '_> {
     }
 }
 
-/// `out[i] = value(i, class[i])` for the rows with a class, 0 for the others.
+/// `out[i] = value(i, class[i])` for the rows with a class, 0 for the others; `every`: every
+/// row has one.
 #[inline(always)]
-fn fill(out: &mut [f32], class: &[usize], value: impl Fn(usize, usize) -> f32) {
+fn fill(out: &mut [f32], class: &[usize], every: bool, value: impl Fn(usize, usize) -> f32) {
+    if every {
+        for (i, (o, &k)) in out.iter_mut().zip(class).enumerate() {
+            *o = value(i, k);
+        }
+        return;
+    }
     for (i, (o, &k)) in out.iter_mut().zip(class).enumerate() {
         *o = if k == NO_CLASS { 0.0 } else { value(i, k) };
     }

@@ -15,7 +15,8 @@
 //! Cases: the sigmoid at 64 Ki elements (`fused`, `sum`, `grad`, `loss` elementwise,
 //! `gradup`; `/g25` at γ = 2.5, `/b` per-term, `/noalpha`, `/hard1` with 1 % positives and
 //! hard targets, else 10 % positives and 20 % soft targets) and the fused softmax at 256 Ki
-//! logits (`smax/C` row-major, `scf/C/S` channels-first), on every backend the CPU has.
+//! logits (`smax/C` row-major with PyTorch's preset, ignore index -100; `smaxm/C` with mmcv's,
+//! no ignore index; `scf/C/S` channels-first), on every backend the CPU has.
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -23,7 +24,7 @@ macro_rules! kernels {
     ($m:ident) => {
         mod $m {
             use $m::{Backend, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal};
-            /// Softmax `case` ("smax/C" or "scf/C/S"), fused, with labels `l`.
+            /// Softmax `case` ("smax/C", "smaxm/C" or "scf/C/S"), fused, with labels `l`.
             pub fn run_softmax(
                 case: &str,
                 b: &str,
@@ -38,7 +39,13 @@ macro_rules! kernels {
                     .skip(1)
                     .map(|v| v.parse().unwrap())
                     .collect();
-                let s = SoftmaxFocal::torch().gamma(2.0).backend(b);
+                // `smaxm`: mmcv's preset (no ignore index); else PyTorch's (-100).
+                let s = if case.starts_with("smaxm") {
+                    SoftmaxFocal::mmcv()
+                } else {
+                    SoftmaxFocal::torch()
+                };
+                let s = s.gamma(2.0).backend(b);
                 let mut h = if p.len() > 1 {
                     s.channels_first(p[1])
                         .loss_and_grad(z, p[0], l, Reduction::Mean, out)
@@ -221,6 +228,8 @@ fn main() {
     let scases = [
         "smax/4",
         "smax/10",
+        "smaxm/4",
+        "smaxm/10",
         "smax/80",
         "smax/1000",
         "scf/80/1024",
