@@ -216,33 +216,30 @@ mod outside {
     }
 
     /// The first `Some` of `block(k)` over `k < blocks` in the order of `k` (the first
-    /// offending index): a block after one that found something is not searched.
+    /// offending index): a block after one that found something is not searched. Only the
+    /// lowest such block is kept; its index is found again at the end (one block's search
+    /// more, on the error path only).
     pub(super) fn first(
         blocks: usize,
         block: &(dyn Fn(usize) -> Option<usize> + Sync),
     ) -> Option<usize> {
         let next = AtomicUsize::new(0);
-        // The lowest block that found something (`blocks` while none has), and its index.
-        let found = Mutex::new((blocks, usize::MAX));
-        let first_found = AtomicUsize::new(blocks);
+        // The lowest block that found something, `blocks` while none has.
+        let lowest = AtomicUsize::new(blocks);
         share(blocks, &|| {
             loop {
                 let k = next.fetch_add(1, Relaxed);
-                if k >= blocks || k > first_found.load(Relaxed) {
+                if k >= blocks || k > lowest.load(Relaxed) {
                     break;
                 }
-                if let Some(i) = block(k) {
-                    first_found.fetch_min(k, Relaxed);
-                    let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
-                    if k < f.0 {
-                        *f = (k, i);
-                    }
+                if block(k).is_some() {
+                    lowest.fetch_min(k, Relaxed);
                     break;
                 }
             }
         });
-        let (k, i) = found.into_inner().unwrap_or_else(|p| p.into_inner());
-        (k < blocks).then_some(i)
+        let k = lowest.into_inner();
+        if k < blocks { block(k) } else { None }
     }
 }
 
