@@ -140,10 +140,8 @@ def build_library() -> Path:
     return target / "release" / "libfocal_loss.so"
 
 
-def crate_call(lib, f, args, err):
-    """A closure running k calls of `f(*args)`, returning the last one's loss (the next to
-    last argument)."""
-    out = args[-2]
+def crate_call(lib, f, args, out, err):
+    """A closure running k calls of `f(*args)`, returning the last one's loss (`out[0]`)."""
 
     def run(k):
         for _ in range(k):
@@ -160,7 +158,7 @@ def crate_sigmoid(lib, x: np.ndarray, t: np.ndarray):
     n = x.size
     args = (C.byref(p), fp(x), n, fp(t), n, 0, MEAN, 1.0, fp(g), n, C.cast(out, PF),
             C.byref(err))
-    return crate_call(lib, lib.focal_sigmoid_loss_and_grad, args, err)
+    return crate_call(lib, lib.focal_sigmoid_loss_and_grad, args, out, err)
 
 
 def crate_softmax(lib, z: np.ndarray, labels: np.ndarray):
@@ -168,7 +166,7 @@ def crate_softmax(lib, z: np.ndarray, labels: np.ndarray):
     g, out, err = np.empty_like(z), (C.c_float * 1)(), Error()
     args = (C.byref(p), fp(z), z.size, z.shape[1], i64p(labels), labels.size, MEAN, 1.0,
             fp(g), g.size, C.cast(out, PF), C.byref(err))
-    return crate_call(lib, lib.focal_softmax_loss_and_grad_i64, args, err)
+    return crate_call(lib, lib.focal_softmax_loss_and_grad_i64, args, out, err)
 
 
 def call_overhead(lib) -> float:
