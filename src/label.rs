@@ -200,6 +200,7 @@ pub(crate) fn resolve<L: ClassIndex>(
 
 /// The first row whose label is neither a class nor the ignore index (with the label
 /// widened), or the number of rows that are not ignored.
+#[derive(Clone, Copy)]
 pub(crate) struct Check {
     /// The number of classes.
     pub num_classes: usize,
@@ -207,8 +208,12 @@ pub(crate) struct Check {
     pub ignore: Option<i64>,
 }
 
+/// What [`Check`] finds: the number of rows not ignored, or the first bad row and its label
+/// (widened).
+pub(crate) type LabelCheck = Result<usize, (usize, i128)>;
+
 impl Visit for Check {
-    type Out = Result<usize, (usize, i128)>;
+    type Out = LabelCheck;
 
     fn run<L: ClassIndex>(self, labels: &[L]) -> Self::Out {
         // Branch-free over each chunk, so the loop vectorises; only a chunk that holds a bad

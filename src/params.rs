@@ -201,22 +201,22 @@ pub(crate) fn check_rows(
 }
 
 /// The labels' values: the number of rows not ignored, or the first label that is neither a
-/// class nor the ignore index.
+/// class nor the ignore index; checked on backend `b`.
 pub(crate) fn check_labels(
+    b: Ready,
     labels: Labels<'_>,
     num_classes: usize,
     ignore: Option<i64>,
 ) -> Result<usize, FocalError> {
-    labels
-        .visit(Check {
-            num_classes,
-            ignore,
-        })
-        .map_err(|(index, label)| FocalError::LabelOutOfRange {
-            index,
-            label,
-            num_classes,
-        })
+    let check = Check {
+        num_classes,
+        ignore,
+    };
+    backend::check_labels(b, labels, check).map_err(|(index, label)| FocalError::LabelOutOfRange {
+        index,
+        label,
+        num_classes,
+    })
 }
 
 /// The reduced loss: the kernel's sum rounded to `f32`, divided by `div` (see

@@ -217,7 +217,7 @@ impl<'a> SoftmaxFocal<'a> {
         for &(what, expected, found) in outputs {
             check_len(what, expected, found)?;
         }
-        let valid = check_labels(labels, num_classes, self.ignore_index)?;
+        let valid = check_labels(b, labels, num_classes, self.ignore_index)?;
         Ok(Prepared {
             rows,
             valid,

@@ -1299,50 +1299,73 @@ fn torchblocks_grad_length_before_data() {
     ));
 }
 
-/// Labels are checked a chunk at a time: the first bad label must be reported wherever it
-/// lies (every position of a slice longer than several chunks, with a second bad label
-/// after it), for narrow and wide label types, and a class count above a type's range
-/// makes every value of that type a class.
+/// Labels are checked a chunk at a time, by each backend's own copy of the loop: the first
+/// bad label must be reported wherever it lies (every position of a slice longer than
+/// several chunks, with a second bad label after it), for every label type, on every
+/// backend; and a class count above a type's range makes every value of that type a class.
 #[test]
 fn label_error_index_in_long_slices() {
-    fn first_bad<L: ClassIndex + Copy>(labels: &[L], c: usize) -> Option<usize> {
+    fn first_bad<L: ClassIndex + Copy>(b: Backend, labels: &[L], c: usize) -> Option<usize> {
         let z = vec![0.5f32; labels.len() * c];
-        match SoftmaxFocal::new()
-            .ignore_index(Some(3))
-            .loss(&z, c, labels, Reduction::Sum)
-        {
+        match SoftmaxFocal::new().backend(b).ignore_index(Some(3)).loss(
+            &z,
+            c,
+            labels,
+            Reduction::Sum,
+        ) {
             Ok(_) => None,
             Err(FocalError::LabelOutOfRange { index, .. }) => Some(index),
             Err(e) => panic!("{e}"),
         }
     }
+    /// `labels` as type `L`, the bad value 9 as `bad` (the other bad value, 200, as is).
+    fn retype<L: ClassIndex + Copy>(labels: &[u16], bad: L, of: impl Fn(u16) -> L) -> Vec<L> {
+        labels
+            .iter()
+            .map(|&v| if v == 9 { bad } else { of(v) })
+            .collect()
+    }
     let n = 300;
     let base: Vec<u16> = (0..n).map(|i| (i % 7) as u16).collect();
-    for pos in 0..n {
-        let mut l16 = base.clone();
-        l16[pos] = 9;
-        if pos + 40 < n {
-            l16[pos + 40] = 200;
+    for b in backends() {
+        for pos in 0..n {
+            let mut l16 = base.clone();
+            l16[pos] = 9;
+            if pos + 40 < n {
+                l16[pos + 40] = 200;
+            }
+            let want = Some(pos);
+            assert_eq!(first_bad(b, &l16, 8), want, "{b:?} u16 at {pos}");
+            let l8 = retype(&l16, 9u8, |v| v as u8);
+            assert_eq!(first_bad(b, &l8, 8), want, "{b:?} u8 at {pos}");
+            let l32 = retype(&l16, u32::MAX, u32::from);
+            assert_eq!(first_bad(b, &l32, 8), want, "{b:?} u32 at {pos}");
+            let lu64 = retype(&l16, u64::MAX, u64::from);
+            assert_eq!(first_bad(b, &lu64, 8), want, "{b:?} u64 at {pos}");
+            let lusize = retype(&l16, 8usize, usize::from);
+            assert_eq!(first_bad(b, &lusize, 8), want, "{b:?} usize at {pos}");
+            let li32 = retype(&l16, i32::MIN, i32::from);
+            assert_eq!(first_bad(b, &li32, 8), want, "{b:?} i32 at {pos}");
+            let l64 = retype(&l16, -5i64, i64::from);
+            assert_eq!(first_bad(b, &l64, 8), want, "{b:?} i64 at {pos}");
         }
-        assert_eq!(first_bad(&l16, 8), Some(pos), "u16 at {pos}");
-        let l64: Vec<i64> = l16
-            .iter()
-            .map(|&v| if v == 9 { -5 } else { v as i64 })
-            .collect();
-        assert_eq!(first_bad(&l64, 8), Some(pos), "i64 at {pos}");
+        assert_eq!(first_bad(b, &base, 8), None);
+        // The rows counted over several chunks: MeanValid divides by the rows not ignored.
+        let z: Vec<f32> = (0..n * 8).map(|i| (i % 13) as f32 * 0.3).collect();
+        let f = SoftmaxFocal::new().backend(b).ignore_index(Some(3));
+        let sum = f.loss(&z, 8, &base, Reduction::Sum).unwrap() as f64;
+        let mean = f.loss(&z, 8, &base, Reduction::MeanValid).unwrap() as f64;
+        let valid = base.iter().filter(|&&v| v != 3).count() as f64;
+        assert!(
+            (mean - sum / valid).abs() <= 1e-6 * mean,
+            "{b:?}: {mean} vs {sum}/{valid}"
+        );
+        let all_u8: Vec<u8> = (0..=255).collect();
+        assert_eq!(
+            first_bad(b, &all_u8, 300),
+            None,
+            "{b:?}: C above the u8 range"
+        );
+        assert_eq!(first_bad(b, &all_u8, 255), Some(255), "{b:?}: C = 255");
     }
-    assert_eq!(first_bad(&base, 8), None);
-    // The rows counted over several chunks: MeanValid divides by the rows not ignored.
-    let z: Vec<f32> = (0..n * 8).map(|i| (i % 13) as f32 * 0.3).collect();
-    let f = SoftmaxFocal::new().ignore_index(Some(3));
-    let sum = f.loss(&z, 8, &base, Reduction::Sum).unwrap() as f64;
-    let mean = f.loss(&z, 8, &base, Reduction::MeanValid).unwrap() as f64;
-    let valid = base.iter().filter(|&&v| v != 3).count() as f64;
-    assert!(
-        (mean - sum / valid).abs() <= 1e-6 * mean,
-        "{mean} vs {sum}/{valid}"
-    );
-    let all_u8: Vec<u8> = (0..=255).collect();
-    assert_eq!(first_bad(&all_u8, 300), None, "C above the u8 range");
-    assert_eq!(first_bad(&all_u8, 255), Some(255), "C = 255");
 }

@@ -16,6 +16,7 @@
 //! Where a weight is exactly 0 its term is skipped (PyTorch would give `0 · inf = NaN` at
 //! `p = 0` or `p = 1` with `γ < 1`).
 
+use crate::backend::Ready;
 use crate::error::FocalError;
 use crate::label::ClassIndex;
 use crate::params::{
@@ -177,7 +178,13 @@ impl FocalLoss<'_> {
         if let Some(len) = grad {
             check_len("grad", logits.len(), len)?;
         }
-        check_labels(crate::label::erase(labels), num_classes, None).map(|_| ())
+        check_labels(
+            Ready::SCALAR,
+            crate::label::erase(labels),
+            num_classes,
+            None,
+        )
+        .map(|_| ())
     }
 
     fn alpha_of(&self, k: usize) -> f64 {

@@ -58,7 +58,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
             // gradient may overwrite it at the same place (pass 2), and pass 3 reads only
             // the gradient output.
             unsafe {
-                gather_rows(job, r0, n, S::N, false, &mut rows);
+                gather_rows::<S>(job, r0, n, S::N, false, &mut rows);
                 let kv = S::load(rows.kf.as_ptr());
                 // Pass 1: maxima and z_k (0 without a class).
                 let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);

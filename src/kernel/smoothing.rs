@@ -226,7 +226,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
     // values. Every logit is read (passes 1, 2 and the gradient pass) before the gradient
     // pass overwrites it, at the same place.
     unsafe {
-        gather_rows(job, r0, b.n, S::N, false, rows);
+        gather_rows::<S>(job, r0, b.n, S::N, false, rows);
         let kv = S::load(rows.kf.as_ptr());
         let ok = S::not(kv.lt(zero));
         // Pass 1: maxima and z_k.

@@ -33,7 +33,7 @@
 use crate::label::{ClassIndex, Labels, Visit};
 use crate::math::{exp, exp_nonpos, exp_normal_nonpos, ln, log1p};
 use crate::simd::{
-    LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Scalar, Total, first_lanes, load_tail,
+    LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Outline, Scalar, Total, first_lanes, load_tail,
     mul_or_zero, prefetch, store_tail,
 };
 
@@ -595,27 +595,31 @@ struct Gather<'g, 'j> {
     out: &'g mut Gathered,
 }
 
-impl Visit for Gather<'_, '_> {
-    type Out = ();
+/// The label-type part of [`Gather`]: fills `class` and `kf` of the group's `g` rows and
+/// returns `g` and whether every one of them has a class. (Only this part is compiled per
+/// label type; the rest reads `class`, which is `usize` for every type.)
+struct Classes<'g, 'j> {
+    job: &'g Job<'j>,
+    r0: usize,
+    g: usize,
+    out: &'g mut Gathered,
+}
 
-    /// A few simple loops over the group, each a candidate for the compiler's vectoriser,
-    /// rather than one loop that does everything per row: this runs once per group of 16 to
-    /// 64 rows, and at C = 4 one scalar loop took a quarter of the fused call's time.
+impl Visit for Classes<'_, '_> {
+    type Out = (usize, bool);
+
     #[inline(always)]
-    fn run<L: ClassIndex>(self, labels: &[L]) {
+    fn run<L: ClassIndex>(self, labels: &[L]) -> (usize, bool) {
         let (job, o) = (self.job, self.out);
-        let (_, scale, up) = job.mode.parts();
-        let n = self.n.min(MAX_WIDE);
-        let ls = labels.get(self.r0..self.r0 + self.g.min(n)).unwrap_or(&[]);
-        let g = ls.len();
+        let ls = labels.get(self.r0..self.r0 + self.g).unwrap_or(&[]);
         // The labels are validated: each is the ignore index or a class in 0..C. An ignore
         // index that is not a value of `L` matches no label.
         let ignore = job.ignore.and_then(L::narrow);
         // Where no label of the group is the ignore index (always, without one that a label
-        // of this type can hold), every row has a class: the loops below then need no test
-        // per row (at 16384 × 10 on AVX-512 this function took a tenth of the fused call,
-        // most of it in those tests). One comparison per label finds out, in a loop without
-        // an early exit, which the compiler vectorises.
+        // of this type can hold), every row has a class: the loops then need no test per
+        // row (at 16384 × 10 on AVX-512 this function took a tenth of the fused call, most
+        // of it in those tests). One comparison per label finds out, in a loop without an
+        // early exit, which the compiler vectorises.
         let every = ignore.is_none_or(|i| !ls.iter().fold(false, |a, &l| a | (l == i)));
         if every {
             for ((k, kf), &l) in o.class.iter_mut().zip(&mut o.kf).zip(ls) {
@@ -630,16 +634,36 @@ impl Visit for Gather<'_, '_> {
                 *kf = if class { l.to_f32() } else { -1.0 };
             }
         }
+        (ls.len(), every)
+    }
+}
+
+impl Gather<'_, '_> {
+    /// A few simple loops over the group, each a candidate for the compiler's vectoriser,
+    /// rather than one loop that does everything per row: this runs once per group of 16 to
+    /// 64 rows, and at C = 4 one scalar loop took a quarter of the fused call's time.
+    #[inline(always)]
+    fn fill_all(self) {
+        let (job, o) = (self.job, self.out);
+        let (_, scale, up) = job.mode.parts();
+        let n = self.n.min(MAX_WIDE);
+        let (g, every) = job.labels.visit(Classes {
+            job,
+            r0: self.r0,
+            g: self.g.min(n),
+            out: &mut *o,
+        });
         let class = &o.class[..g];
+        // One loop for both constant weights (and the reduction's scale below).
         match job.alpha {
-            ClassAlpha::One => fill(&mut o.alpha[..g], class, every, |_, _| 1.0),
-            ClassAlpha::Same(a) => fill(&mut o.alpha[..g], class, every, |_, _| a),
+            ClassAlpha::One => fill_with(&mut o.alpha[..g], class, every, 1.0),
+            ClassAlpha::Same(a) => fill_with(&mut o.alpha[..g], class, every, a),
             ClassAlpha::PerClass(v) => fill(&mut o.alpha[..g], class, every, |_, k| {
                 v.get(k).copied().unwrap_or(0.0)
             }),
         }
         if up.is_null() {
-            fill(&mut o.cr[..g], class, every, |_, _| scale);
+            fill_with(&mut o.cr[..g], class, every, scale);
         } else {
             // SAFETY: the upstream holds one value per row, and rows r0..r0 + g exist.
             let up = unsafe { core::slice::from_raw_parts(up.add(self.r0), g) };
@@ -658,6 +682,12 @@ impl Visit for Gather<'_, '_> {
     }
 }
 
+/// [`fill`] with one value, out of line: the same loop for the class weight and the scale.
+#[inline(never)]
+fn fill_with(out: &mut [f32], class: &[usize], every: bool, v: f32) {
+    fill(out, class, every, |_, _| v)
+}
+
 /// `out[i] = value(i, class[i])` for the rows with a class, 0 for the others; `every`: every
 /// row has one.
 #[inline(always)]
@@ -674,14 +704,16 @@ fn fill(out: &mut [f32], class: &[usize], every: bool, value: impl Fn(usize, usi
 }
 
 /// Gathers what rows `r0..r0 + g` need from their labels into entries `0..n` of `out`
-/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Not inlined: it is the same for every backend and
-/// `γ` (compiled for the baseline target, its loops vectorised with the baseline's vectors),
-/// and its per-label-type loops stay out of the vector kernels.
+/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Out of line ([`Lanes::outline`]): one copy per
+/// backend with its features (the same for every `γ`), so that its per-label-type loops
+/// stay out of the vector kernels but still vectorise with the backend's vectors (on
+/// AVX-512 the fused call at 65536 × 4 spent a tenth of its time here and in the label
+/// check, with the baseline's SSE2).
 ///
 /// # Safety
-/// `r0 + g <= rows`; the job's contract holds.
-#[inline(never)]
-pub(super) unsafe fn gather_rows(
+/// `r0 + g <= rows`; the job's contract holds; the backend of `S` is present.
+#[inline(always)]
+pub(super) unsafe fn gather_rows<S: Lanes>(
     job: &Job<'_>,
     r0: usize,
     g: usize,
@@ -689,14 +721,30 @@ pub(super) unsafe fn gather_rows(
     zk: bool,
     out: &mut Gathered,
 ) {
-    job.labels.visit(Gather {
+    let gather = Gather {
         job,
         r0,
         g,
         n,
         zk,
         out,
-    })
+    };
+    // SAFETY: forwarded (the backend's features).
+    unsafe { S::outline(gather) }
+}
+
+impl Outline for Gather<'_, '_> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run(self) {
+        self.fill_all()
+    }
+
+    #[inline(never)]
+    fn run_baseline(self) {
+        self.fill_all()
+    }
 }
 
 impl Gathered {
@@ -840,7 +888,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     while r0 < n {
         let g = (n - r0).min(S::N).min(W);
         // SAFETY: r0 + g <= rows.
-        unsafe { gather_rows(job, r0, g, S::N, false, &mut rows) };
+        unsafe { gather_rows::<S>(job, r0, g, S::N, false, &mut rows) };
         // Column j: class j of rows r0..r0+g. Lanes from g on are 0 and ignored rows hold
         // their logits: both are masked out of the results below.
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
@@ -908,7 +956,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
         let mut max = [0.0f32; MAX_LANES];
         let mut rest = RestParts::new();
         // SAFETY: r0 + g <= rows. z_k is read before the kept exponentials may overwrite it.
-        unsafe { gather_rows(job, r0, g, MAX_LANES, true, &mut rows) };
+        unsafe { gather_rows::<R>(job, r0, g, MAX_LANES, true, &mut rows) };
         let class: [Option<usize>; MAX_LANES] =
             core::array::from_fn(|i| Some(rows.class[i]).filter(|&k| k != NO_CLASS));
         // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values; the

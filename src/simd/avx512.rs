@@ -196,6 +196,15 @@ impl Lanes for Avx512 {
     const MASK_REGS: bool = true;
     const UMAX_BITS: bool = true;
 
+    /// The SIMD entry points' features (`backend::entries!`), so that the work's loops
+    /// vectorise with this backend's vectors (gathering labels: wider conversions and
+    /// stores than the baseline's SSE2).
+    #[target_feature(enable = "avx512f,popcnt")]
+    #[inline(never)]
+    unsafe fn outline<O: super::Outline>(o: O) -> O::Out {
+        o.run()
+    }
+
     #[inline(always)]
     fn pow_rescue(v: Self, l: Self, ce: Self, gamma: Self) -> Self {
         let mut io = [v, l, ce, gamma];

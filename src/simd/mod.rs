@@ -41,6 +41,18 @@ pub(crate) use pair::Pair;
 pub(crate) use portable::Portable;
 pub(crate) use scalar::Scalar;
 
+/// Scalar work run out of line by [`Lanes::outline`] (gathering labels, say): written once,
+/// compiled per backend.
+pub(crate) trait Outline {
+    /// What the work gives.
+    type Out;
+    /// The work, inlined into its caller (`#[inline(always)]` in every implementation).
+    fn run(self) -> Self::Out;
+    /// [`run`](Outline::run) in one out-of-line copy for the baseline target
+    /// (`#[inline(never)]` in every implementation).
+    fn run_baseline(self) -> Self::Out;
+}
+
 /// The widest lane count of any implementation: tail buffers are this long.
 pub(crate) const MAX_LANES: usize = 16;
 
@@ -259,6 +271,16 @@ pub(crate) trait Lanes: Copy {
     #[inline(always)]
     fn ln_rare(self) -> Self {
         crate::math::ln(self)
+    }
+    /// `o`'s work, out of line: compiled with this backend's target features where it has
+    /// any (AVX2, AVX-512: one copy each, for work whose loops vectorise on their own), once
+    /// for the baseline target elsewhere ([`Outline::run_baseline`]).
+    ///
+    /// # Safety
+    /// The backend's features are present, as for every method here.
+    #[inline(always)]
+    unsafe fn outline<O: Outline>(o: O) -> O::Out {
+        o.run_baseline()
     }
     /// Form (A)'s loss where `u^γ` underflows against a huge cross-entropy:
     /// `exp(γ·(ln v - l) + ln ce)` (with `ln u = ln v - l`). Inline by default (the scalar

@@ -54,6 +54,12 @@ impl<S: Lanes> Lanes for Pair<S> {
     const TALLY: bool = S::TALLY;
 
     #[inline(always)]
+    unsafe fn outline<O: crate::simd::Outline>(o: O) -> O::Out {
+        // SAFETY: forwarded: the features of `S`, which are this type's.
+        unsafe { S::outline(o) }
+    }
+
+    #[inline(always)]
     fn pow_rescue(v: Self, l: Self, ce: Self, gamma: Self) -> Self {
         Pair(
             S::pow_rescue(v.0, l.0, ce.0, gamma.0),
