@@ -258,7 +258,13 @@ macro_rules! entries {
 
             /// # Safety
             /// The backend's features are present; `softmax::run_short`'s contract holds.
+            ///
+            /// Out of line, as the entries with target features are anyway: the portable
+            /// backend's, inlined into `softmax` by a change elsewhere, made its fused call
+            /// 1.2-1.28x slower at 4 and 10 classes (so `softmax_rows` and `softmax_cf_g`
+            /// too).
             $(#[target_feature(enable = $feat)])?
+            #[inline(never)]
             unsafe fn softmax_short_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
                 unsafe { softmax::run_short::<$lanes, G>(job) }
@@ -267,6 +273,7 @@ macro_rules! entries {
             /// # Safety
             /// The backend's features are present; `softmax::run_rows`'s contract holds.
             $(#[target_feature(enable = $feat)])?
+            #[inline(never)]
             unsafe fn softmax_rows(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
                 unsafe { softmax::run_rows::<$lanes>(job) }
@@ -288,6 +295,7 @@ macro_rules! entries {
             /// # Safety
             /// The backend's features are present; `channels_first::run`'s contract holds.
             $(#[target_feature(enable = $feat)])?
+            #[inline(never)]
             unsafe fn softmax_cf_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
                 // A lockstep group of vectors per block: more positions per visit of each
