@@ -205,6 +205,55 @@ unsafe fn short_row_sums<S: Lanes>(
     out: *mut f32,
     ahead: *const f32,
 ) -> (S::Acc, u32) {
+    // SAFETY (block): forwarded.
+    unsafe {
+        // The SIMD loops are compiled per span, so that the choice of `exp` is not made per
+        // vector inside them (the compiler left it there: two tests and branches per vector
+        // at 32000 classes on AVX-512). `Normal` rows take the `Finite` loop where
+        // `ldexp` is one instruction (the same bits where both apply; those backends
+        // never ask for `Normal`, see `short_group_stats`). The scalar loop, which
+        // microcontrollers run, keeps one copy.
+        if S::N == 1 {
+            return row_sums::<S, SPAN_RUNTIME>(row, c, max, span, keep, out, ahead);
+        }
+        match span {
+            Span::Normal if !S::SCALEF => {
+                row_sums::<S, SPAN_NORMAL>(row, c, max, span, keep, out, ahead)
+            }
+            Span::Normal | Span::Finite => {
+                row_sums::<S, SPAN_FINITE>(row, c, max, span, keep, out, ahead)
+            }
+            Span::Any => row_sums::<S, SPAN_ANY>(row, c, max, span, keep, out, ahead),
+        }
+    }
+}
+
+/// [`row_sums`]'s span: fixed, or `span` read at run time.
+const SPAN_NORMAL: u8 = 0;
+const SPAN_FINITE: u8 = 1;
+const SPAN_ANY: u8 = 2;
+const SPAN_RUNTIME: u8 = 3;
+
+/// [`short_row_sums`] with the span `SPAN` ([`SPAN_RUNTIME`]: `span`).
+///
+/// # Safety
+/// As [`short_row_sums`].
+#[inline(always)]
+unsafe fn row_sums<S: Lanes, const SPAN: u8>(
+    row: *const f32,
+    c: usize,
+    max: f32,
+    span: Span,
+    keep: bool,
+    out: *mut f32,
+    ahead: *const f32,
+) -> (S::Acc, u32) {
+    let span = match SPAN {
+        SPAN_NORMAL => Span::Normal,
+        SPAN_FINITE => Span::Finite,
+        SPAN_ANY => Span::Any,
+        _ => span,
+    };
     let zero = S::splat(0.0);
     let n = c - c % S::N;
     let mv = S::splat(max);

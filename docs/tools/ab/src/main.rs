@@ -15,7 +15,7 @@
 //! Cases: the sigmoid at 64 Ki elements (`fused`, `sum`, `grad`, `loss` elementwise,
 //! `gradup`; `/g25` at γ = 2.5, `/b` per-term, `/noalpha`, `/hard1` with 1 % positives and
 //! hard targets, else 10 % positives and 20 % soft targets) and the fused softmax at 256 Ki
-//! logits (`smax/C` row-major with PyTorch's preset, ignore index -100; `smaxm/C` with mmcv's,
+//! logits (`smax/C` row-major (C up to 32000: 8 rows) with PyTorch's preset, ignore index -100; `smaxm/C` with mmcv's,
 //! no ignore index; `scf/C/S` channels-first), on every backend the CPU has.
 use std::hint::black_box;
 use std::time::Instant;
@@ -232,6 +232,7 @@ fn main() {
         "smaxm/10",
         "smax/80",
         "smax/1000",
+        "smax/32000",
         "scf/80/1024",
         "scf/19/4096",
     ];
