@@ -3,7 +3,8 @@
 
 Disassembles a release binary (default: the quickstart example) and, for every
 `backend::{avx512,avx2}::{sigmoid_g,softmax_short_g,softmax_rows,softmax_cf_g,softmax_smoothed,
-first_outside_unit}` instance, requires that
+first_outside_unit}` instance (and each `Lanes::outline` copy of the vector backends),
+requires that
   * it uses the backend's registers (zmm for AVX-512, ymm for AVX2), and
   * no out-of-line copy of the crate's math, lane methods or kernels exists anywhere in the
     binary: each must be inlined into its #[target_feature] entry, or it would run without
@@ -25,10 +26,10 @@ entry = re.compile(
     r"(sigmoid_g|softmax_short_g|softmax_rows|softmax_cf_g|softmax_smoothed|first_outside_unit)\b"
 )
 # Scalar code, out of line on purpose (no target features, no vector code): the per-group
-# label work shared by every backend and gamma, and the scalar backend's loops, one copy
-# each for every gamma (the microcontroller policy: flash over specialisation).
+# constant fills of the label work, and the scalar backend's loops, one copy each for every
+# gamma (the microcontroller policy: flash over specialisation).
 SCALAR_HELPERS = {
-    "focal_loss::kernel::softmax::gather_rows",
+    "focal_loss::kernel::softmax::fill_with",
     "focal_loss::kernel::softmax::run_scalar",
     "focal_loss::kernel::sigmoid::run_scalar",
     "focal_loss::kernel::sigmoid::run_scalar_per_term",
@@ -42,6 +43,12 @@ SCALAR_HELPERS = {
     "focal_loss::simd::portable::pow_rescue_portable",
 }
 outlined = re.compile(r"^(focal_loss::(math|simd|kernel)::|<focal_loss::simd::)")
+# Out of line on purpose, with the backend's features (`Lanes::outline`: the per-group label
+# work, one copy per backend for every gamma): each must use its backend's registers.
+FEATURED_HELPERS = {
+    "<focal_loss::simd::avx512::Avx512 as focal_loss::simd::Lanes>::outline": "zmm",
+    "<focal_loss::simd::avx2::Avx2 as focal_loss::simd::Lanes>::outline": "ymm",
+}
 
 functions, name, body = [], None, []
 for line in asm.splitlines():
@@ -57,7 +64,11 @@ if name:
 
 checked, failures = 0, []
 for name, body in functions:
-    if outlined.match(name) and name not in SCALAR_HELPERS:
+    if name in FEATURED_HELPERS:
+        reg = FEATURED_HELPERS[name]
+        if reg not in "\n".join(body):
+            failures.append(f"{name}: no {reg} register used")
+    elif outlined.match(name) and name not in SCALAR_HELPERS:
         failures.append(f"out-of-line copy of {name}")
     m = entry.search(name)
     if not m:
