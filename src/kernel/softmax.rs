@@ -212,34 +212,29 @@ unsafe fn short_row_sums<S: Lanes>(
         // at 32000 classes on AVX-512). `Normal` rows take the `Finite` loop where
         // `ldexp` is one instruction (the same bits where both apply; those backends
         // never ask for `Normal`, see `short_group_stats`). The scalar loop, which
-        // microcontrollers run, keeps one copy.
+        // microcontrollers run, keeps one copy. Each arm inlines `row_sums` with its span
+        // a constant.
         if S::N == 1 {
-            return row_sums::<S, SPAN_RUNTIME>(row, c, max, span, keep, out, ahead);
+            return row_sums::<S>(row, c, max, span, keep, out, ahead);
         }
         match span {
             Span::Normal if !S::SCALEF => {
-                row_sums::<S, SPAN_NORMAL>(row, c, max, span, keep, out, ahead)
+                row_sums::<S>(row, c, max, Span::Normal, keep, out, ahead)
             }
             Span::Normal | Span::Finite => {
-                row_sums::<S, SPAN_FINITE>(row, c, max, span, keep, out, ahead)
+                row_sums::<S>(row, c, max, Span::Finite, keep, out, ahead)
             }
-            Span::Any => row_sums::<S, SPAN_ANY>(row, c, max, span, keep, out, ahead),
+            Span::Any => row_sums::<S>(row, c, max, Span::Any, keep, out, ahead),
         }
     }
 }
 
-/// [`row_sums`]'s span: fixed, or `span` read at run time.
-const SPAN_NORMAL: u8 = 0;
-const SPAN_FINITE: u8 = 1;
-const SPAN_ANY: u8 = 2;
-const SPAN_RUNTIME: u8 = 3;
-
-/// [`short_row_sums`] with the span `SPAN` ([`SPAN_RUNTIME`]: `span`).
+/// The loop of [`short_row_sums`].
 ///
 /// # Safety
 /// As [`short_row_sums`].
 #[inline(always)]
-unsafe fn row_sums<S: Lanes, const SPAN: u8>(
+unsafe fn row_sums<S: Lanes>(
     row: *const f32,
     c: usize,
     max: f32,
@@ -248,12 +243,6 @@ unsafe fn row_sums<S: Lanes, const SPAN: u8>(
     out: *mut f32,
     ahead: *const f32,
 ) -> (S::Acc, u32) {
-    let span = match SPAN {
-        SPAN_NORMAL => Span::Normal,
-        SPAN_FINITE => Span::Finite,
-        SPAN_ANY => Span::Any,
-        _ => span,
-    };
     let zero = S::splat(0.0);
     let n = c - c % S::N;
     let mv = S::splat(max);
