@@ -2,12 +2,15 @@
 //! compete with their FMAs for the same issue ports on this machine.
 //!
 //! `rustc -O docs/tools/fp_ports.rs -o /tmp/fp_ports && taskset -c 1 /tmp/fp_ports`
-//! (x86_64 with AVX-512F; not part of the crate's build).
+//! (x86_64 with AVX-512F and DQ, for `vpmovd2m`; not part of the crate's build).
 //!
 //! Each loop issues ten independent FMAs (one per cycle where, as on Zen 4, the core issues
 //! one 512-bit FMA a cycle: see `fma_ports.rs`) and four independent operations of one
 //! other kind. If those four go to ports of their own, an iteration takes as long as the
-//! ten FMAs alone; if they share the FMAs' ports, it takes 14/10 of that. Cycles come from a
+//! ten FMAs alone; if they share the FMAs' ports, it takes 14/10 of that. The last rows add
+//! eight to fourteen operations, to find the limit of a kind's own ports and of the core
+//! as a whole (on Zen 4: one 512-bit add a cycle, and two 512-bit operations a cycle in
+//! all). Cycles come from a
 //! chain of dependent FMAs at their 4-cycle latency, so the clock need not be known. Every
 //! register starts at zero, so no operand is subnormal (`vscalefps` of zero is zero).
 
@@ -21,7 +24,7 @@ const N: u64 = 100_000_000;
 macro_rules! mix {
     ($eclass:ident, $($extra:literal),*) => {{
         let t = Instant::now();
-        // SAFETY: AVX-512F is present (checked in `main`); only declared registers are
+        // SAFETY: AVX-512F and DQ are present (checked in `main`); only declared registers are
         // written.
         unsafe {
             asm!("vxorps {x}, {x}, {x}", "vxorps {y}, {y}, {y}",
@@ -64,7 +67,7 @@ fn chain() -> f64 {
     t.elapsed().as_secs_f64() / (N * 4) as f64
 }
 
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512dq")]
 fn runs() -> Vec<(&'static str, f64)> {
     vec![
         ("10 FMAs alone", mix!(zmm_reg, "/* {e0} {e1} {e2} {e3} */")),
@@ -188,15 +191,191 @@ fn runs() -> Vec<(&'static str, f64)> {
                 "vpandd {e3}, {x}, {y}"
             ),
         ),
+        (
+            "+ 4 vpsrad",
+            mix!(
+                zmm_reg,
+                "vpsrad {e0}, {x}, 31",
+                "vpsrad {e1}, {x}, 31",
+                "vpsrad {e2}, {x}, 31",
+                "vpsrad {e3}, {x}, 31"
+            ),
+        ),
+        (
+            "+ 4 vpsubd",
+            mix!(
+                zmm_reg,
+                "vpsubd {e0}, {x}, {y}",
+                "vpsubd {e1}, {x}, {y}",
+                "vpsubd {e2}, {x}, {y}",
+                "vpsubd {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vpandnd",
+            mix!(
+                zmm_reg,
+                "vpandnd {e0}, {x}, {y}",
+                "vpandnd {e1}, {x}, {y}",
+                "vpandnd {e2}, {x}, {y}",
+                "vpandnd {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vpmovd2m (to k)",
+            mix!(
+                kreg,
+                "vpmovd2m {e0}, {x}",
+                "vpmovd2m {e1}, {x}",
+                "vpmovd2m {e2}, {x}",
+                "vpmovd2m {e3}, {x}"
+            ),
+        ),
+        (
+            "+ 4 knotw",
+            mix!(
+                kreg,
+                "knotw {e0}, {e1}",
+                "knotw {e1}, {e2}",
+                "knotw {e2}, {e3}",
+                "knotw {e3}, {e0}"
+            ),
+        ),
+        (
+            "+ 4 vmovaps (register copies)",
+            mix!(
+                zmm_reg,
+                "vmovaps {e0}, {x}",
+                "vmovaps {e1}, {y}",
+                "vmovaps {e2}, {x}",
+                "vmovaps {e3}, {y}"
+            ),
+        ),
+        (
+            "+ 8 vmovaps (register copies)",
+            mix!(
+                zmm_reg,
+                "vmovaps {e0}, {x}",
+                "vmovaps {e1}, {y}",
+                "vmovaps {e2}, {x}",
+                "vmovaps {e3}, {y}",
+                "vmovaps {e0}, {y}",
+                "vmovaps {e1}, {x}",
+                "vmovaps {e2}, {y}",
+                "vmovaps {e3}, {x}"
+            ),
+        ),
+        (
+            "+ 8 vaddps",
+            mix!(
+                zmm_reg,
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 10 vaddps",
+            mix!(
+                zmm_reg,
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 6 vaddps, 4 vpandd",
+            mix!(
+                zmm_reg,
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vpandd {e2}, {x}, {y}",
+                "vpandd {e3}, {x}, {y}",
+                "vpandd {e0}, {x}, {y}",
+                "vpandd {e1}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 10 vaddps, 4 vpandd",
+            mix!(
+                zmm_reg,
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vpandd {e2}, {x}, {y}",
+                "vpandd {e3}, {x}, {y}",
+                "vpandd {e0}, {x}, {y}",
+                "vpandd {e1}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 10 vpandd",
+            mix!(
+                zmm_reg,
+                "vpandd {e0}, {x}, {y}",
+                "vpandd {e1}, {x}, {y}",
+                "vpandd {e2}, {x}, {y}",
+                "vpandd {e3}, {x}, {y}",
+                "vpandd {e0}, {x}, {y}",
+                "vpandd {e1}, {x}, {y}",
+                "vpandd {e2}, {x}, {y}",
+                "vpandd {e3}, {x}, {y}",
+                "vpandd {e0}, {x}, {y}",
+                "vpandd {e1}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 14 vaddps",
+            mix!(
+                zmm_reg,
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}",
+                "vaddps {e2}, {x}, {y}",
+                "vaddps {e3}, {x}, {y}",
+                "vaddps {e0}, {x}, {y}",
+                "vaddps {e1}, {x}, {y}"
+            ),
+        ),
     ]
 }
 
 fn main() {
-    if !std::is_x86_feature_detected!("avx512f") {
-        println!("this CPU has no AVX-512F");
+    if !std::is_x86_feature_detected!("avx512f") || !std::is_x86_feature_detected!("avx512dq") {
+        println!("this CPU has no AVX-512F and DQ");
         return;
     }
-    // SAFETY: AVX-512F was detected.
+    // SAFETY: AVX-512F and DQ were detected.
     let (cycle, runs) = unsafe { (chain() / 4.0, runs()) };
     println!(
         "clock {:.2} GHz (from the FMA chain at a 4-cycle latency)",
