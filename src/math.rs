@@ -38,7 +38,20 @@ pub(crate) fn exp<S: Lanes>(x: S) -> S {
 /// `e^x` for `x <= 0` (or NaN): [`exp`] without the upper clamp.
 #[inline(always)]
 pub(crate) fn exp_nonpos<S: Lanes>(x: S) -> S {
-    exp_clamped(S::splat(-104.0).max(x))
+    exp_nonpos_from(exp_nonpos_reduced(x))
+}
+
+/// The first half of [`exp_nonpos`] (the clamp and the reduction), for loops that start
+/// the next vector's exponential before they finish this one's ([`exp_nonpos_from`]).
+#[inline(always)]
+pub(crate) fn exp_nonpos_reduced<S: Lanes>(x: S) -> Reduced<S> {
+    reduce(S::splat(-104.0).max(x))
+}
+
+/// The second half of [`exp_nonpos`].
+#[inline(always)]
+pub(crate) fn exp_nonpos_from<S: Lanes>(x: Reduced<S>) -> S {
+    exp_clamped_from(x)
 }
 
 /// `e^x` for `x` in `[-87, 0]` (or NaN), where every result is normal: [`exp`] without the
@@ -49,7 +62,19 @@ pub(crate) fn exp_nonpos<S: Lanes>(x: S) -> S {
 /// the exhaustive sweep checks it on the domain.
 #[inline(always)]
 pub(crate) fn exp_normal_nonpos<S: Lanes>(x: S) -> S {
-    let (p, n, biased) = exp_reduced::<S, false>(x);
+    exp_normal_nonpos_from(reduce(x))
+}
+
+/// The first half of [`exp_normal_nonpos`] (the reduction; see [`exp_nonpos_reduced`]).
+#[inline(always)]
+pub(crate) fn exp_normal_nonpos_reduced<S: Lanes>(x: S) -> Reduced<S> {
+    reduce(x)
+}
+
+/// The second half of [`exp_normal_nonpos`].
+#[inline(always)]
+pub(crate) fn exp_normal_nonpos_from<S: Lanes>(x: Reduced<S>) -> S {
+    let (p, n, biased) = polynomial::<S, false>(x);
     // |n| <= 126: 2^n is normal and one product rounds once.
     if S::SCALEF {
         p.ldexp(n)
@@ -61,7 +86,13 @@ pub(crate) fn exp_normal_nonpos<S: Lanes>(x: S) -> S {
 /// `e^x` for `x` in `[-104, 89]` or NaN.
 #[inline(always)]
 fn exp_clamped<S: Lanes>(x: S) -> S {
-    let (p, n, biased) = exp_reduced::<S, true>(x);
+    exp_clamped_from(reduce(x))
+}
+
+/// [`exp_clamped`] from its reduction.
+#[inline(always)]
+fn exp_clamped_from<S: Lanes>(x: Reduced<S>) -> S {
+    let (p, n, biased) = polynomial::<S, true>(x);
     // |n| <= 150. When every |n| <= 126 (every |x| < 87.3: nearly always) 2^n is normal
     // and one product rounds once, giving the bits of the two-step `ldexp` for less work.
     if !S::SCALEF && !S::any(S::splat(126.0).lt(n.abs())) {
@@ -71,18 +102,19 @@ fn exp_clamped<S: Lanes>(x: S) -> S {
     }
 }
 
-/// `(p, n, n + 1.5·2^23)` with `e^x = p · 2^n`, `n = round(x·log2 e)` and `p = e^r` near 1
-/// (the third is the sum whose rounding gave `n`, for [`Lanes::mul_pow2_biased`]).
-///
-/// `ADDEND`: the polynomial's addends go through [`Lanes::addend`] (the same values). Where
-/// is what measured best on a Cortex-M4F, whose loops hold about as many constants as the
-/// FPU has registers: for [`exp_clamped`] (the kernels' rare paths and the softmax's
-/// per-row exponentials) and not for [`exp_normal_nonpos`] (their per-element ones). Both:
-/// fused sigmoid 108.2 instructions per element, softmax 106.9 per logit; this: 109.2 and
-/// 106.7; only the per-element ones: 108.2 and 108.4; neither (only [`log1p_unit`]'s):
-/// 111.1 and 106.7.
+/// `x = n·ln2 + r` for `exp`: `n = round(x·log2 e)`, `r` and `r²`, and `n + 1.5·2^23` (the
+/// sum whose rounding gave `n`, for [`Lanes::mul_pow2_biased`]); [`polynomial`] finishes.
+#[derive(Clone, Copy)]
+pub(crate) struct Reduced<S> {
+    r: S,
+    z: S,
+    n: S,
+    biased: S,
+}
+
+/// The reduction of `exp` (see [`Reduced`]).
 #[inline(always)]
-fn exp_reduced<S: Lanes, const ADDEND: bool>(x: S) -> (S, S, S) {
+fn reduce<S: Lanes>(x: S) -> Reduced<S> {
     // Rounded to an integer by adding and removing 1.5·2^23 (exact for |x·log2 e| < 2^22,
     // which the callers' domains keep): the sum's ulp is 1. With a fused `mul_add` the
     // product is not rounded first, so `n` is the integer nearest the exact x·log2 e (the
@@ -93,7 +125,26 @@ fn exp_reduced<S: Lanes, const ADDEND: bool>(x: S) -> (S, S, S) {
     let n = biased.sub(magic);
     let r = n.neg_mul_add(S::splat(LN2_HI), x);
     let r = n.neg_mul_add(S::splat(LN2_LO), r);
-    let z = r.mul(r);
+    Reduced {
+        r,
+        z: r.mul(r),
+        n,
+        biased,
+    }
+}
+
+/// `(p, n, n + 1.5·2^23)` with `e^x = p · 2^n` and `p = e^r` near 1, from [`reduce`].
+///
+/// `ADDEND`: the polynomial's addends go through [`Lanes::addend`] (the same values). Where
+/// is what measured best on a Cortex-M4F, whose loops hold about as many constants as the
+/// FPU has registers: for [`exp_clamped`] (the kernels' rare paths and the softmax's
+/// per-row exponentials) and not for [`exp_normal_nonpos`] (their per-element ones). Both:
+/// fused sigmoid 108.2 instructions per element, softmax 106.9 per logit; this: 109.2 and
+/// 106.7; only the per-element ones: 108.2 and 108.4; neither (only [`log1p_unit`]'s):
+/// 111.1 and 106.7.
+#[inline(always)]
+fn polynomial<S: Lanes, const ADDEND: bool>(x: Reduced<S>) -> (S, S, S) {
+    let Reduced { r, z, n, biased } = x;
     let c = |k: usize| {
         if ADDEND {
             S::addend(&EXP_P[k])
