@@ -262,11 +262,12 @@ unsafe fn row_sums<S: Lanes>(
             // the core's scheduler fills with operations waiting on the ~50-cycle chain of
             // each vector's `exp`, and that, not a port, held the loop (Zen 4: 13.5 cycles a
             // vector on AVX-512 where its ports allow 12, about 12 on AVX2 where they allow
-            // 7; `docs/tools/exp_loop.rs`). Measured against the loop in source order, the
-            // same bits: AVX-512 0.96 of the time of the fused call at 1000 classes and 0.78
-            // at 32000, AVX2 0.89 and 0.87, the portable backend 0.85 and 0.84, and 0.90-0.99
-            // at 80 classes; one vector ahead gained about half as much. The scalar loop,
-            // which microcontrollers run, keeps the order of the source (below).
+            // 7; `docs/tools/exp_loop.rs`). Against the loop in source order (`docs/tools/ab`,
+            // which alternates the two; the same bits): AVX-512 0.95 of the time of the fused
+            // call at 1000 classes and 0.77 at 32000, AVX2 0.94 and 0.90, the portable
+            // backend 0.85 and 0.84, 0.89-0.99 at 80 classes; calls repeated on warm data
+            // gained less (AVX-512 at 32000: 0.94). One vector ahead gained less at every
+            // shape. The scalar loop, which microcontrollers run, keeps the source order.
             let mut v = S::load(row);
             let mut x = exp_below_reduced(v, mv, span);
             let mut v1 = S::load(row.add(S::N));
