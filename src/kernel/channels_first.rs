@@ -6,8 +6,9 @@
 //! Per block of positions, three passes over the classes: the maxima and `z_k` (selected by
 //! comparing each class with the lanes' labels, no gather); `exp(z - max)`, summed per lane
 //! (in `f32` for 8 classes at a time, then into the lane's `f64`, or [`Total`] on the scalar
-//! backend), and kept in the gradient output when there is one; then the gradient,
-//! one multiply per logit. The row formulas are [`finish`]'s, as in the row-major kernel.
+//! backend), and kept in the gradient output when there is one; then the gradient, one
+//! multiply per logit. The row formulas are [`finish`](super::softmax::finish)'s, as in the
+//! row-major kernel.
 //!
 //! The scalar backend runs this with one lane: one position at a time, its classes `S`
 //! apart, with the summation structure of the row-major scalar loop, so that its results

@@ -816,7 +816,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(
     }
 }
 
-/// How many groups the general path of [`wide`] runs before it looks for hard targets
+/// How many groups the general path of [`wide`](fn@wide) runs before it looks for hard targets
 /// again. The short path tests every group it takes; the general one tests only every
 /// `LOOK`-th, so that soft targets pay one test per `LOOK` groups. A run of hard targets is
 /// found at most `LOOK - 1` groups late: the same bits either way.
@@ -828,7 +828,7 @@ unsafe fn partial<S: Lanes, F: Eval, const M: u8>(
 /// slower; every 16th, soft even (0.99-1.02) and hard 1.08x (AVX-512), 1.10x (AVX2).
 const LOOK: usize = 16;
 
-/// The running state of [`wide`]: the accumulator, the `f32` partial sums not yet added to
+/// The running state of [`wide`](fn@wide): the accumulator, the `f32` partial sums not yet added to
 /// it, how many are in them, and the folded targets (see [`fold_unit`]).
 struct Sink<W: Lanes> {
     acc: W::Acc,
@@ -889,7 +889,7 @@ impl<W: Lanes> Sink<W> {
     }
 }
 
-/// Where [`wide`]'s loops write element `i`'s outputs (`out + (i & out_mask)`) and, for a
+/// Where [`wide`](fn@wide)'s loops write element `i`'s outputs (`out + (i & out_mask)`) and, for a
 /// gradient, what they multiply it by (`up + (i & up_mask)`), fixed before the loop. The
 /// loops that serve two modes ([`LOSSES`], [`GRADS`]) then run the same operations for
 /// both: [`SUM`] stores its losses into a spare vector (its `out_mask` is 0), [`LOSS`] sums
@@ -1025,7 +1025,7 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
 }
 
 /// The loop shared by every mode and backend: a padded vector up to the output's alignment
-/// ([`head`]), groups of vectors in lockstep ([`wide`]), then padded vectors for the tail.
+/// ([`head`]), groups of vectors in lockstep ([`wide`](fn@wide)), then padded vectors for the tail.
 /// Every element goes through the same vector code, so its result does not depend on where
 /// it sits in the slice.
 ///

@@ -404,7 +404,7 @@ pub(super) enum Span {
 }
 
 /// Adds `exp(v - max)` of the `valid` lanes (all lanes for `None`) below `max` to `part`;
-/// returns [`exp_shifted`] of `v` and the mask of the `valid` lanes equal to `max` (the
+/// returns `exp(v - max)` and the mask of the `valid` lanes equal to `max` (the
 /// caller counts them: per row, or per lane when each lane is a row). `span` says what is
 /// known of `v - max` (see [`Span`]).
 #[inline(always)]
@@ -1020,7 +1020,7 @@ const SMALL_C: usize = MAX_COLUMNS;
 /// every time.)
 ///
 /// # Safety
-/// As [`run`], and `C <= SMALL_C`.
+/// As [`run_short`], and `C <= SMALL_C`.
 #[inline(always)]
 unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     const W: usize = MAX_WIDE;
@@ -1178,7 +1178,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
 /// ([`short_row_max`], [`short_row_sums`], [`finish`], [`scale_row`]), whatever its length.
 ///
 /// # Safety
-/// As for [`run`].
+/// As for [`run_rows`].
 #[inline(never)]
 pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     let c = job.c;
