@@ -399,22 +399,24 @@ mod tests {
     }
 
     macro_rules! sweep_entry {
-        ($name:ident, $lanes:ty $(, $feat:literal)?) => {
-            /// # Safety
-            /// The lanes' target features are present.
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn $name(f: Func, xs: &[f32], out: &mut [f32]) {
-                apply::<$lanes>(f, xs, out)
+        ($name:ident, $lanes:ty, $feat:ident) => {
+            crate::simd::with_features! { $feat;
+                /// # Safety
+                /// The lanes' target features (those of the backend's entry points) are
+                /// present.
+                unsafe fn $name(f: Func, xs: &[f32], out: &mut [f32]) {
+                    apply::<$lanes>(f, xs, out)
+                }
             }
         };
     }
-    sweep_entry!(sweep_scalar, Scalar);
+    sweep_entry!(sweep_scalar, Scalar, none);
     #[cfg(focal_portable)]
-    sweep_entry!(sweep_portable, crate::simd::Portable);
+    sweep_entry!(sweep_portable, crate::simd::Portable, none);
     #[cfg(target_arch = "x86_64")]
-    sweep_entry!(sweep_avx2, crate::simd::Avx2, "avx2,fma");
+    sweep_entry!(sweep_avx2, crate::simd::Avx2, avx2);
     #[cfg(target_arch = "x86_64")]
-    sweep_entry!(sweep_avx512, crate::simd::Avx512, "avx512f");
+    sweep_entry!(sweep_avx512, crate::simd::Avx512, avx512);
 
     /// A backend's sweep entry point.
     type Entry = unsafe fn(Func, &[f32], &mut [f32]);

@@ -158,9 +158,9 @@ pub(crate) fn resolve(forced: Option<Backend>) -> Option<Ready> {
 #[repr(C, align(4096))]
 struct PageAligned(u8);
 
-/// Makes the calling function (an x86 SIMD entry point; `_features` only names it) align its
-/// stack frame to a 4 KiB page, so that where its vector spill slots fall within a page no
-/// longer depends on the caller's stack depth.
+/// Makes the calling function (an x86 SIMD entry point) align its stack frame to a 4 KiB
+/// page, so that where its vector spill slots fall within a page no longer depends on the
+/// caller's stack depth.
 ///
 /// Why: the AVX2 sigmoid loop keeps about 2 KiB of vectors on the stack (16 registers are
 /// too few for four vectors in lockstep) and reloads its constants from memory. At some page
@@ -172,7 +172,7 @@ struct PageAligned(u8);
 /// dependence and do not do it.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn page_aligned_frame(_features: &str) {
+fn page_aligned_frame() {
     // A `let` (`&PageAligned(0)` would be promoted to a static) that escapes, so that it is
     // kept on the stack with its alignment.
     let mut slot = PageAligned(0);
@@ -190,6 +190,9 @@ fn page_aligned_frame(_features: &str) {
 /// faster than the general ones, for a tenth of the `.text` (docs/performance.md, "Build
 /// cost").
 macro_rules! by_gamma {
+    ($gamma:expr, $f:ident($($arg:expr),*)) => {
+        by_gamma!($gamma, $f::<>($($arg),*))
+    };
     ($gamma:expr, $f:ident::<$($pre:literal),*>($($arg:expr),*)) => {
         match $gamma {
             4 if GAMMA_2 => $f::<$($pre,)* 4>($($arg),*),
@@ -222,25 +225,33 @@ macro_rules! by_mode {
 /// for rows of at most 16 classes (one lane per row, where the per-row work is a large
 /// share) and channels-first; longer rows and label smoothing read it at run time.
 ///
-/// `$gamma_2`: whether `γ = 2` has loops of its own (`by_gamma`); `$feat`: the target features.
+/// `$gamma_2`: whether `γ = 2` has loops of its own (`by_gamma`); `$feat`: the target features
+/// (`avx2`, `avx512` or `none`, see [`with_features`](crate::simd::with_features)).
 macro_rules! entries {
-    ($m:ident, $lanes:ty, $gamma_2:expr $(, $feat:literal)?) => {
+    // The sigmoid entries of the x86_64 backends put their frame on a page boundary
+    // (`page_aligned_frame`); the portable ones do not.
+    (@frame none) => {};
+    (@frame $feat:ident) => {
+        page_aligned_frame()
+    };
+    ($m:ident, $lanes:ty, $gamma_2:expr, $feat:ident) => {
         mod $m {
             use super::*;
 
             /// Whether `γ = 2` has loops of its own (see `by_gamma`).
             const GAMMA_2: bool = $gamma_2;
 
-            /// # Safety
-            /// The backend's features are present; `sigmoid::run`'s contract holds.
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn sigmoid_g<const B: bool, const M: u8, const G: u32>(
-                job: &sigmoid::Job,
-                p: &sigmoid::Params,
-            ) -> Total {
-                $(page_aligned_frame($feat);)?
-                // SAFETY: forwarded; `M` is the loop of the job's mode (`by_mode`).
-                unsafe { sigmoid::run::<$lanes, B, M, G>(job, p) }
+            crate::simd::with_features! { $feat;
+                /// # Safety
+                /// The backend's features are present; `sigmoid::run`'s contract holds.
+                unsafe fn sigmoid_g<const B: bool, const M: u8, const G: u32>(
+                    job: &sigmoid::Job,
+                    p: &sigmoid::Params,
+                ) -> Total {
+                    entries!(@frame $feat);
+                    // SAFETY: forwarded; `M` is the loop of the job's mode (`by_mode`).
+                    unsafe { sigmoid::run::<$lanes, B, M, G>(job, p) }
+                }
             }
 
             /// # Safety
@@ -256,27 +267,29 @@ macro_rules! entries {
                 }
             }
 
-            /// # Safety
-            /// The backend's features are present; `softmax::run_short`'s contract holds.
-            ///
-            /// Out of line, as the entries with target features are anyway: the portable
-            /// backend's, inlined into `softmax` by a change elsewhere, made its fused call
-            /// 1.2-1.28x slower at 4 and 10 classes (so `softmax_rows` and `softmax_cf_g`
-            /// too).
-            $(#[target_feature(enable = $feat)])?
-            #[inline(never)]
-            unsafe fn softmax_short_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
-                // SAFETY: forwarded.
-                unsafe { softmax::run_short::<$lanes, G>(job) }
+            crate::simd::with_features! { $feat;
+                /// # Safety
+                /// The backend's features are present; `softmax::run_short`'s contract holds.
+                ///
+                /// Out of line, as the entries with target features are anyway: the portable
+                /// backend's, inlined into `softmax` by a change elsewhere, made its fused call
+                /// 1.2-1.28x slower at 4 and 10 classes (so `softmax_rows` and `softmax_cf_g`
+                /// too).
+                #[inline(never)]
+                unsafe fn softmax_short_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
+                    // SAFETY: forwarded.
+                    unsafe { softmax::run_short::<$lanes, G>(job) }
+                }
             }
 
-            /// # Safety
-            /// The backend's features are present; `softmax::run_rows`'s contract holds.
-            $(#[target_feature(enable = $feat)])?
-            #[inline(never)]
-            unsafe fn softmax_rows(job: &softmax::Job<'_>) -> Total {
-                // SAFETY: forwarded.
-                unsafe { softmax::run_rows::<$lanes>(job) }
+            crate::simd::with_features! { $feat;
+                /// # Safety
+                /// The backend's features are present; `softmax::run_rows`'s contract holds.
+                #[inline(never)]
+                unsafe fn softmax_rows(job: &softmax::Job<'_>) -> Total {
+                    // SAFETY: forwarded.
+                    unsafe { softmax::run_rows::<$lanes>(job) }
+                }
             }
 
             /// # Safety
@@ -285,26 +298,27 @@ macro_rules! entries {
                 // SAFETY: forwarded; short rows are `run_short`'s condition.
                 unsafe {
                     if softmax::short::<$lanes>(job) {
-                        by_gamma!(job.code, softmax_short_g::<>(job))
+                        by_gamma!(job.code, softmax_short_g(job))
                     } else {
                         softmax_rows(job)
                     }
                 }
             }
 
-            /// # Safety
-            /// The backend's features are present; `channels_first::run`'s contract holds.
-            $(#[target_feature(enable = $feat)])?
-            #[inline(never)]
-            unsafe fn softmax_cf_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
-                // SAFETY: forwarded.
-                // A lockstep group of vectors per block: more positions per visit of each
-                // class's page (C pages `S` floats apart).
-                unsafe {
-                    channels_first::run::<<$lanes as crate::simd::Lanes>::Wide, _>(
-                        job,
-                        sigmoid::Fixed::<G>,
-                    )
+            crate::simd::with_features! { $feat;
+                /// # Safety
+                /// The backend's features are present; `channels_first::run`'s contract holds.
+                #[inline(never)]
+                unsafe fn softmax_cf_g<const G: u32>(job: &softmax::Job<'_>) -> Total {
+                    // SAFETY: forwarded.
+                    // A lockstep group of vectors per block: more positions per visit of each
+                    // class's page (C pages `S` floats apart).
+                    unsafe {
+                        channels_first::run::<<$lanes as crate::simd::Lanes>::Wide, _>(
+                            job,
+                            sigmoid::Fixed::<G>,
+                        )
+                    }
                 }
             }
 
@@ -313,23 +327,25 @@ macro_rules! entries {
             /// `γ` compiled in: read at run time, AVX-512 at (16, 80, 4096) ran 1.2x slower.
             pub(super) unsafe fn softmax_cf(job: &softmax::Job<'_>) -> Total {
                 // SAFETY: forwarded.
-                unsafe { by_gamma!(job.code, softmax_cf_g::<>(job)) }
+                unsafe { by_gamma!(job.code, softmax_cf_g(job)) }
             }
 
-            /// # Safety
-            /// The backend's features are present.
-            /// Label smoothing: one instantiation, `γ` read at run time (a rarer path, kept
-            /// out of the build cost of the per-`γ` ones).
-            $(#[target_feature(enable = $feat)])?
-            pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
-                let g = sigmoid::Runtime(job.code);
-                // SAFETY: forwarded.
-                unsafe { smoothing::run::<$lanes, _>(job, g, eps) }
+            crate::simd::with_features! { $feat;
+                /// # Safety
+                /// The backend's features are present.
+                /// Label smoothing: one instantiation, `γ` read at run time (a rarer path, kept
+                /// out of the build cost of the per-`γ` ones).
+                pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
+                    let g = sigmoid::Runtime(job.code);
+                    // SAFETY: forwarded.
+                    unsafe { smoothing::run::<$lanes, _>(job, g, eps) }
+                }
             }
 
-            $(#[target_feature(enable = $feat)])?
-            pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
-                check::first_outside_unit::<$lanes>(v)
+            crate::simd::with_features! { $feat;
+                pub(super) unsafe fn first_outside_unit(v: &[f32]) -> Option<usize> {
+                    check::first_outside_unit::<$lanes>(v)
+                }
             }
         }
     };
@@ -401,12 +417,13 @@ mod scalar {
 entries!(
     portable,
     crate::simd::Portable,
-    cfg!(not(target_arch = "x86_64"))
+    cfg!(not(target_arch = "x86_64")),
+    none
 );
 #[cfg(target_arch = "x86_64")]
-entries!(avx2, crate::simd::Avx2, true, "avx2,fma,popcnt");
+entries!(avx2, crate::simd::Avx2, true, avx2);
 #[cfg(target_arch = "x86_64")]
-entries!(avx512, crate::simd::Avx512, true, "avx512f,popcnt");
+entries!(avx512, crate::simd::Avx512, true, avx512);
 
 /// Calls backend `$b`'s entry `$f`. `$b` is a [`Ready`], so the backend is available. With
 /// `else $none`, the scalar backend's arm is `$none` instead (for callers that ran the scalar
@@ -685,16 +702,19 @@ pub(crate) unsafe fn run_softmax_exact(
 /// the baseline's time with wide labels, which SSE2 compares two at a time.)
 #[inline(always)]
 pub(crate) fn check_labels(b: Ready, labels: Labels<'_>, check: Check) -> LabelCheck {
-    /// The loop with the AVX2 or AVX-512 entries' features (`entries!`).
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma,popcnt")]
-    fn avx2(labels: Labels<'_>, check: Check) -> LabelCheck {
-        labels.visit(check)
+    crate::simd::with_features! { avx2;
+        /// The loop with the AVX2 entries' features (`entries!`).
+        fn avx2(labels: Labels<'_>, check: Check) -> LabelCheck {
+            labels.visit(check)
+        }
     }
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,popcnt")]
-    fn avx512(labels: Labels<'_>, check: Check) -> LabelCheck {
-        labels.visit(check)
+    crate::simd::with_features! { avx512;
+        /// The loop with the AVX-512 entries' features.
+        fn avx512(labels: Labels<'_>, check: Check) -> LabelCheck {
+            labels.visit(check)
+        }
     }
     // The portable backend has no features beyond the baseline's: the scalar backend's copy
     // is its loop too.

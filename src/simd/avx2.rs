@@ -92,13 +92,14 @@ impl Lanes for Avx2 {
     type Wide = super::Pair<super::Pair<Self>>;
     const UMAX_BITS: bool = true;
 
-    /// The SIMD entry points' features (`backend::entries!`), so that the work's loops
-    /// vectorise with this backend's vectors (gathering labels: wider conversions and
-    /// stores than the baseline's SSE2).
-    #[target_feature(enable = "avx2,fma,popcnt")]
-    #[inline(never)]
-    unsafe fn outline<O: super::Outline>(o: O) -> O::Out {
-        o.run()
+    super::with_features! { avx2;
+        /// The SIMD entry points' features (`backend::entries!`), so that the work's loops
+        /// vectorise with this backend's vectors (gathering labels: wider conversions and
+        /// stores than the baseline's SSE2).
+        #[inline(never)]
+        unsafe fn outline<O: super::Outline>(o: O) -> O::Out {
+            o.run()
+        }
     }
 
     #[inline(always)]
@@ -503,16 +504,17 @@ impl Lanes for Avx2 {
     }
 }
 
-/// The one copy of [`Lanes::pow_rescue`] for this backend, compiled with the features of its
-/// entry points (`backend::entries!`), so that its lane methods inline as in the kernels and
-/// give the same bits. The vectors go through memory: no vector value crosses a call.
-///
-/// # Safety
-/// The CPU has `avx2,fma,popcnt`.
-#[target_feature(enable = "avx2,fma,popcnt")]
-#[inline(never)]
-unsafe fn pow_rescue_avx2(io: &mut [Avx2; 4]) {
-    super::rescue(io);
+super::with_features! { avx2;
+    /// The one copy of [`Lanes::pow_rescue`] for this backend, compiled with the features of its
+    /// entry points (`backend::entries!`), so that its lane methods inline as in the kernels and
+    /// give the same bits. The vectors go through memory: no vector value crosses a call.
+    ///
+    /// # Safety
+    /// The CPU has `avx2,fma,popcnt`.
+    #[inline(never)]
+    unsafe fn pow_rescue_avx2(io: &mut [Avx2; 4]) {
+        super::rescue(io);
+    }
 }
 
 #[cfg(test)]
@@ -523,20 +525,23 @@ mod tests {
     use crate::simd::Lanes;
     use crate::simd::testing::{self, Fused};
 
-    #[target_feature(enable = "avx2,fma")]
-    fn differential(seed: u64) {
-        testing::run::<Avx2>(Fused::Always, seed, 20_000);
-        testing::run::<<Avx2 as Lanes>::Wide>(Fused::Always, seed, 5_000);
+    crate::simd::with_features! { avx2;
+        /// The lanes with the entry points' features.
+        fn differential(seed: u64) {
+            testing::run::<Avx2>(Fused::Always, seed, 20_000);
+            testing::run::<<Avx2 as Lanes>::Wide>(Fused::Always, seed, 5_000);
+        }
     }
 
     #[test]
     fn lanes_match_scalar() {
-        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
-            std::println!("skipped: this CPU lacks AVX2 or FMA");
+        if !crate::Backend::Avx2.is_available() {
+            std::println!("skipped: this CPU lacks the AVX2 backend's features");
             return;
         }
         for seed in 1..=4 {
-            // SAFETY: the CPU has AVX2 and FMA (checked above), so an `Avx2` may exist.
+            // SAFETY: the CPU has the backend's features (checked above), so an `Avx2` may
+            // exist.
             unsafe { differential(seed) };
         }
     }

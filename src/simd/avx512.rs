@@ -196,13 +196,14 @@ impl Lanes for Avx512 {
     const MASK_REGS: bool = true;
     const UMAX_BITS: bool = true;
 
-    /// The SIMD entry points' features (`backend::entries!`), so that the work's loops
-    /// vectorise with this backend's vectors (gathering labels: wider conversions and
-    /// stores than the baseline's SSE2).
-    #[target_feature(enable = "avx512f,popcnt")]
-    #[inline(never)]
-    unsafe fn outline<O: super::Outline>(o: O) -> O::Out {
-        o.run()
+    super::with_features! { avx512;
+        /// The SIMD entry points' features (`backend::entries!`), so that the work's loops
+        /// vectorise with this backend's vectors (gathering labels: wider conversions and
+        /// stores than the baseline's SSE2).
+        #[inline(never)]
+        unsafe fn outline<O: super::Outline>(o: O) -> O::Out {
+            o.run()
+        }
     }
 
     #[inline(always)]
@@ -683,16 +684,17 @@ impl Lanes for Avx512 {
     }
 }
 
-/// The one copy of [`Lanes::pow_rescue`] for this backend, compiled with the features of its
-/// entry points (`backend::entries!`), so that its lane methods inline as in the kernels and
-/// give the same bits. The vectors go through memory: no vector value crosses a call.
-///
-/// # Safety
-/// The CPU has `avx512f,popcnt`.
-#[target_feature(enable = "avx512f,popcnt")]
-#[inline(never)]
-unsafe fn pow_rescue_avx512(io: &mut [Avx512; 4]) {
-    super::rescue(io);
+super::with_features! { avx512;
+    /// The one copy of [`Lanes::pow_rescue`] for this backend, compiled with the features of its
+    /// entry points (`backend::entries!`), so that its lane methods inline as in the kernels and
+    /// give the same bits. The vectors go through memory: no vector value crosses a call.
+    ///
+    /// # Safety
+    /// The CPU has `avx512f,popcnt`.
+    #[inline(never)]
+    unsafe fn pow_rescue_avx512(io: &mut [Avx512; 4]) {
+        super::rescue(io);
+    }
 }
 
 #[cfg(test)]
@@ -703,60 +705,72 @@ mod tests {
     use crate::simd::Lanes;
     use crate::simd::testing::{self, Fused};
 
-    #[target_feature(enable = "avx512f")]
-    fn differential(seed: u64) {
-        testing::run::<Avx512>(Fused::Always, seed, 20_000);
-        testing::run::<<Avx512 as Lanes>::Wide>(Fused::Always, seed, 5_000);
-        testing::ldexp_rounds_once::<Avx512>(seed, 20_000);
+    crate::simd::with_features! { avx512;
+        /// The lanes with the entry points' features.
+        fn differential(seed: u64) {
+            testing::run::<Avx512>(Fused::Always, seed, 20_000);
+            testing::run::<<Avx512 as Lanes>::Wide>(Fused::Always, seed, 5_000);
+            testing::ldexp_rounds_once::<Avx512>(seed, 20_000);
+        }
+    }
+
+    /// Whether the CPU has the backend's features (`Backend::is_available`).
+    fn available() -> bool {
+        let ok = crate::Backend::Avx512.is_available();
+        if !ok {
+            std::println!("skipped: this CPU lacks the AVX-512 backend's features");
+        }
+        ok
     }
 
     #[test]
     fn lanes_match_scalar() {
-        if !std::is_x86_feature_detected!("avx512f") {
-            std::println!("skipped: this CPU has no AVX-512F");
+        if !available() {
             return;
         }
         for seed in 1..=4 {
-            // SAFETY: the CPU has AVX-512F (checked above), so an `Avx512` may exist.
+            // SAFETY: the CPU has the backend's features (checked above), so an `Avx512`
+            // may exist.
             unsafe { differential(seed) };
         }
     }
 
-    /// Every `x` in `[1, 2]`: one Newton step on the 14-bit estimate is within 1 ulp.
-    #[target_feature(enable = "avx512f")]
-    fn recip_1_2_everywhere() -> (u32, u32) {
-        use crate::simd::Lanes;
-        let (lo, hi) = (1.0f32.to_bits(), 2.0f32.to_bits());
-        let mut worst = (0, lo);
-        let mut xs = [0.0f32; 16];
-        let mut got = [0.0f32; 16];
-        let mut b = lo;
-        while b <= hi {
-            for (k, x) in xs.iter_mut().enumerate() {
-                *x = f32::from_bits((b + k as u32).min(hi));
-            }
-            // SAFETY: both arrays hold 16 values; AVX-512F is enabled on this function.
-            unsafe {
-                Avx512::load(xs.as_ptr())
-                    .recip_1_2()
-                    .store(got.as_mut_ptr())
-            };
-            for (x, g) in xs.iter().zip(&got) {
-                let (want, g) = ((1.0 / *x as f64) as f32, *g);
-                let d = (g.to_bits() as i64 - want.to_bits() as i64).unsigned_abs() as u32;
-                if d > worst.0 {
-                    worst = (d, x.to_bits());
+    crate::simd::with_features! { avx512;
+        /// Every `x` in `[1, 2]`: one Newton step on the 14-bit estimate is within 1 ulp.
+        fn recip_1_2_everywhere() -> (u32, u32) {
+            use crate::simd::Lanes;
+            let (lo, hi) = (1.0f32.to_bits(), 2.0f32.to_bits());
+            let mut worst = (0, lo);
+            let mut xs = [0.0f32; 16];
+            let mut got = [0.0f32; 16];
+            let mut b = lo;
+            while b <= hi {
+                for (k, x) in xs.iter_mut().enumerate() {
+                    *x = f32::from_bits((b + k as u32).min(hi));
                 }
+                // SAFETY: both arrays hold 16 values; AVX-512F is enabled on this
+                // function.
+                unsafe {
+                    Avx512::load(xs.as_ptr())
+                        .recip_1_2()
+                        .store(got.as_mut_ptr())
+                };
+                for (x, g) in xs.iter().zip(&got) {
+                    let (want, g) = ((1.0 / *x as f64) as f32, *g);
+                    let d = (g.to_bits() as i64 - want.to_bits() as i64).unsigned_abs() as u32;
+                    if d > worst.0 {
+                        worst = (d, x.to_bits());
+                    }
+                }
+                b += 16;
             }
-            b += 16;
+            worst
         }
-        worst
     }
 
     #[test]
     fn recip_1_2_within_one_ulp() {
-        if !std::is_x86_feature_detected!("avx512f") {
-            std::println!("skipped: this CPU has no AVX-512F");
+        if !available() {
             return;
         }
         // SAFETY: the CPU has AVX-512F (checked above).

@@ -16,6 +16,22 @@
 //!   it converts exactly) and a float-float [`Total`] on [`Scalar`], which must not need `f64`
 //!   on a microcontroller.
 
+/// The target features of the x86_64 SIMD backends' code, named once: `with_features!(avx2;
+/// items)` puts `#[target_feature(enable = "avx2,fma,popcnt")]` on each item, `avx512` those
+/// of AVX-512, and `none` (the portable backend, whose instructions `wide` chooses when it is
+/// compiled) nothing. The entry points (`backend::entries!`), the out-of-line code that must
+/// inline the same lane methods ([`Lanes::outline`], the `pow_rescue` copies, the label
+/// check) and the tests that compare a backend's lanes with the scalar ones all take them
+/// from here, so that no copy compiles the lanes with other features than the entry points
+/// do. [`Backend::is_available`](crate::Backend::is_available) detects them
+/// (`backend/detect.rs`).
+macro_rules! with_features {
+    (avx2; $($item:item)*) => { $(#[target_feature(enable = "avx2,fma,popcnt")] $item)* };
+    (avx512; $($item:item)*) => { $(#[target_feature(enable = "avx512f,popcnt")] $item)* };
+    (none; $($item:item)*) => { $($item)* };
+}
+pub(crate) use with_features;
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
