@@ -132,6 +132,26 @@ fn runs() -> Vec<(&'static str, f64)> {
             ),
         ),
         (
+            "+ 4 vptestnmd (to k)",
+            mix!(
+                kreg,
+                "vptestnmd {e0}, {x}, {y}",
+                "vptestnmd {e1}, {x}, {y}",
+                "vptestnmd {e2}, {x}, {y}",
+                "vptestnmd {e3}, {x}, {y}"
+            ),
+        ),
+        (
+            "+ 4 vptestmd (to k)",
+            mix!(
+                kreg,
+                "vptestmd {e0}, {x}, {y}",
+                "vptestmd {e1}, {x}, {y}",
+                "vptestmd {e2}, {x}, {y}",
+                "vptestmd {e3}, {x}, {y}"
+            ),
+        ),
+        (
             "+ 4 vminps",
             mix!(
                 zmm_reg,
