@@ -446,10 +446,16 @@ pub(super) fn exp_below_from<S: Lanes>(
     // `!=` compare. A second compare into a mask register would issue with the exponential's
     // FMAs on Zen 4 (one 512-bit operation of that kind a cycle), `knotw` issues beside them
     // (`docs/tools/fp_ports.rs`). Against the compare (`docs/tools/ab`, the same bits):
-    // AVX-512 0.98-0.99 of the fused call's time at 1000 and 32000 classes, AVX2 0.97-0.98,
-    // even at 80 and fewer and on the portable backend.
+    // AVX-512 0.98-0.99 of the fused call's time at 1000 and 32000 classes, 0.91-0.98
+    // channels-first; AVX2 0.97-0.99 at 1000 and 32000, even at 80 and fewer. Where masks
+    // are vectors the complement is an `xor` with all ones, and lockstep groups of them
+    // (rows of at most 16 classes and channels-first on AVX2 and the portable backend) keep
+    // the compare: AVX2 channels-first (its sixteen registers hold four vectors' chains)
+    // took 0.88-0.94 of the `xor`'s time on images out of cache, as much in cache.
+    let complement = S::MASK_REGS || !S::GROUP;
     let (below, top) = match valid {
-        None => (S::not(top), top),
+        None if complement => (S::not(top), top),
+        None => (v.ne(max), top),
         Some(valid) => (S::and(S::not(top), valid), S::and(top, valid)),
     };
     let e = match span {

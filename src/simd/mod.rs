@@ -104,6 +104,8 @@ pub(crate) trait Lanes: Copy {
     /// Masks live in mask registers (AVX-512's eight `k` registers), not in vectors: code
     /// that would keep many of them live may compute one again where it is used instead.
     const MASK_REGS: bool = false;
+    /// A lockstep group of vectors ([`Pair`]), not one vector.
+    const GROUP: bool = false;
     /// Loops that count set mask lanes over many vectors keep [`tally`](Lanes::tally)
     /// counters rather than adding up [`count`](Lanes::count)s: on the portable lanes,
     /// where `count` is a bit-counting sequence (x86_64's baseline has no `popcnt`, NEON no

@@ -51,6 +51,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     const UMAX_BITS: bool = S::UMAX_BITS;
     const HARD_PATH: bool = S::HARD_PATH;
     const MASK_REGS: bool = S::MASK_REGS;
+    const GROUP: bool = true;
     const TALLY: bool = S::TALLY;
 
     #[inline(always)]
