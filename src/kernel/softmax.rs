@@ -1111,8 +1111,9 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     let mut acc = R::acc_zero();
     let mut rows = Gathered::new();
     // Each group's row sums. Set here, once: as a local of each group their zeros (2 KB on
-    // AVX-512) were a `memset` call per group, which took 4-5 % of the fused call at 32 and
-    // 80 classes on AVX-512 (`vzeroupper` included).
+    // AVX-512) were a `memset` call per group, with a `vzeroupper`: without it the fused
+    // call on AVX-512 took 0.97-0.98 of the time at 80 classes (`docs/tools/ab`), 0.95 at
+    // 32 (a throwaway program).
     let mut accs = [S::acc_zero(); MAX_LANES];
     let (mut r0, n) = (0, job.rows());
     while r0 < n {
