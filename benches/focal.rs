@@ -159,19 +159,6 @@ fn naive_softmax(z: &[f32], c: usize, labels: &[u32], grad: &mut [f32], want_gra
     sum / rows
 }
 
-fn floor_softmax(z: &[f32], c: usize, labels: &[u32], grad: &mut [f32]) -> f32 {
-    let mut s = 0.0f32;
-    for (r, &k) in labels.iter().enumerate() {
-        let row = &z[r * c..(r + 1) * c];
-        let g = &mut grad[r * c..(r + 1) * c];
-        for (gj, &v) in g.iter_mut().zip(row) {
-            *gj = v;
-        }
-        s += row[k as usize];
-    }
-    s
-}
-
 fn bench_softmax(c: &mut Criterion) {
     let shapes: &[(usize, usize)] = if quick() {
         &[(16384, 80)]
@@ -225,7 +212,7 @@ fn bench_softmax(c: &mut Criterion) {
                 bch.iter(|| naive_softmax(black_box(&z), classes, &labels, &mut out, want_grad))
             });
             g.bench_function(BenchmarkId::new("floor", &id), |bch| {
-                bch.iter(|| floor_softmax(black_box(&z), classes, &labels, &mut out))
+                bch.iter(|| floor::softmax(black_box(&z), classes, &labels, &mut out))
             });
         }
         g.finish();

@@ -10,9 +10,10 @@
 //! (16384, 80), (1024, 1000), (32, 32000) and (209715, 80) (16 Mi logits), and
 //! channels-first as one image `[1, 19, 512 × 512]` (5 Mi logits, split inside the image)
 //! and `[8, 19, 128 × 256]`. Row names:
-//! `1-thread`, `N-threads` (N = the cores), `floor/1-thread`, `floor/N-threads`, and for the
-//! sigmoid from 1 Mi up `checked/1-thread`, `checked/N-threads` (targets checked beforehand
-//! with `Targets::checked`, so the call reads them once). The rows above run inside
+//! `1-thread`, `N-threads` (N = the cores), `floor/1-thread`, `floor/N-threads` (the
+//! sigmoid from 1 Mi up, the row-major softmax shapes), and for the sigmoid from 1 Mi up
+//! `checked/1-thread`, `checked/N-threads` (targets checked beforehand with
+//! `Targets::checked`, so the call reads them once). The rows above run inside
 //! `pool.install`, where the caller is one of the pool's threads; `outside` calls from the
 //! bench's own thread with rayon's global pool (as many threads as cores), as a program's
 //! main thread or a framework's own threads do.
@@ -59,6 +60,17 @@ fn floor(x: &[f32], t: &[f32], out: &mut [f32]) -> f32 {
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
         .map(|(o, (x, t))| floor::sigmoid(x, t, o))
+        .sum()
+}
+
+/// The softmax's streaming floor: [`floor::softmax`] (the logits copied to the gradient
+/// buffer, the labelled logits summed) on blocks of whole rows of about 64 Ki logits spread
+/// over the current pool.
+fn floor_rows(z: &[f32], c: usize, labels: &[u32], out: &mut [f32]) -> f32 {
+    let rows = ((1 << 16) / c).max(1);
+    out.par_chunks_mut(rows * c)
+        .zip(z.par_chunks(rows * c).zip(labels.par_chunks(rows)))
+        .map(|(o, (z, l))| floor::softmax(z, c, l, o))
         .sum()
 }
 
@@ -138,21 +150,28 @@ fn bench_softmax(c: &mut Criterion) {
         } else {
             format!("cf/{}x{k}x{s}", rows / s)
         };
-        let mut call = || {
+        let call = |out: &mut [f32]| {
             if s == 1 {
-                f.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
+                f.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, out)
             } else {
-                cf.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, &mut out)
+                cf.loss_and_grad(black_box(&z), k, &labels, Reduction::Mean, out)
             }
             .unwrap()
         };
-        g.bench_function(BenchmarkId::new("outside", &shape), |b| b.iter(&mut call));
+        g.bench_function(BenchmarkId::new("outside", &shape), |b| {
+            b.iter(|| call(&mut out))
+        });
         for threads in [1, cores] {
             let p = pool(threads);
             let name = format!("{threads}-thread{}", if threads > 1 { "s" } else { "" });
             g.bench_function(BenchmarkId::new(&name, &shape), |b| {
-                p.install(|| b.iter(&mut call))
+                p.install(|| b.iter(|| call(&mut out)))
             });
+            if s == 1 {
+                g.bench_function(BenchmarkId::new(format!("floor/{name}"), &shape), |b| {
+                    p.install(|| b.iter(|| floor_rows(black_box(&z), k, &labels, &mut out)))
+                });
+            }
         }
     }
     g.finish();
