@@ -56,7 +56,7 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 /// did not vectorise: on Zen 4 it ran 1.6-1.7 G/s in cache, a third of the vectorised loop,
 /// so below 16 Mi it timed arithmetic, not memory.
 fn floor(x: &[f32], t: &[f32], out: &mut [f32]) -> f32 {
-    const CHUNK: usize = 1 << 16;
+    use floor::CHUNK;
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
         .map(|(o, (x, t))| floor::sigmoid(x, t, o))
@@ -67,7 +67,7 @@ fn floor(x: &[f32], t: &[f32], out: &mut [f32]) -> f32 {
 /// buffer, the labelled logits summed) on blocks of whole rows of about 64 Ki logits spread
 /// over the current pool.
 fn floor_rows(z: &[f32], c: usize, labels: &[u32], out: &mut [f32]) -> f32 {
-    let rows = ((1 << 16) / c).max(1);
+    let rows = floor::rows_per_chunk(c);
     out.par_chunks_mut(rows * c)
         .zip(z.par_chunks(rows * c).zip(labels.par_chunks(rows)))
         .map(|(o, (z, l))| floor::softmax(z, c, l, o))

@@ -1,6 +1,18 @@
 //! The streaming floors, shared by `focal.rs` and `parallel.rs`: the same loops in both, so
 //! that the floor of one thread and of every core are the same code.
 
+/// Elements per chunk (rows of about as many logits: [`rows_per_chunk`]) where a floor is
+/// spread over threads, handed out one at a time so that a slow thread does not hold the
+/// call (`parallel.rs` through rayon, `floor_lib.rs` through its own pool).
+#[allow(dead_code)] // not in `focal.rs`, which runs the floors on one thread
+pub const CHUNK: usize = 1 << 16;
+
+/// Whole rows of `c` logits per chunk of about [`CHUNK`] logits, at least one.
+#[allow(dead_code)] // as `CHUNK`
+pub fn rows_per_chunk(c: usize) -> usize {
+    (CHUNK / c.max(1)).max(1)
+}
+
 /// Reads logits and targets, writes the gradient buffer: the memory traffic of the fused
 /// kernel with no arithmetic to speak of.
 /// The sum runs in 16 independent lanes, so it vectorises and is no dependency chain: one

@@ -2,10 +2,10 @@
 //! the floor runs in the same rounds as the crate and its peers, on as many threads.
 //!
 //! Built by that script with `rustc -C opt-level=3 --edition 2021 --crate-type cdylib` (no
-//! Cargo, no dependencies). With `threads > 1` the work is cut into chunks of 64 Ki elements (whole
-//! rows for the softmax), taken one at a time by the calling thread and a pool of
-//! `threads - 1` workers started once. Between calls the workers spin for 200 µs, then
-//! park, so they take no core from the contender timed next.
+//! Cargo, no dependencies). With `threads > 1` the work is cut into the chunks of
+//! `floor::CHUNK` (whole rows for the softmax), taken one at a time by the calling thread
+//! and a pool of `threads - 1` workers started once. Between calls the workers spin for
+//! 200 µs, then park, so they take no core from the contender timed next.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -15,12 +15,10 @@ use std::time::{Duration, Instant};
 #[path = "floor.rs"]
 mod floor;
 
+use floor::CHUNK;
+
 /// One call's work: chunk `k`'s sum, given `k`.
 type Job = dyn Fn(usize) -> f32 + Sync;
-
-/// Chunks of about this many elements (rows of about as many logits) are handed out one at a
-/// time, as the benches' rayon floors do, so that a slow thread does not hold the call.
-const CHUNK: usize = 1 << 16;
 
 /// How long a worker spins for the next call before it parks: calls in a timing loop follow
 /// each other within microseconds, and waking a parked thread takes tens of them.
@@ -170,7 +168,7 @@ pub unsafe extern "C" fn floor_softmax(
     threads: usize,
 ) -> f32 {
     let (z, labels, grad) = (z as usize, labels as usize, grad as usize);
-    let per = (CHUNK / c.max(1)).max(1);
+    let per = floor::rows_per_chunk(c);
     run(threads, rows.div_ceil(per), &move |k| {
         let r = k * per..rows.min((k + 1) * per);
         // SAFETY: the caller passes `rows * c` logits and gradient entries and `rows` labels;
