@@ -1,8 +1,9 @@
 //! Feature `parallel`: every method of both kernels gives the same bits on 1, 2, 3 and 7
 //! threads (dedicated rayon pools) as on one thread, on every backend, for inputs of several
 //! blocks; and called from a thread of no pool, which shares the work with rayon's global
-//! pool (here 3 threads) in another way (`split::outside`). (That the calls use the threads
-//! is what the `parallel` bench group measures.)
+//! pool (here 3 threads) in another way (`split::outside`), also with several such callers
+//! and tasks on the pool calling at once. (That the calls use the threads is what the
+//! `parallel` bench group measures.)
 //!
 //! `cargo test --features parallel --test parallel`
 #![cfg(feature = "parallel")]
@@ -20,9 +21,9 @@ fn on(threads: usize, f: impl FnOnce() -> Vec<Bits> + Send) -> Vec<Bits> {
         .install(f)
 }
 
-/// Runs `f` on a thread of no pool, with rayon's global pool at 3 threads (more than the two
-/// cores CI has, so that helpers start late), as a program's own threads call the crate.
-fn outside<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+/// Builds rayon's global pool with 3 threads (more than the two cores CI has, so that
+/// helpers start late), once, before any test of this binary uses it.
+fn global_pool() {
     static GLOBAL: std::sync::Once = std::sync::Once::new();
     GLOBAL.call_once(|| {
         rayon::ThreadPoolBuilder::new()
@@ -30,6 +31,12 @@ fn outside<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             .build_global()
             .expect("nothing in this test binary starts the global pool before this");
     });
+}
+
+/// Runs `f` on a thread of no pool, with rayon's global pool at 3 threads, as a program's
+/// own threads call the crate.
+fn outside<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    global_pool();
     std::thread::scope(|s| {
         s.spawn(|| {
             assert!(rayon::current_thread_index().is_none());
@@ -83,6 +90,44 @@ fn softmax_same_bits_for_any_thread_count() {
             same("softmax", threads, &one, &on(threads, || softmax_calls(b)));
         }
         same("softmax", 0, &one, &outside(|| softmax_calls(b)));
+    }
+}
+
+/// Many calls at once, as a server's request threads or a framework's workers make them:
+/// four threads of no pool (each sharing its blocks with the global pool's helpers,
+/// `split::outside`) and two tasks on the pool's own threads (parallel iterators) call every
+/// method of both kernels together, on the pool's 3 threads. Helpers of one call then
+/// wait behind another's blocks, and a caller may finish its blocks before its helpers
+/// start; each call must still return and write the bits of one thread.
+#[test]
+fn concurrent_callers_get_the_bits_of_one_thread() {
+    global_pool();
+    let n = 3 * 16384 + 5;
+    for b in backends() {
+        let want = (on(1, || sigmoid_calls(b, n)), on(1, || softmax_calls(b)));
+        let want = &want;
+        let check = move |who: &str| {
+            same(who, 0, &want.0, &sigmoid_calls(b, n));
+            same(who, 0, &want.1, &softmax_calls(b));
+        };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(move || {
+                    assert!(rayon::current_thread_index().is_none());
+                    check(&format!("{b:?}, a thread of no pool"));
+                });
+            }
+            s.spawn(move || {
+                rayon::scope(|pool| {
+                    for _ in 0..2 {
+                        pool.spawn(move |_| {
+                            assert!(rayon::current_thread_index().is_some());
+                            check(&format!("{b:?}, a task on the pool"));
+                        });
+                    }
+                })
+            });
+        });
     }
 }
 
