@@ -240,6 +240,81 @@ fn softmax_chunks_give_the_single_calls_bits() {
     }
 }
 
+/// The chunk API as it is meant to be used, from the caller's own threads: each thread
+/// computes its chunks' partials and writes its part of the gradient, all at once (the
+/// plans are shared by reference), and the joined partials give the single call's loss and
+/// gradient bits. Chunks are taken from a shared counter, so which thread runs which chunk,
+/// and the order of the joins, change from run to run. (Under ThreadSanitizer in CI.)
+#[test]
+fn chunks_on_the_callers_threads_give_the_single_calls_bits() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    /// Runs `chunk(k, part)` for every chunk `k` of `unit` values of `g` (the last one
+    /// shorter) on `threads` threads and joins the partials they return.
+    fn on_threads(
+        threads: usize,
+        g: &mut [f32],
+        unit: usize,
+        chunk: &(dyn Fn(usize, &mut [f32]) -> Partial + Sync),
+    ) -> Partial {
+        let parts: Vec<Mutex<&mut [f32]>> = g.chunks_mut(unit).map(Mutex::new).collect();
+        let (next, total) = (AtomicUsize::new(0), Mutex::new(Partial::EMPTY));
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let k = next.fetch_add(1, Relaxed);
+                        let Some(part) = parts.get(k) else { break };
+                        let p = chunk(k, &mut part.lock().unwrap());
+                        let mut t = total.lock().unwrap();
+                        *t = t.join(p);
+                    }
+                });
+            }
+        });
+        total.into_inner().unwrap()
+    }
+    for b in backends().into_iter().filter(|&b| b != Backend::Scalar) {
+        let n = 6 * SigmoidChunks::CHUNK + 321;
+        let (x, t) = sigmoid_inputs(21, n);
+        let f = SigmoidFocal::new().gamma(2.5).backend(b);
+        let mut want_g = vec![0.0; n];
+        let want = f
+            .loss_and_grad(&x, &t[..], Reduction::Sum, &mut want_g)
+            .unwrap();
+        let plan = f.chunks(n, Reduction::Sum).unwrap();
+        let (rows, c) = (3000, 80);
+        let (mut z, labels) = softmax_inputs(22, rows, c);
+        spread(&mut z, &labels, c, 1);
+        let sf = SoftmaxFocal::torch().backend(b);
+        let mut want_gz = vec![0.0; z.len()];
+        let want_z = sf
+            .loss_and_grad(&z, c, &labels, Reduction::MeanValid, &mut want_gz)
+            .unwrap();
+        let splan = sf.chunks(c, &labels, Reduction::MeanValid).unwrap();
+        let r = splan.rows_per_chunk();
+        for threads in [2, 3, 5] {
+            let mut g = vec![0.0; n];
+            let u = SigmoidChunks::CHUNK;
+            let all = on_threads(threads, &mut g, u, &|k, g| {
+                let (a, e) = (k * u, (k * u + g.len()));
+                plan.loss_and_grad(&x[a..e], &t[a..e], g).unwrap()
+            });
+            let ctx = format!("{b:?}, {threads} threads");
+            assert_eq!(plan.finish(all).to_bits(), want.to_bits(), "{ctx}");
+            assert_eq!(bits(&g), bits(&want_g), "{ctx}");
+            let mut gz = vec![0.0; z.len()];
+            let all = on_threads(threads, &mut gz, r * c, &|k, g| {
+                let rows = k * r..k * r + g.len() / c;
+                let zs = &z[rows.start * c..rows.end * c];
+                splan.loss_and_grad(zs, &labels[rows], g).unwrap()
+            });
+            assert_eq!(splan.finish(all).to_bits(), want_z.to_bits(), "{ctx}");
+            assert_eq!(bits(&gz), bits(&want_gz), "{ctx}");
+        }
+    }
+}
+
 #[test]
 fn plans_check_what_the_call_checks() {
     let f = SigmoidFocal::new();
