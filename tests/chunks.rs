@@ -2,7 +2,8 @@
 //! on block boundaries gives the single call's bits (loss and every gradient element), in any
 //! order of joins, on every SIMD backend (the scalar backend, which sums a call in one pass:
 //! the same gradient bits, the same loss bits for one chunk, else within 1e-6); cut
-//! elsewhere, the loss is still within 1e-6; and plans check what the single call checks.
+//! elsewhere, the loss is still within 1e-6; chunks run from several threads at once give the
+//! same bits; and plans check what the single call checks.
 //! The same for channels-first calls cut into images.
 
 mod common;
@@ -297,7 +298,7 @@ fn chunks_on_the_callers_threads_give_the_single_calls_bits() {
             let mut g = vec![0.0; n];
             let u = SigmoidChunks::CHUNK;
             let all = on_threads(threads, &mut g, u, &|k, g| {
-                let (a, e) = (k * u, (k * u + g.len()));
+                let (a, e) = (k * u, k * u + g.len());
                 plan.loss_and_grad(&x[a..e], &t[a..e], g).unwrap()
             });
             let ctx = format!("{b:?}, {threads} threads");
