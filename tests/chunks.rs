@@ -247,6 +247,7 @@ fn softmax_chunks_give_the_single_calls_bits() {
 /// gradient bits. Chunks are taken from a shared counter, so which thread runs which chunk,
 /// and the order of the joins, change from run to run. (Under ThreadSanitizer in CI.)
 #[test]
+#[cfg_attr(target_os = "wasi", ignore = "wasm32-wasip1 has no threads")]
 fn chunks_on_the_callers_threads_give_the_single_calls_bits() {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
