@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::calls::softmax_inputs;
 use common::{Rng, backends};
 use focal_loss::{Backend, Partial, Reduction, SigmoidFocal, SoftmaxFocal};
 
@@ -89,17 +90,7 @@ fn sigmoid_past_2_pow_31() {
 #[ignore = "needs about 18 GB of memory and minutes"]
 fn softmax_past_2_pow_31() {
     let (rows, c) = (2_200_003usize, 1000);
-    let mut rng = Rng::new(2);
-    let z: Vec<f32> = (0..rows * c).map(|_| rng.range(-8.0, 8.0)).collect();
-    let labels: Vec<i64> = (0..rows)
-        .map(|i| {
-            if i % 11 == 0 {
-                -100
-            } else {
-                rng.below(c) as i64
-            }
-        })
-        .collect();
+    let (z, labels) = softmax_inputs(2, rows, c);
     for b in backends() {
         let f = SoftmaxFocal::torch().backend(b);
         let plan = f.chunks(c, &labels, Reduction::MeanValid).unwrap();
