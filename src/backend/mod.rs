@@ -314,7 +314,7 @@ macro_rules! entries {
                     // A lockstep group of vectors per block: more positions per visit of each
                     // class's page (C pages `S` floats apart).
                     unsafe {
-                        channels_first::run::<<$lanes as crate::simd::Lanes>::Wide, _>(
+                        channels_first::run::<<$lanes as crate::simd::Lanes>::Wide, _, { crate::simd::MAX_WIDE }>(
                             job,
                             sigmoid::Fixed::<G>,
                         )
@@ -338,7 +338,7 @@ macro_rules! entries {
                 pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
                     let g = sigmoid::Runtime(job.code);
                     // SAFETY: forwarded.
-                    unsafe { smoothing::run::<$lanes, _>(job, g, eps) }
+                    unsafe { smoothing::run::<$lanes, _, { crate::simd::MAX_LANES }>(job, g, eps) }
                 }
             }
 
@@ -405,7 +405,8 @@ mod scalar {
     pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
         let g = sigmoid::Runtime(job.code);
         // SAFETY: forwarded.
-        unsafe { smoothing::run::<Scalar, _>(job, g, eps) }
+        // One row at a time: gathered arrays of one entry (see `Gathered`).
+        unsafe { smoothing::run::<Scalar, _, 1>(job, g, eps) }
     }
 
     #[inline(always)]

@@ -33,7 +33,8 @@ use super::softmax::{
 /// (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`. A
 /// gradient output may be `job.z` itself; no other overlap.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
+pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(job: &Job<'_>, g: G) -> Total {
+    const { assert!(S::N <= W) };
     // `sp` positions per image in this job, classes `stride` apart (`stride == sp` for whole
     // images; a part of one image has `sp < stride`).
     let (c, sp, stride) = (job.c, job.spatial.max(1), job.stride().max(1));
@@ -42,7 +43,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
     let grads = job.mode.grads();
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
     let mut acc = S::acc_zero();
-    let mut rows = Gathered::new();
+    let mut rows = Gathered::<W>::new();
     for image in 0..job.rows() / sp {
         let mut s0 = 0;
         while s0 < sp {
@@ -55,11 +56,11 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
             // (stride == sp) span C·sp values from image·C·sp, within rows·C; a part of one
             // image (one `image`, 0) has sp values at each z + j·stride; and s0 + n <= sp.
             // The gathered arrays
-            // hold MAX_WIDE >= S::N values. Each logit is read (passes 1 and 2) before the
+            // hold W >= S::N values. Each logit is read (passes 1 and 2) before the
             // gradient may overwrite it at the same place (pass 2), and pass 3 reads only
             // the gradient output.
             unsafe {
-                gather_rows::<S>(job, r0, n, S::N, false, &mut rows);
+                gather_rows::<S, _>(job, r0, n, S::N, false, &mut rows);
                 let kv = S::load(rows.kf.as_ptr());
                 // Pass 1: maxima and z_k (0 without a class).
                 let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
@@ -158,5 +159,5 @@ unsafe fn store<S: Lanes>(v: S, p: *mut f32, n: usize) {
 #[inline(never)]
 pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     // SAFETY: forwarded.
-    unsafe { run::<crate::simd::Scalar, _>(job, Runtime(job.code)) }
+    unsafe { run::<crate::simd::Scalar, _, 1>(job, Runtime(job.code)) }
 }

@@ -156,10 +156,15 @@ impl Block {
 /// (losses) values and the upstream for reading `rows` values; labels validated,
 /// `labels.len() == rows`, `C >= 1`. A gradient output may be `job.z` itself.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> Total {
+pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(
+    job: &Job<'_>,
+    g: G,
+    eps: f32,
+) -> Total {
+    const { assert!(S::N <= W) };
     let (c, sp) = (job.c, job.spatial.max(1));
     let mut acc = S::acc_zero();
-    let mut rows = Gathered::new();
+    let mut rows = Gathered::<W>::new();
     if sp == 1 {
         // Row-major: blocks of rows, each class a strided load (one row per block for rows
         // so long that the stride would not fit a gather's 32-bit offsets).
@@ -175,7 +180,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> T
             };
             // SAFETY: rows r0..r0 + n exist, so their classes lie within rows·C; C < 2^20
             // when n > 1, so `step·S::N < 2^29`.
-            unsafe { block_rows::<S, G>(job, &mut rows, r0, block, g, eps, &mut acc) };
+            unsafe { block_rows::<S, G, W>(job, &mut rows, r0, block, g, eps, &mut acc) };
             r0 += n;
         }
     } else {
@@ -193,7 +198,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> T
                 // SAFETY: positions image·S + s0 .. + n exist (s0 + n <= S), and class j
                 // of each lies within the image's C·S values.
                 unsafe {
-                    block_rows::<S, G>(job, &mut rows, image * sp + s0, block, g, eps, &mut acc)
+                    block_rows::<S, G, W>(job, &mut rows, image * sp + s0, block, g, eps, &mut acc)
                 };
                 s0 += n;
             }
@@ -208,9 +213,9 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> T
 /// Those rows exist, and the block addresses their `C` classes within the logits and the
 /// gradient output.
 #[inline(always)]
-unsafe fn block_rows<S: Lanes, G: Gamma>(
+unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
     job: &Job<'_>,
-    rows: &mut Gathered,
+    rows: &mut Gathered<W>,
     r0: usize,
     b: Block,
     g: G,
@@ -222,11 +227,11 @@ unsafe fn block_rows<S: Lanes, G: Gamma>(
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
     let gamma = job.gamma;
     // SAFETY (block): the block's values lie within the logits and the gradient (contract);
-    // the gathered arrays hold MAX_WIDE >= S::N values; the loss output holds `rows`
+    // the gathered arrays hold W >= S::N values (`run`); the loss output holds `rows`
     // values. Every logit is read (passes 1, 2 and the gradient pass) before the gradient
     // pass overwrites it, at the same place.
     unsafe {
-        gather_rows::<S>(job, r0, b.n, S::N, false, rows);
+        gather_rows::<S, _>(job, r0, b.n, S::N, false, rows);
         let kv = S::load(rows.kf.as_ptr());
         let ok = S::not(kv.lt(zero));
         // Pass 1: maxima and z_k.

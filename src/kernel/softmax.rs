@@ -729,43 +729,46 @@ pub(crate) fn short<S: Lanes>(job: &Job<'_>) -> bool {
 /// The class of a row without one.
 const NO_CLASS: usize = usize::MAX;
 
-/// What the rows of a group need from their labels, gathered by scalar code once per group.
-/// Entries past the group's rows are those of a row without a class.
-pub(super) struct Gathered {
+/// What the rows of a group need from their labels, gathered by scalar code once per group,
+/// for up to `W` rows (at least the lanes that read it). Entries past the group's rows are
+/// those of a row without a class. `W` is the caller's: 1 for the scalar backend, whose
+/// channels-first and label-smoothing kernels take one row at a time (at [`MAX_WIDE`] this
+/// was 1.3 KB of a Cortex-M's stack, four fifths of those methods' 2 KB).
+pub(super) struct Gathered<const W: usize> {
     /// The row's class, or [`NO_CLASS`] (ignored).
-    pub(super) class: [usize; MAX_WIDE],
+    pub(super) class: [usize; W],
     /// `z_k` (0 without a class).
-    pub(super) zk: [f32; MAX_WIDE],
+    pub(super) zk: [f32; W],
     /// The class weight (0 without a class).
-    pub(super) alpha: [f32; MAX_WIDE],
+    pub(super) alpha: [f32; W],
     /// The class as `f32`, −1 without one.
-    pub(super) kf: [f32; MAX_WIDE],
+    pub(super) kf: [f32; W],
     /// The gradient scale: the row's upstream value or the reduction's (0 without a class).
-    pub(super) cr: [f32; MAX_WIDE],
+    pub(super) cr: [f32; W],
 }
 
 /// Fills a [`Gathered`] for rows `r0..r0 + g`, entries `0..n`.
-struct Gather<'g, 'j> {
+struct Gather<'g, 'j, const W: usize> {
     job: &'g Job<'j>,
     r0: usize,
     g: usize,
     n: usize,
     /// Whether to load `z_k` (the small-row path takes it from its columns instead).
     zk: bool,
-    out: &'g mut Gathered,
+    out: &'g mut Gathered<W>,
 }
 
 /// The label-type part of [`Gather`]: fills `class` and `kf` of the group's `g` rows and
 /// returns `g` and whether every one of them has a class. (Only this part is compiled per
 /// label type; the rest reads `class`, which is `usize` for every type.)
-struct Classes<'g, 'j> {
+struct Classes<'g, 'j, const W: usize> {
     job: &'g Job<'j>,
     r0: usize,
     g: usize,
-    out: &'g mut Gathered,
+    out: &'g mut Gathered<W>,
 }
 
-impl Visit for Classes<'_, '_> {
+impl<const W: usize> Visit for Classes<'_, '_, W> {
     type Out = (usize, bool);
 
     #[inline(always)]
@@ -798,7 +801,7 @@ impl Visit for Classes<'_, '_> {
     }
 }
 
-impl Gather<'_, '_> {
+impl<const W: usize> Gather<'_, '_, W> {
     /// A few simple loops over the group, each a candidate for the compiler's vectoriser,
     /// rather than one loop that does everything per row: this runs once per group of 16 to
     /// 64 rows, and at C = 4 one scalar loop took a quarter of the fused call's time.
@@ -806,13 +809,16 @@ impl Gather<'_, '_> {
     fn fill_all(self) {
         let (job, o) = (self.job, self.out);
         let (_, scale, up) = job.mode.parts();
-        let n = self.n.min(MAX_WIDE);
+        let n = self.n.min(W);
         let (g, every) = job.labels.visit(Classes {
             job,
             r0: self.r0,
             g: self.g.min(n),
             out: &mut *o,
         });
+        // (`g <= n` already; the `min` shows the compiler that the slices below are in
+        // bounds, which at `opt-level = "z"` it did not see, linking a panic path.)
+        let g = g.min(n);
         let class = &o.class[..g];
         // One loop for both constant weights (and the reduction's scale below).
         match job.alpha {
@@ -825,9 +831,11 @@ impl Gather<'_, '_> {
         if up.is_null() {
             fill_with(&mut o.cr[..g], class, every, scale);
         } else {
-            // SAFETY: the upstream holds one value per row, and rows r0..r0 + g exist.
-            let up = unsafe { core::slice::from_raw_parts(up.add(self.r0), g) };
-            fill(&mut o.cr[..g], class, every, |i, _| up[i]);
+            let up = up.wrapping_add(self.r0);
+            // SAFETY: the upstream holds one value per row, and rows r0..r0 + g exist: `fill`
+            // passes `i < g`. (A raw read: the index of a slice of `g` values kept a bounds
+            // check, and its panic path, at `opt-level = "z"`.)
+            fill(&mut o.cr[..g], class, every, |i, _| unsafe { *up.add(i) });
         }
         if self.zk {
             let (z, c, r0) = (job.z, job.c, self.r0);
@@ -864,7 +872,7 @@ fn fill(out: &mut [f32], class: &[usize], every: bool, value: impl Fn(usize, usi
 }
 
 /// Gathers what rows `r0..r0 + g` need from their labels into entries `0..n` of `out`
-/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Out of line ([`Lanes::outline`]): one copy per
+/// (`n <= W`), `z_k` only if `zk`. Out of line ([`Lanes::outline`]): one copy per
 /// backend with its features (the same for every `γ`), so that its per-label-type loops
 /// stay out of the vector kernels but still vectorise with the backend's vectors (on
 /// AVX-512 the fused call at 65536 × 4 spent a tenth of its time here and in the label
@@ -873,13 +881,13 @@ fn fill(out: &mut [f32], class: &[usize], every: bool, value: impl Fn(usize, usi
 /// # Safety
 /// `r0 + g <= rows`; the job's contract holds; the backend of `S` is present.
 #[inline(always)]
-pub(super) unsafe fn gather_rows<S: Lanes>(
+pub(super) unsafe fn gather_rows<S: Lanes, const W: usize>(
     job: &Job<'_>,
     r0: usize,
     g: usize,
     n: usize,
     zk: bool,
-    out: &mut Gathered,
+    out: &mut Gathered<W>,
 ) {
     let gather = Gather {
         job,
@@ -893,7 +901,7 @@ pub(super) unsafe fn gather_rows<S: Lanes>(
     unsafe { S::outline(gather) }
 }
 
-impl Outline for Gather<'_, '_> {
+impl<const W: usize> Outline for Gather<'_, '_, W> {
     type Out = ();
 
     #[inline(always)]
@@ -907,14 +915,14 @@ impl Outline for Gather<'_, '_> {
     }
 }
 
-impl Gathered {
+impl<const W: usize> Gathered<W> {
     pub(super) const fn new() -> Self {
         Gathered {
-            class: [NO_CLASS; MAX_WIDE],
-            zk: [0.0; MAX_WIDE],
-            alpha: [0.0; MAX_WIDE],
-            kf: [-1.0; MAX_WIDE],
-            cr: [0.0; MAX_WIDE],
+            class: [NO_CLASS; W],
+            zk: [0.0; W],
+            alpha: [0.0; W],
+            kf: [-1.0; W],
+            cr: [0.0; W],
         }
     }
 }
@@ -929,9 +937,9 @@ impl Gathered {
 /// Rows `r0..r0 + n` exist (`n <= S::N`), and the loss output holds `rows` values.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma>(
+pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma, const W: usize>(
     job: &Job<'_>,
-    rows: &Gathered,
+    rows: &Gathered<W>,
     max: S,
     s_rest: S,
     zk: S,
@@ -941,8 +949,9 @@ pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma>(
     n: usize,
     acc: &mut S::Acc,
 ) -> (S::Mask, S, S) {
+    const { assert!(S::N <= W) };
     let zero = S::splat(0.0);
-    // SAFETY: the gathered arrays hold MAX_WIDE >= S::N values; the loss output holds
+    // SAFETY: the gathered arrays hold W >= S::N values; the loss output holds
     // rows values and r0 + n <= rows (contract).
     unsafe {
         let (loss, w, factor) = finish(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma, g);
@@ -984,16 +993,17 @@ const CLASS_SPAN: usize = 1 << 24;
 /// `j < 2^24`, then on the classes relative to the span of [`CLASS_SPAN`] that `j` is in.
 /// Without the spans, classes from 2^24 on rounded to their neighbours in `f32` and took
 /// each other's logits (channels-first and label smoothing at 2^24 + 2 classes).
-pub(super) struct ClassLanes<'r, S: Lanes> {
-    rows: &'r Gathered,
+pub(super) struct ClassLanes<'r, S: Lanes, const W: usize> {
+    rows: &'r Gathered<W>,
     base: usize,
     kv: S,
 }
 
-impl<'r, S: Lanes> ClassLanes<'r, S> {
+impl<'r, S: Lanes, const W: usize> ClassLanes<'r, S, W> {
     /// From class 0 on; `kv` is `rows.kf` as lanes.
     #[inline(always)]
-    pub(super) fn new(rows: &'r Gathered, kv: S) -> Self {
+    pub(super) fn new(rows: &'r Gathered<W>, kv: S) -> Self {
+        const { assert!(S::N <= W) };
         ClassLanes { rows, base: 0, kv }
     }
 
@@ -1004,13 +1014,13 @@ impl<'r, S: Lanes> ClassLanes<'r, S> {
             self.base = j - j % CLASS_SPAN;
             // A class below the span, or none, is -1; one above it is at least 2^24 as
             // `f32`: neither equals a class of the span.
-            let mut rel = [-1.0f32; MAX_WIDE];
+            let mut rel = [-1.0f32; W];
             for (r, &k) in rel.iter_mut().zip(&self.rows.class).take(S::N) {
                 if k != NO_CLASS && k >= self.base {
                     *r = (k - self.base) as f32;
                 }
             }
-            // SAFETY: `rel` holds MAX_WIDE >= S::N values.
+            // SAFETY: `rel` holds W >= S::N values (`new`).
             self.kv = unsafe { S::load(rel.as_ptr()) };
         }
         // `j - base < 2^24` and the lanes' classes in the span are exact in `f32`; the
@@ -1041,14 +1051,14 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     let grads = job.mode.grads();
     let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
-    let mut rows = Gathered::new();
+    let mut rows = Gathered::<W>::new();
     // Set once: each group overwrites the first C.
     let mut cols = [zero; SMALL_C];
     let (mut r0, n) = (0, job.rows());
     while r0 < n {
         let g = (n - r0).min(S::N).min(W);
         // SAFETY: r0 + g <= rows.
-        unsafe { gather_rows::<S>(job, r0, g, S::N, false, &mut rows) };
+        unsafe { gather_rows::<S, _>(job, r0, g, S::N, false, &mut rows) };
         // Column j: class j of rows r0..r0+g. Lanes from g on are 0 and ignored rows hold
         // their logits: both are masked out of the results below.
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
@@ -1108,8 +1118,10 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
         // (`c >= 1`; `max` spares a division-by-zero panic path.)
         R::N.min(MAX_LANES).min((GROUP_LOGITS / c.max(1)).max(1))
     };
+    const { assert!(R::N <= MAX_LANES) };
     let mut acc = R::acc_zero();
-    let mut rows = Gathered::new();
+    // Entries 0..MAX_LANES are gathered; `R::N <= MAX_LANES` read.
+    let mut rows = Gathered::<MAX_LANES>::new();
     // Each group's row sums. Set here, once: as a local of each group their zeros (2 KB on
     // AVX-512) were a `memset` call per group, with a `vzeroupper`: without it the fused
     // call on AVX-512 took 0.97-0.98 of the time at 80 classes (`docs/tools/ab`), 0.95 at
@@ -1121,7 +1133,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
         let mut max = [0.0f32; MAX_LANES];
         let mut rest = RestParts::new();
         // SAFETY: r0 + g <= rows. z_k is read before the kept exponentials may overwrite it.
-        unsafe { gather_rows::<R>(job, r0, g, MAX_LANES, true, &mut rows) };
+        unsafe { gather_rows::<R, _>(job, r0, g, MAX_LANES, true, &mut rows) };
         let class: [Option<usize>; MAX_LANES] =
             core::array::from_fn(|i| Some(rows.class[i]).filter(|&k| k != NO_CLASS));
         // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values; the
