@@ -1123,11 +1123,18 @@ unsafe fn run_scalar_per_term(job: &Job, p: &Params) -> Total {
 pub(crate) const ANY_MODE: u8 = u8::MAX;
 
 /// Whether the scalar backend runs form (A) in one loop for every mode, as it does form (B):
-/// on Arm without a hardware FPU (Cortex-M0, M0+, M3), where every floating-point operation
-/// is a library call, a mode read per element costs nothing measurable, and the two loops
-/// saved are about 5 KB of flash for a program that calls every method. The same
-/// operations either way: the same bits.
-pub(crate) const ONE_LOOP: bool = cfg!(all(target_arch = "arm", not(target_abi = "eabihf")));
+/// on targets without a hardware FPU (Arm Cortex-M0, M0+, M3; RISC-V without the F
+/// extension, such as `riscv32imac`), where every floating-point operation is a library
+/// call, a mode read per element costs nothing measurable, and the two loops saved are
+/// about 5 KB of flash for a program that calls every method. The same operations either
+/// way: the same bits.
+pub(crate) const ONE_LOOP: bool = cfg!(any(
+    all(target_arch = "arm", not(target_abi = "eabihf")),
+    all(
+        any(target_arch = "riscv32", target_arch = "riscv64"),
+        not(target_feature = "f")
+    )
+));
 
 /// The mode constant of `mode`, for [`run`] and [`run_scalar`].
 #[inline(always)]

@@ -30,6 +30,8 @@ macro_rules! with_features {
     (avx512; $($item:item)*) => { $(#[target_feature(enable = "avx512f,popcnt")] $item)* };
     (none; $($item:item)*) => { $($item)* };
 }
+// Only targets with a SIMD backend use it (a microcontroller build would warn).
+#[cfg(any(focal_portable, target_arch = "x86_64"))]
 pub(crate) use with_features;
 
 #[cfg(target_arch = "x86_64")]
