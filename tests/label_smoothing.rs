@@ -314,6 +314,62 @@ fn special_logits() {
     }
 }
 
+/// A peaked row (the class at the maximum has `p` within an ulp of 1) whose other classes
+/// weigh little or nothing: the smoothing part of that class's gradient, `p·Σ_c a_c·u_c -
+/// a_k·u_k`, cancelled to 0 (or to a few ulps of the cancelled term: 1.3 % off) where the
+/// true value is `-q·a_k·u_k`, tiny but not 0. Every element within 1e-5 of the exact
+/// value (the f64 oracle, which takes the same care), in either layout, on every backend.
+#[test]
+fn peaked_rows_keep_the_top_class_gradient() {
+    /// Logits, label, per-class alpha, γ, ε.
+    type Case = (&'static [f32], usize, &'static [f32], f32, f32);
+    let cases: [Case; 5] = [
+        (&[-50.0, 3.043026], 1, &[0.0, 0.7], 0.0, 1.0),
+        (&[-20.0, 3.0, -30.0], 1, &[0.0, 0.7, 0.0], 0.0, 1.0),
+        (&[-20.0, 3.0, -30.0], 1, &[1e-6, 0.7, 0.0], 0.0, 1.0),
+        (&[-20.0, 3.0, -30.0], 1, &[1e-6, 0.7, 0.0], 2.0, 0.3),
+        (
+            &[-12.0, 9.0, -30.0, -1.0],
+            0,
+            &[0.0, 0.5, 0.0, 1e-7],
+            1.0,
+            0.1,
+        ),
+    ];
+    for (z, k, pa, gamma, eps) in cases {
+        let c = z.len();
+        let mut want = vec![Eval::ZERO; c];
+        let a = OAlpha::PerClass(pa);
+        softmax_focal_smoothed_row(z, k, &a, gamma as f64, eps as f64, &mut want);
+        for backend in backends() {
+            let f = SoftmaxFocal::new()
+                .alpha(Alpha::PerClass(pa))
+                .gamma(gamma)
+                .label_smoothing(eps)
+                .backend(backend);
+            let mut g = vec![0.0f32; c];
+            let mut gcf = vec![0.0f32; c];
+            f.grad(z, c, &[k as u8], Reduction::Sum, 1.0, &mut g)
+                .unwrap();
+            f.channels_first(1)
+                .grad(z, c, &[k as u8], Reduction::Sum, 1.0, &mut gcf)
+                .unwrap();
+            for (layout, got) in [("row-major", &g), ("channels-first", &gcf)] {
+                for (j, (&got, w)) in got.iter().zip(&want).enumerate() {
+                    let ok = (got as f64 - w.value).abs() <= 1e-5 * w.value.abs() + 1e-44;
+                    assert!(
+                        ok,
+                        "{} {layout} z {z:?} label {k} alpha {pa:?} γ {gamma} ε {eps}: \
+                         class {j} got {got:e}, want {:e}",
+                        backend.name(),
+                        w.value
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn invalid_smoothing_is_refused_after_gamma_and_before_the_rest() {
     let z = [0.0f32; 6];

@@ -89,6 +89,33 @@ impl<S: Lanes> RowTerms<S> {
     }
 }
 
+/// The smoothing part of the gradient at a class equal to the row maximum, `p·Σ_c a_c·u_c -
+/// a·u` (see the module's formula; `a` the class weight times `ε/C`), written as
+/// `p·Σ_{c≠j} a_c·u_c - q·a·u` (`p + q = 1`): where `p` is near 1 the first form cancels
+/// to 0 or a few ulps of `a·u` (per-class weights of 0 elsewhere: a class of positive loss
+/// got a zero gradient), while the second has no cancellation, since `q` is formed
+/// without `1 - p` ([`RowTerms::q_top`]). `Σ_{c≠j}` is the sum below the maximum plus the
+/// other classes tied with it (their terms are the same `u`: `top - a·u` is exact 0
+/// without ties).
+struct Top<S: Lanes> {
+    /// `Σ a_c·u_c` over the classes below the maximum.
+    rest: S,
+    /// `Σ a_c·u_c` over the classes equal to it.
+    top: S,
+    /// `q` of those classes.
+    q: S,
+}
+
+impl<S: Lanes> Top<S> {
+    /// The term for weighted `au = a·u` and probability `p`, scaled by `cr` (both sides
+    /// before the subtraction, as the other classes').
+    #[inline(always)]
+    fn smooth(&self, p: S, au: S, cr: S) -> S {
+        let others = self.rest.add(self.top.sub(au));
+        p.mul(others.mul(cr)).sub(self.q.mul(au.mul(cr)))
+    }
+}
+
 /// Where class `j` of lane `i` of a block is: `base + i·step + j·stride`.
 #[derive(Clone, Copy)]
 struct Block {
@@ -271,19 +298,33 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
         let share = eps / c as f32;
         let (mut u_loss, mut u_grad) = (S::acc_zero(), S::acc_zero());
         let (mut pl, mut pg) = (zero, zero);
+        // The same sum split by whether the class equals the row maximum, for pass 4's
+        // terms of those classes (`Top`).
+        let (mut u_rest, mut u_top) = (S::acc_zero(), S::acc_zero());
+        let (mut pr, mut pt) = (zero, zero);
         for j in 0..c {
             let a = S::splat(job.alpha.of(j) * share);
-            let (l, u, _, _) = t.term(b.load::<S>(job.z, j), gamma, g);
+            let v = b.load::<S>(job.z, j);
+            let (l, u, _, _) = t.term(v, gamma, g);
             // A class of weight 0 adds 0, even where its term is +inf (probability 0).
             pl = pl.add(mul_or_zero(a, l));
             pg = a.mul_add(u, pg);
+            let top = v.eq(max);
+            pr = S::select(top, pr, a.mul_add(u, pr));
+            pt = S::select(top, a.mul_add(u, pt), pt);
             if (j + 1) % 8 == 0 {
                 (u_loss, u_grad) = (S::acc_add(u_loss, pl), S::acc_add(u_grad, pg));
-                (pl, pg) = (zero, zero);
+                (u_rest, u_top) = (S::acc_add(u_rest, pr), S::acc_add(u_top, pt));
+                (pl, pg, pr, pt) = (zero, zero, zero, zero);
             }
         }
         let u_loss = S::acc_lanes(S::acc_add(u_loss, pl));
         let u_sum = S::acc_lanes(S::acc_add(u_grad, pg));
+        let top = Top {
+            rest: S::acc_lanes(S::acc_add(u_rest, pr)),
+            top: S::acc_lanes(S::acc_add(u_top, pt)),
+            q: t.q_top,
+        };
         let loss = S::select(ok, loss_k.add(u_loss), zero);
         if job.mode.sums() {
             *acc = S::acc_add(*acc, loss);
@@ -306,7 +347,11 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
             let a = S::splat(job.alpha.of(j) * share);
             let v = b.load::<S>(job.z, j);
             let (_, u, p, e) = t.term(v, gamma, g);
-            let smooth = p.mul(sum_cr).sub(a.mul(u).mul(cr));
+            let smooth = S::select(
+                v.eq(max),
+                top.smooth(p, a.mul(u), cr),
+                p.mul(sum_cr).sub(a.mul(u).mul(cr)),
+            );
             let gj = lane_grad(class.is(j), e, fv, gk, ok).add(S::select(ok, smooth, zero));
             b.store(out, j, gj);
         }

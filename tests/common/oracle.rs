@@ -464,12 +464,13 @@ pub fn softmax_focal_loss_f64(z: &[f64], k: usize, alpha_k: f64, gamma: f64) -> 
 
 /// Loss and `dL/dz` of one row of the softmax focal loss with label smoothing `eps`
 /// (Keras' convention): target `y_j = (1-eps)·[j = k] + eps/C`, every class a focal term,
-/// `L = Σ_j α_j·y_j·q_j^γ·(-ln p_j)`, `dL/dz_j = p_j·Σ_c u_c - u_j` with
+/// `L = Σ_j α_j·y_j·q_j^γ·(-ln p_j)`, `dL/dz_j = p_j·Σ_c u_c - u_j = p_j·Σ_{c≠j} u_c - q_j·u_j` with
 /// `u_c = α_c·y_c·q_c^γ·(1 + γ·p_c·h_c)`, `h_c = -ln p_c / q_c` (1 at `q_c = 0`; `p·h = 0`
 /// at `p = 0`). Written directly from that definition (not from the kernel's split into the
 /// target's term and a uniform part). `q_c` is a sum of the other exponentials over the
 /// total where `p_c > 1/2`, so nothing cancels. Magnitudes: the loss is a sum of
-/// non-negative terms; a gradient's is `p_j·Σ_c u_c + u_j`.
+/// non-negative terms; a gradient's is `p_j·Σ_c u_c + u_j`, or `p_j·Σ_{c≠j} u_c + q_j·u_j`
+/// where `p_j > 1/2` (the second form, evaluated there so that nothing cancels).
 ///
 /// Rows with two or more `+inf` logits, or with every logit `-inf`, have no limit (panics).
 pub fn softmax_focal_smoothed_row(
@@ -536,9 +537,17 @@ pub fn softmax_focal_smoothed_row(
     }
     let total: f64 = u.iter().sum();
     for j in 0..c {
+        // `p·Σ_c u_c - u_j` as `p·Σ_{c≠j} u_c - q·u_j`: where `p` is near 1 the first form
+        // cancels, in f64 too (a peaked row whose other classes weigh 0 gave 0). There the
+        // magnitude is that of the second form, which the kernel evaluates.
+        let others: f64 = (0..c).filter(|&i| i != j).map(|i| u[i]).sum();
         grad[j] = Eval {
-            value: p[j] * total - u[j],
-            mag: p[j] * total + u[j],
+            value: p[j] * others - q[j] * u[j],
+            mag: if p[j] > 0.5 {
+                p[j] * others + q[j] * u[j]
+            } else {
+                p[j] * total + u[j]
+            },
         };
     }
     Eval {
