@@ -68,8 +68,27 @@ impl<S: Lanes> RowTerms<S> {
 
     /// For logits `v` of one class: `(q^γ·(-ℓ), q^γ·(1 + γ·p·h), p, exp(z - max))`, without
     /// the class weight (the last is what the target's term scales in the gradient pass).
+    /// One lane (the scalar backend, which microcontrollers run): one copy out of line for
+    /// both passes that call it, rather than one inlined into each, every `γ` case with it.
     #[inline(always)]
     fn term<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S) {
+        if S::N == 1 {
+            self.term_outlined(v, gamma, g)
+        } else {
+            self.term_inlined(v, gamma, g)
+        }
+    }
+
+    /// [`term`](Self::term) out of line (one lane only: a SIMD backend's copy would lose its
+    /// target features).
+    #[inline(never)]
+    fn term_outlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S) {
+        self.term_inlined(v, gamma, g)
+    }
+
+    /// [`term`](Self::term).
+    #[inline(always)]
+    fn term_inlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S) {
         let one = S::splat(1.0);
         let top = v.eq(self.max);
         // z - max, 0 where z is the maximum (also for infinite ones), as in the row passes.
@@ -234,13 +253,57 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(
     S::acc_sum(acc)
 }
 
-/// The rows `r0..r0 + block.n` (see [`run`]).
+/// The rows `r0..r0 + block.n` (see [`run`]). One lane (the scalar backend): one copy out
+/// of line for both layouts' loops, as [`RowTerms::term`].
 ///
 /// # Safety
 /// Those rows exist, and the block addresses their `C` classes within the logits and the
 /// gradient output.
 #[inline(always)]
 unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
+    job: &Job<'_>,
+    rows: &mut Gathered<W>,
+    r0: usize,
+    b: Block,
+    g: G,
+    eps: f32,
+    acc: &mut S::Acc,
+) {
+    // SAFETY: forwarded.
+    unsafe {
+        if S::N == 1 {
+            block_rows_outlined::<S, G, W>(job, rows, r0, b, g, eps, acc)
+        } else {
+            block_rows_inlined::<S, G, W>(job, rows, r0, b, g, eps, acc)
+        }
+    }
+}
+
+/// [`block_rows`] out of line (one lane only: a SIMD backend's copy would lose its target
+/// features).
+///
+/// # Safety
+/// As [`block_rows`].
+#[inline(never)]
+unsafe fn block_rows_outlined<S: Lanes, G: Gamma, const W: usize>(
+    job: &Job<'_>,
+    rows: &mut Gathered<W>,
+    r0: usize,
+    b: Block,
+    g: G,
+    eps: f32,
+    acc: &mut S::Acc,
+) {
+    // SAFETY: forwarded.
+    unsafe { block_rows_inlined::<S, G, W>(job, rows, r0, b, g, eps, acc) }
+}
+
+/// [`block_rows`].
+///
+/// # Safety
+/// As [`block_rows`].
+#[inline(always)]
+unsafe fn block_rows_inlined<S: Lanes, G: Gamma, const W: usize>(
     job: &Job<'_>,
     rows: &mut Gathered<W>,
     r0: usize,
