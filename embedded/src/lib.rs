@@ -5,10 +5,12 @@
 //! * `count`: guest instructions per element from SysTick under `-icount shift=0`
 //!   ([`icount`]), for the crate and for the naive libm loops of [`naive`].
 //! * `stack`: stack high-water of every public method, by painting ([`paint`]).
-//! * `size_*`: one entry point each, linked with a panic handler that cannot link.
+//! * `size_*`: one entry point each (`size_all`, `size_every`: every method, [`calls`]),
+//!   linked with a panic handler that cannot link.
 #![no_std]
 
 pub mod batch;
+pub mod calls;
 pub mod case;
 pub mod data;
 pub mod exec;

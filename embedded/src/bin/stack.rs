@@ -1,7 +1,8 @@
 //! Stack high-water of every public method of both kernels (and `Targets::checked`), by
 //! painting (see `paint`): for each method the worst over a few shapes, γ values (the
 //! multiplication special cases and the general path), both sigmoid forms, per-class α,
-//! label types and C up to 600.
+//! label types and C up to 600; the channels-first layout method by method, label smoothing
+//! (either layout) and the chunk API of both kernels each as the worst of their methods.
 //!
 //! First validates the method on a closure of known stack use (`paint::known_256`) and an
 //! empty closure: the known one must read exactly 256 bytes more than the empty one (whose
@@ -24,11 +25,12 @@ focal_loss_embedded::semihosting_panic!();
 
 const N: usize = 4096;
 const MAX_Z: usize = 4 * 600;
+const METHODS: usize = 23;
 
 /// The worst depth seen per method, and whether everything ran as expected.
 struct Worst {
-    names: [&'static str; 13],
-    bytes: [usize; 13],
+    names: [&'static str; METHODS],
+    bytes: [usize; METHODS],
     ok: bool,
 }
 
@@ -70,6 +72,7 @@ fn sigmoid(
     w.measure(6, || Targets::checked(t).is_ok());
     let checked = Targets::checked(t).unwrap();
     w.measure(4, || f.loss_and_grad(x, checked, r, out).is_ok());
+    sigmoid_chunks(w, x, t, out, f);
 }
 
 /// Every softmax method on `z` (`classes` per row) with labels of type `L`.
@@ -95,6 +98,67 @@ fn softmax<L: ClassIndex>(
     w.measure(12, || {
         f.loss_and_grad_in_place(z, classes, labels, r).is_ok()
     });
+    // The same rows as one image of `rows` positions, `[1, C, rows]`.
+    let cf = f.channels_first(black_box(rows));
+    w.measure(13, || cf.loss(z, classes, labels, r).is_ok());
+    w.measure(14, || {
+        cf.loss_per_position(z, classes, labels, &mut out[..rows])
+            .is_ok()
+    });
+    w.measure(15, || cf.grad(z, classes, labels, r, 1.0, out).is_ok());
+    w.measure(16, || {
+        cf.grad_per_position(z, classes, labels, up, out).is_ok()
+    });
+    w.measure(17, || cf.loss_and_grad(z, classes, labels, r, out).is_ok());
+    w.measure(18, || {
+        cf.loss_and_grad_in_place(z, classes, labels, r).is_ok()
+    });
+    // Label smoothing, every method, either layout: the worst of them.
+    let s = f.label_smoothing(black_box(0.1));
+    let scf = s.channels_first(black_box(rows));
+    w.measure(19, || s.loss(z, classes, labels, r).is_ok());
+    w.measure(19, || s.grad_per_row(z, classes, labels, up, out).is_ok());
+    w.measure(19, || s.loss_and_grad(z, classes, labels, r, out).is_ok());
+    w.measure(19, || {
+        s.loss_and_grad_in_place(z, classes, labels, r).is_ok()
+    });
+    w.measure(20, || scf.loss(z, classes, labels, r).is_ok());
+    w.measure(20, || {
+        scf.grad_per_position(z, classes, labels, up, out).is_ok()
+    });
+    w.measure(20, || scf.loss_and_grad(z, classes, labels, r, out).is_ok());
+    // The chunk API, both layouts, smoothed too: the plan, then each chunk method.
+    for (smoothing, layout_cf) in [(0.0, false), (0.0, true), (0.1, false), (0.1, true)] {
+        let sf = f.label_smoothing(black_box(smoothing));
+        let plan = |_: ()| {
+            if layout_cf {
+                sf.channels_first(rows).chunks(classes, labels, r)
+            } else {
+                sf.chunks(classes, labels, r)
+            }
+        };
+        w.measure(22, || plan(()).is_ok());
+        let Ok(plan) = plan(()) else {
+            w.ok = false;
+            return;
+        };
+        w.measure(22, || plan.loss(z, labels).is_ok());
+        w.measure(22, || plan.loss_and_grad(z, labels, out).is_ok());
+        w.measure(22, || plan.grad(z, labels, 1.0, out).is_ok());
+    }
+}
+
+/// The sigmoid chunk API on `x`, `t`: the plan, then each chunk method.
+fn sigmoid_chunks(w: &mut Worst, x: &[f32], t: &[f32], out: &mut [f32], f: SigmoidFocal) {
+    let r = black_box(Reduction::Mean);
+    w.measure(21, || f.chunks(x.len(), r).is_ok());
+    let Ok(plan) = f.chunks(x.len(), r) else {
+        w.ok = false;
+        return;
+    };
+    w.measure(21, || plan.loss(x, t).is_ok());
+    w.measure(21, || plan.loss_and_grad(x, t, out).is_ok());
+    w.measure(21, || plan.grad(x, t, 1.0, out).is_ok());
 }
 
 #[entry]
@@ -122,8 +186,18 @@ fn main() -> ! {
             "SoftmaxFocal::grad_per_row",
             "SoftmaxFocal::loss_and_grad",
             "SoftmaxFocal::loss_and_grad_in_place",
+            "ChannelsFirst::loss",
+            "ChannelsFirst::loss_per_position",
+            "ChannelsFirst::grad",
+            "ChannelsFirst::grad_per_position",
+            "ChannelsFirst::loss_and_grad",
+            "ChannelsFirst::loss_and_grad_in_place",
+            "SoftmaxFocal::label_smoothing(methods)",
+            "ChannelsFirst::label_smoothing(methods)",
+            "SigmoidChunks(methods)",
+            "SoftmaxChunks(methods,both_layouts)",
         ],
-        bytes: [0; 13],
+        bytes: [0; METHODS],
         ok: true,
     };
 

@@ -1,0 +1,28 @@
+//! Code size of every public method of both kernels with `u8` labels: `size_all`'s calls
+//! (one label type) and the channels-first layout, label smoothing (either layout) and the
+//! chunk API of both kernels. Links only if no panic path survives.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+
+use cortex_m as _;
+use cortex_m_rt::entry;
+use focal_loss::Targets;
+use focal_loss_embedded::calls::{extras, sigmoid, softmax};
+
+focal_loss_embedded::link_time_no_panic!();
+
+#[entry]
+fn main() -> ! {
+    static T: [f32; 20] = [1.0; 20];
+    sigmoid(Targets::from(black_box(&T[..])));
+    if let Ok(t) = Targets::checked(black_box(&T[..])) {
+        sigmoid(t);
+    }
+    softmax(&[1u8, 3]);
+    extras();
+    loop {
+        black_box(());
+    }
+}
