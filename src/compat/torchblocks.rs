@@ -14,7 +14,11 @@
 //!   row, ignored ones included.
 //!
 //! Where a weight is exactly 0 its term is skipped (PyTorch would give `0 · inf = NaN` at
-//! `p = 0` or `p = 1` with `γ < 1`).
+//! `p = 0` or `p = 1` with `γ < 1`). Otherwise the formulas are TorchBlocks', infinities
+//! included: with `γ < 1` the gradient of a correct, certain prediction (`p = 0` with
+//! `t = 0`, `p_k = 1`) has `p^(γ-1)` and is infinite (or NaN in the softmax, where it meets
+//! a 0), as autograd gives; and an `ε` above 1 makes `ln(p + ε)` positive, so losses
+//! negative (the repository's `docs/failure-contract.md` lists these cases).
 
 use crate::backend::Ready;
 use crate::error::FocalError;
