@@ -338,7 +338,7 @@ macro_rules! entries {
                 pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
                     let g = sigmoid::Runtime(job.code);
                     // SAFETY: forwarded.
-                    unsafe { smoothing::run::<$lanes, _, { crate::simd::MAX_LANES }>(job, g, eps) }
+                    unsafe { smoothing::run::<$lanes, _, { crate::simd::MAX_WIDE }>(job, g, eps) }
                 }
             }
 

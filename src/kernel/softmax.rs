@@ -733,7 +733,9 @@ const NO_CLASS: usize = usize::MAX;
 /// for up to `W` rows (at least the lanes that read it). Entries past the group's rows are
 /// those of a row without a class. `W` is the caller's: 1 for the scalar backend, whose
 /// channels-first and label-smoothing kernels take one row at a time (at [`MAX_WIDE`] this
-/// was 1.3 KB of a Cortex-M's stack, four fifths of those methods' 2 KB).
+/// was 1.3 KB of a Cortex-M's stack, four fifths of those methods' 2 KB), [`MAX_WIDE`] for
+/// every SIMD caller (each `W` is one more copy of the gather per backend and label type:
+/// 16 for the groups of rows cost 110 KB of x86_64 `.text`).
 pub(super) struct Gathered<const W: usize> {
     /// The row's class, or [`NO_CLASS`] (ignored).
     pub(super) class: [usize; W],
@@ -1120,8 +1122,9 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     };
     const { assert!(R::N <= MAX_LANES) };
     let mut acc = R::acc_zero();
-    // Entries 0..MAX_LANES are gathered; `R::N <= MAX_LANES` read.
-    let mut rows = Gathered::<MAX_LANES>::new();
+    // Entries 0..MAX_LANES are gathered; `R::N <= MAX_LANES` read. (MAX_WIDE, as the
+    // other SIMD callers: one gather per backend and label type, not one per width.)
+    let mut rows = Gathered::<MAX_WIDE>::new();
     // Each group's row sums. Set here, once: as a local of each group their zeros (2 KB on
     // AVX-512) were a `memset` call per group, with a `vzeroupper`: without it the fused
     // call on AVX-512 took 0.97-0.98 of the time at 80 classes (`docs/tools/ab`), 0.95 at
