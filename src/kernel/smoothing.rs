@@ -208,102 +208,88 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(
     eps: f32,
 ) -> Total {
     const { assert!(S::N <= W) };
-    let (c, sp) = (job.c, job.spatial.max(1));
     let mut acc = S::acc_zero();
     let mut rows = Gathered::<W>::new();
-    if sp == 1 {
-        // Row-major: blocks of rows, each class a strided load (one row per block for rows
-        // so long that the stride would not fit a gather's 32-bit offsets).
-        let per_block = if c < 1 << 20 { S::N } else { 1 };
-        let (mut r0, n_rows) = (0, job.rows());
-        while r0 < n_rows {
-            let n = (n_rows - r0).min(per_block);
-            let block = Block {
-                base: r0 * c,
-                step: c,
-                stride: 1,
-                n,
-            };
-            // SAFETY: rows r0..r0 + n exist, so their classes lie within rows·C; C < 2^20
-            // when n > 1, so `step·S::N < 2^29`.
-            unsafe { block_rows::<S, G, W>(job, &mut rows, r0, block, g, eps, &mut acc) };
-            r0 += n;
-        }
-    } else {
-        // Channels-first: neighbouring positions of one image, one vector per class.
-        for image in 0..job.rows() / sp {
-            let mut s0 = 0;
-            while s0 < sp {
-                let n = (sp - s0).min(S::N);
-                let block = Block {
-                    base: image * c * sp + s0,
-                    step: 1,
-                    stride: sp,
-                    n,
-                };
-                // SAFETY: positions image·S + s0 .. + n exist (s0 + n <= S), and class j
-                // of each lies within the image's C·S values.
-                unsafe {
-                    block_rows::<S, G, W>(job, &mut rows, image * sp + s0, block, g, eps, &mut acc)
-                };
-                s0 += n;
-            }
-        }
+    // One call site for the block, in either layout: one copy of it (the scalar backend
+    // had one per layout, 4 KB of a Cortex-M's flash).
+    for (r0, block) in Blocks::new(job, S::N) {
+        // SAFETY: `Blocks` gives rows that exist, addressed within the logits (its doc).
+        unsafe { block_rows::<S, G, W>(job, &mut rows, r0, block, g, eps, &mut acc) };
     }
     S::acc_sum(acc)
 }
 
-/// The rows `r0..r0 + block.n` (see [`run`]). One lane (the scalar backend): one copy out
-/// of line for both layouts' loops, as [`RowTerms::term`].
+/// The blocks of [`run`], with their first row: row-major, blocks of `lanes` rows, each
+/// class a strided load (one row per block for rows so long that the stride would not fit
+/// a gather's 32-bit offsets); channels-first, blocks of up to `lanes` neighbouring
+/// positions of one image, one vector per class. Every block's rows exist, and class `j`
+/// of its lane `i` lies within the job's `rows·C` values (row-major: rows `r0..r0 + n`,
+/// whose `C` classes follow each other, with `C < 2^20` when `n > 1`, so `step·S::N <
+/// 2^29`; channels-first: positions `s0..s0 + n <= S` of an image, whose class `j` is
+/// `j·S` after them within the image's `C·S` values).
+struct Blocks {
+    c: usize,
+    /// Positions per image (1: row-major).
+    sp: usize,
+    rows: usize,
+    lanes: usize,
+    /// The next block's first row (channels-first: position).
+    r0: usize,
+}
+
+impl Blocks {
+    #[inline(always)]
+    fn new(job: &Job<'_>, lanes: usize) -> Self {
+        let (c, sp) = (job.c, job.spatial.max(1));
+        let lanes = if sp == 1 && c >= 1 << 20 { 1 } else { lanes };
+        Blocks {
+            c,
+            sp,
+            rows: job.rows(),
+            lanes,
+            r0: 0,
+        }
+    }
+}
+
+impl Iterator for Blocks {
+    type Item = (usize, Block);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, Block)> {
+        let (c, sp, r0) = (self.c, self.sp, self.r0);
+        // (`rows` is a multiple of `sp`.)
+        if r0 >= self.rows {
+            return None;
+        }
+        let block = if sp == 1 {
+            Block {
+                base: r0 * c,
+                step: c,
+                stride: 1,
+                n: (self.rows - r0).min(self.lanes),
+            }
+        } else {
+            let (image, s0) = (r0 / sp, r0 % sp);
+            Block {
+                base: image * c * sp + s0,
+                step: 1,
+                stride: sp,
+                n: (sp - s0).min(self.lanes),
+            }
+        };
+        self.r0 = r0 + block.n;
+        Some((r0, block))
+    }
+}
+
+/// The rows `r0..r0 + block.n` (see [`run`]).
 ///
 /// # Safety
 /// Those rows exist, and the block addresses their `C` classes within the logits and the
 /// gradient output.
 #[inline(always)]
 unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
-    job: &Job<'_>,
-    rows: &mut Gathered<W>,
-    r0: usize,
-    b: Block,
-    g: G,
-    eps: f32,
-    acc: &mut S::Acc,
-) {
-    // SAFETY: forwarded.
-    unsafe {
-        if S::N == 1 {
-            block_rows_outlined::<S, G, W>(job, rows, r0, b, g, eps, acc)
-        } else {
-            block_rows_inlined::<S, G, W>(job, rows, r0, b, g, eps, acc)
-        }
-    }
-}
-
-/// [`block_rows`] out of line (one lane only: a SIMD backend's copy would lose its target
-/// features).
-///
-/// # Safety
-/// As [`block_rows`].
-#[inline(never)]
-unsafe fn block_rows_outlined<S: Lanes, G: Gamma, const W: usize>(
-    job: &Job<'_>,
-    rows: &mut Gathered<W>,
-    r0: usize,
-    b: Block,
-    g: G,
-    eps: f32,
-    acc: &mut S::Acc,
-) {
-    // SAFETY: forwarded.
-    unsafe { block_rows_inlined::<S, G, W>(job, rows, r0, b, g, eps, acc) }
-}
-
-/// [`block_rows`].
-///
-/// # Safety
-/// As [`block_rows`].
-#[inline(always)]
-unsafe fn block_rows_inlined<S: Lanes, G: Gamma, const W: usize>(
     job: &Job<'_>,
     rows: &mut Gathered<W>,
     r0: usize,
