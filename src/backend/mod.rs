@@ -314,10 +314,11 @@ macro_rules! entries {
                     // A lockstep group of vectors per block: more positions per visit of each
                     // class's page (C pages `S` floats apart).
                     unsafe {
-                        channels_first::run::<<$lanes as crate::simd::Lanes>::Wide, _, { crate::simd::MAX_WIDE }>(
-                            job,
-                            sigmoid::Fixed::<G>,
-                        )
+                        channels_first::run::<
+                            <$lanes as crate::simd::Lanes>::Wide,
+                            _,
+                            { crate::simd::MAX_WIDE },
+                        >(job, sigmoid::Fixed::<G>)
                     }
                 }
             }
