@@ -269,10 +269,24 @@ impl<'a> SoftmaxFocalOp<'a> {
                 };
                 Ok((d[a], spatial))
             }
-            _ => Err(Error::ShapeMismatchBinaryOp {
-                lhs: logits.clone(),
-                rhs: labels.clone(),
-                op,
+            // The shape the labels must have: the logits' without the class axis (one-hot
+            // targets, with the logits' own shape, are the likely mistake).
+            (Some(_), Some(e)) => Err(Error::UnexpectedShape {
+                msg: format!(
+                    "{op}: labels (one class index per row) for logits of shape {logits:?}, \
+                     {:?}",
+                    self.layout
+                ),
+                expected: Shape::from(e),
+                got: labels.clone(),
+            }),
+            _ => Err(Error::UnexpectedNumberOfDims {
+                expected: match self.layout {
+                    Layout::ClassesLast => 1,
+                    Layout::ChannelsFirst => 2,
+                },
+                got: d.len(),
+                shape: logits.clone(),
             }),
         }
     }

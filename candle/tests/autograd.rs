@@ -5,7 +5,7 @@
 //! round differently: the crate works in log-space with its own `exp`/`ln`, candle composes
 //! `sigmoid`, `log`, `powf`, ... element by element).
 
-use candle_core::{DType, Device, IndexOp, Result, Tensor, Var};
+use candle_core::{DType, Device, Error, IndexOp, Result, Tensor, Var};
 use focal_loss_candle::{
     Alpha, FocalError, Layout, Reduction, SigmoidFocal, SoftmaxFocal, focal_error,
     sigmoid_focal_loss, softmax_focal_loss,
@@ -535,15 +535,19 @@ fn errors_not_panics() -> Result<()> {
     )
     .unwrap_err();
     assert!(e.to_string().contains("unsupported dtype"), "{e}");
-    let e = softmax_focal_loss(
-        &x,
-        &Tensor::new(&[1u32, 0, 1], &CPU)?,
-        &s,
-        Reduction::Mean,
-        Layout::ClassesLast,
-    )
-    .unwrap_err();
-    assert!(e.to_string().contains("shape mismatch"), "{e}");
+    // Labels of the wrong shape (one-hot targets among them): the error names the shape
+    // they need, the logits' less the class axis.
+    for wrong in [
+        Tensor::new(&[1u32, 0, 1], &CPU)?,
+        Tensor::new(&[[1u32, 0], [0, 1]], &CPU)?,
+    ] {
+        let e =
+            softmax_focal_loss(&x, &wrong, &s, Reduction::Mean, Layout::ClassesLast).unwrap_err();
+        assert!(
+            matches!(&e, Error::UnexpectedShape { expected, .. } if expected.dims() == [2]),
+            "{e}"
+        );
+    }
     let v = Tensor::new(&[1.0f32, 2.0], &CPU)?;
     let e = softmax_focal_loss(
         &v,
@@ -553,7 +557,37 @@ fn errors_not_panics() -> Result<()> {
         Layout::ChannelsFirst,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("shape mismatch"), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::UnexpectedNumberOfDims {
+                expected: 2,
+                got: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Scalar logits have no class axis.
+    let e = softmax_focal_loss(
+        &Tensor::new(1.0f32, &CPU)?,
+        &Tensor::new(0u32, &CPU)?,
+        &s,
+        Reduction::Mean,
+        Layout::ClassesLast,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::UnexpectedNumberOfDims {
+                expected: 1,
+                got: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
     // A single row [C] with a scalar label is the rank-1 classes-last case.
     let one = softmax_focal_loss(
         &v,
