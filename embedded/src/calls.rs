@@ -26,6 +26,15 @@ pub fn sigmoid(t: Targets) {
     black_box(f.loss_and_grad_in_place(black_box(&mut x2[..]), t, r)).ok();
 }
 
+/// [`sigmoid`] on targets checked on each call and on `Targets::checked` ones.
+pub fn sigmoid_both_targets() {
+    let t = black_box(&T[..]);
+    sigmoid(Targets::from(t));
+    if let Ok(t) = Targets::checked(t) {
+        sigmoid(t);
+    }
+}
+
 /// A softmax focal loss with every parameter behind `black_box`. (Not label smoothing:
 /// setting it, even to 0 behind `black_box`, links its kernel.)
 fn softmax_focal() -> SoftmaxFocal<'static> {

@@ -10,18 +10,13 @@ use core::hint::black_box;
 
 use cortex_m as _;
 use cortex_m_rt::entry;
-use focal_loss::Targets;
-use focal_loss_embedded::calls::{sigmoid, softmax};
+use focal_loss_embedded::calls::{sigmoid_both_targets, softmax};
 
 focal_loss_embedded::link_time_no_panic!();
 
 #[entry]
 fn main() -> ! {
-    static T: [f32; 20] = [1.0; 20];
-    sigmoid(Targets::from(black_box(&T[..])));
-    if let Ok(t) = Targets::checked(black_box(&T[..])) {
-        sigmoid(t);
-    }
+    sigmoid_both_targets();
     softmax(&[1u8, 3]);
     softmax(&[1u16, 3]);
     softmax(&[1i32, 3]);
