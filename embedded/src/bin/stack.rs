@@ -1,8 +1,9 @@
 //! Stack high-water of every public method of both kernels (and `Targets::checked`), by
 //! painting (see `paint`): for each method the worst over a few shapes, γ values (the
 //! multiplication special cases and the general path), both sigmoid forms, per-class α,
-//! label types and C up to 600; the channels-first layout method by method, label smoothing
-//! (either layout) and the chunk API of both kernels each as the worst of their methods.
+//! label types and C up to 600; the channels-first layout method by method; label smoothing
+//! (either layout, most of its methods) and the chunk API of both kernels each as the worst
+//! of their methods.
 //!
 //! First validates the method on a closure of known stack use (`paint::known_256`) and an
 //! empty closure: the known one must read exactly 256 bytes more than the empty one (whose
@@ -113,7 +114,8 @@ fn softmax<L: ClassIndex>(
     w.measure(18, || {
         cf.loss_and_grad_in_place(z, classes, labels, r).is_ok()
     });
-    // Label smoothing, every method, either layout: the worst of them.
+    // Label smoothing, either layout: the worst of its reduced, per-row (per-position) and
+    // fused methods, in place too (the rest share their kernel and modes).
     let s = f.label_smoothing(black_box(0.1));
     let scf = s.channels_first(black_box(rows));
     w.measure(19, || s.loss(z, classes, labels, r).is_ok());
