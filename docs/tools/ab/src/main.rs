@@ -19,7 +19,8 @@
 //! hard targets, else 10 % positives and 20 % soft targets) and the fused softmax at 256 Ki
 //! logits (`smax/C` row-major with PyTorch's preset, ignore index -100, at 32000 classes 32
 //! rows as in the benchmark; `smaxm/C` with mmcv's, no ignore index; `scf/C/S`
-//! channels-first), on every backend the CPU has.
+//! channels-first; `ls/C` and `lscf/C/S` mmcv's with label smoothing ε = 0.1), on every
+//! backend the CPU has.
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -42,9 +43,12 @@ macro_rules! kernels {
                     .skip(1)
                     .map(|v| v.parse().unwrap())
                     .collect();
-                // `smaxm`: mmcv's preset (no ignore index); else PyTorch's (-100).
+                // `smaxm`: mmcv's preset (no ignore index); `ls`: the same with label
+                // smoothing ε = 0.1; else PyTorch's (-100).
                 let s = if case.starts_with("smaxm") {
                     SoftmaxFocal::mmcv()
+                } else if case.starts_with("ls") {
+                    SoftmaxFocal::mmcv().label_smoothing(0.1)
                 } else {
                     SoftmaxFocal::torch()
                 };
@@ -238,6 +242,8 @@ fn main() {
         "smax/32000",
         "scf/80/1024",
         "scf/19/4096",
+        "ls/80",
+        "lscf/80/1024",
     ];
     for &b in &backends {
         for case in scases {
