@@ -55,7 +55,9 @@ impl Default for Partial {
 /// chunk. Then [`finish`](Self::finish) of the joined partials, and every gradient element,
 /// are the bits the single call ([`SigmoidFocal::loss`], [`SigmoidFocal::loss_and_grad`],
 /// ...) gives. Chunks cut elsewhere still give the right loss, within the accuracy bound, but
-/// not necessarily the same bits.
+/// not necessarily the same bits. A plan keeps no state, so it cannot check that the chunks
+/// cover exactly the `len` elements it was made for: chunks of another total length are
+/// divided by the plan's count all the same (for `Mean`).
 ///
 /// The scalar backend (what microcontrollers run) sums each call in one pass instead of in
 /// blocks, which keeps the accumulator off a microcontroller's stack: there the gradient is
@@ -183,6 +185,8 @@ impl SigmoidChunks {
 /// bound; on the scalar backend, as for [`SigmoidChunks`].) Channels-first, a chunk of `k`
 /// images is the logits `[k, C, S]` and the labels `[k, S]` that follow the previous
 /// chunk's; a chunk that is not whole images is refused ([`FocalError::InvalidSpatial`]).
+/// The plan's divisor comes from the labels it was made with (the rows, or the rows not
+/// ignored for `MeanValid`); it cannot check that the chunks' labels are those.
 ///
 /// ```
 /// use focal_loss::{Reduction, SoftmaxFocal};
@@ -220,6 +224,9 @@ impl<'a> SoftmaxFocal<'a> {
     /// A plan for computing one call over `labels.len()` rows of `num_classes` logits with
     /// reduction `r` in chunks (see [`SoftmaxChunks`]). Checks the parameters and every label
     /// (it counts the rows that are not ignored, which [`Reduction::MeanValid`] divides by).
+    /// Rows whose logits no slice could hold (`labels.len() · num_classes` above
+    /// `isize::MAX / 4`) give [`FocalError::LengthMismatch`] for `"labels"`, with the most
+    /// rows such a slice holds as `expected`.
     pub fn chunks<L: ClassIndex>(
         &self,
         num_classes: usize,
@@ -254,7 +261,14 @@ impl<'a> SoftmaxChunks<'a> {
         labels: Labels<'_>,
         r: Reduction,
     ) -> Result<Self, FocalError> {
-        let len = labels.len().saturating_mul(num_classes);
+        // A plan has no logits: their length is the labels' times `num_classes`, unless no
+        // slice can hold that many. Then the plan is checked as if its logits held the most
+        // whole rows a slice can, so that the labels' length is the error (not a made-up
+        // number of logits), after the parameters as usual.
+        let most = (isize::MAX as usize / size_of::<f32>())
+            .checked_div(num_classes)
+            .unwrap_or(0);
+        let len = labels.len().min(most) * num_classes;
         let Prepared { rows, valid, .. } =
             focal.prepare_either(spatial, Some(r), len, num_classes, labels, &[])?;
         Ok(SoftmaxChunks {

@@ -343,6 +343,32 @@ fn plans_check_what_the_call_checks() {
         s.chunks(3, &[0i64, 3], Reduction::Mean),
         Err(FocalError::LabelOutOfRange { index: 1, .. })
     ));
+    // Rows of so many classes that no slice holds the plan's logits: the labels' length is
+    // the error, and a bad parameter still comes first.
+    let c = usize::MAX / 2;
+    assert_eq!(
+        s.chunks(c, &[0u8; 3], Reduction::Mean).err(),
+        Some(FocalError::LengthMismatch {
+            what: "labels",
+            expected: 0,
+            found: 3
+        })
+    );
+    // Classes such that the most rows a slice holds is about 2^21 (on 32- and 64-bit).
+    let big = 1usize << (usize::BITS - 24);
+    let most = isize::MAX as usize / 4 / big;
+    assert_eq!(
+        s.chunks(big, &vec![0u8; most + 1], Reduction::Sum).err(),
+        Some(FocalError::LengthMismatch {
+            what: "labels",
+            expected: most,
+            found: most + 1
+        })
+    );
+    assert!(matches!(
+        s.gamma(f32::NAN).chunks(c, &[0u8; 3], Reduction::Mean),
+        Err(FocalError::InvalidGamma { .. })
+    ));
     let plan = s.chunks(3, &[0i64, -100], Reduction::MeanValid).unwrap();
     assert!(matches!(
         plan.loss(&[0.0; 5], &[0i64, 1]),
