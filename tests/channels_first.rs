@@ -8,27 +8,6 @@ mod common;
 use common::*;
 use focal_loss::{Alpha, FocalError, Reduction, SoftmaxFocal};
 
-/// Row-major `[N·S × C]` to channels-first `[N, C, S]`.
-fn to_cf(z: &[f32], c: usize, s: usize) -> Vec<f32> {
-    let mut t = vec![0.0; z.len()];
-    for (r, row) in z.chunks(c).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            t[(r / s) * c * s + j * s + r % s] = v;
-        }
-    }
-    t
-}
-
-fn from_cf(t: &[f32], c: usize, s: usize) -> Vec<f32> {
-    let mut z = vec![0.0; t.len()];
-    for (r, row) in z.chunks_mut(c).enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = t[(r / s) * c * s + j * s + r % s];
-        }
-    }
-    z
-}
-
 /// Relative closeness for results of two summation orders (every value here is moderate).
 fn close(a: f32, b: f32) -> bool {
     (a == b) || (a - b).abs() <= 2e-6 * a.abs().max(b.abs()) + 1e-30
@@ -63,7 +42,7 @@ fn every_method_equals_row_major_on_the_transposed_logits() {
             .map(|i| if i % 11 == 3 { 255 } else { rng.below(c) as u8 })
             .collect();
         let up: Vec<f32> = (0..positions).map(|_| rng.range(-2.0, 2.0)).collect();
-        let zt = to_cf(&z, c, s);
+        let zt = to_channels_first(&z, c, s);
         for b in backends() {
             for (alpha, gamma) in [
                 (Alpha::None, 2.0),
@@ -92,7 +71,10 @@ fn every_method_equals_row_major_on_the_transposed_logits() {
                     let mut g_cf = vec![0.0; z.len()];
                     f.grad(&z, c, &labels, r, 0.5, &mut g_rm).unwrap();
                     cf.grad(&zt, c, &labels, r, 0.5, &mut g_cf).unwrap();
-                    assert!(all_close(&from_cf(&g_cf, c, s), &g_rm), "{ctx} {r:?}: grad");
+                    assert!(
+                        all_close(&from_channels_first(&g_cf, c, s), &g_rm),
+                        "{ctx} {r:?}: grad"
+                    );
 
                     let mut fused = vec![0.0; z.len()];
                     let l = cf.loss_and_grad(&zt, c, &labels, r, &mut fused).unwrap();
@@ -124,7 +106,7 @@ fn every_method_equals_row_major_on_the_transposed_logits() {
                 cf.grad_per_position(&zt, c, &labels, &up, &mut g_cf)
                     .unwrap();
                 assert!(
-                    all_close(&from_cf(&g_cf, c, s), &g_rm),
+                    all_close(&from_channels_first(&g_cf, c, s), &g_rm),
                     "{ctx}: grad per position"
                 );
             }

@@ -395,3 +395,89 @@ fn invalid_smoothing_is_refused_after_gamma_and_before_the_rest() {
         assert!(f.loss(&z, 3, &[0u8, 2], Reduction::Sum).is_ok(), "{e}");
     }
 }
+
+/// Finite logits more than `f32::MAX` apart: `z_j - max` overflows to `-inf` in f32, while
+/// every class's term `(ε/C)·α·q^γ·(max - z_j + ln(1 + S_rest))` is finite. The loss was
+/// `+inf` on every backend (audit finding; the unsmoothed kernel already halved such a
+/// term). Each row among 37 ordinary ones, so that SIMD vectors mix them, in both layouts:
+/// every row's loss within 1e-6 and every gradient element within 1e-5 of the f64 oracle.
+#[test]
+fn rows_wider_than_f32_max_keep_a_finite_loss() {
+    const M: f32 = f32::MAX;
+    /// A far row (its classes first), its label, alpha, γ, ε.
+    type Case = (&'static [f32], usize, Alpha<'static>, f32, f32);
+    let cases: [Case; 4] = [
+        (&[2e38, -2e38], 0, Alpha::None, 2.0, 0.1),
+        (&[2e38, -2e38], 1, Alpha::Scalar(0.25), 2.0, 0.1),
+        (&[M, -M, 0.0, 0.0], 0, Alpha::None, 0.0, 1e-6),
+        (&[-M, 0.0, M, 1e38], 2, Alpha::Scalar(0.5), 2.5, 0.3),
+    ];
+    let mut rng = Rng::new(5);
+    for (far, k, alpha, gamma, eps) in cases {
+        let (c, rows) = (far.len(), 38);
+        let mut z: Vec<f32> = (0..rows * c).map(|_| rng.range(-6.0, 6.0)).collect();
+        let mut labels: Vec<u8> = (0..rows).map(|r| (r % c) as u8).collect();
+        // The far row at 21: inside a vector of 4, 8 or 16 rows.
+        z[21 * c..22 * c].copy_from_slice(far);
+        labels[21] = k as u8;
+        let (mut want, mut want_g) = (vec![0.0f64; rows], vec![Eval::ZERO; rows * c]);
+        for r in 0..rows {
+            let row = &z[r * c..(r + 1) * c];
+            let g = &mut want_g[r * c..(r + 1) * c];
+            want[r] = softmax_focal_smoothed_row(
+                row,
+                labels[r] as usize,
+                &oalpha(&alpha),
+                gamma as f64,
+                eps as f64,
+                g,
+            )
+            .value;
+        }
+        assert!(
+            want[21].is_finite() && want[21] > 1e30,
+            "{far:?}: {}",
+            want[21]
+        );
+        // Channels-first: the rows as one image of `rows` positions.
+        let zt = to_channels_first(&z, c, rows);
+        for backend in backends() {
+            let f = SoftmaxFocal::new()
+                .alpha(alpha)
+                .gamma(gamma)
+                .label_smoothing(eps)
+                .backend(backend);
+            let cf = f.channels_first(rows);
+            let (mut per, mut per_cf) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+            let (mut g, mut g_cf) = (vec![0.0f32; rows * c], vec![0.0f32; rows * c]);
+            f.loss_per_row(&z, c, &labels, &mut per).unwrap();
+            cf.loss_per_position(&zt, c, &labels, &mut per_cf).unwrap();
+            f.grad(&z, c, &labels, Reduction::Sum, 1.0, &mut g).unwrap();
+            cf.grad(&zt, c, &labels, Reduction::Sum, 1.0, &mut g_cf)
+                .unwrap();
+            let g_cf = from_channels_first(&g_cf, c, rows);
+            let name = backend.name();
+            for r in 0..rows {
+                for (layout, got) in [("row-major", per[r]), ("channels-first", per_cf[r])] {
+                    let w = want[r];
+                    assert!(
+                        (got as f64 - w).abs() <= 1e-6 * w.abs() + 1e-30,
+                        "{name} {layout} {far:?} row {r}: loss {got:e}, want {w:e}"
+                    );
+                }
+                for j in 0..c {
+                    let w = want_g[r * c + j].value;
+                    for (layout, got) in [
+                        ("row-major", g[r * c + j]),
+                        ("channels-first", g_cf[r * c + j]),
+                    ] {
+                        assert!(
+                            (got as f64 - w).abs() <= 1e-5 * w.abs() + 1e-6,
+                            "{name} {layout} {far:?} row {r} class {j}: gradient {got:e}, want {w:e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -29,7 +29,8 @@ use crate::simd::{Lanes, Total, mul_or_zero};
 use super::Mode;
 use super::sigmoid::Gamma;
 use super::softmax::{
-    ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, finish, gather_rows, lane_grad,
+    ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, far_below, finish, gather_rows,
+    lane_grad,
 };
 
 /// The row quantities one smoothing term needs, per lane.
@@ -66,12 +67,12 @@ impl<S: Lanes> RowTerms<S> {
         }
     }
 
-    /// For logits `v` of one class: `(q^γ·(-ℓ), q^γ·(1 + γ·p·h), p, exp(z - max))`, without
+    /// For logits `v` of one class: `(q^γ, ℓ, q^γ·(1 + γ·p·h), p, exp(z - max))`, without
     /// the class weight (the last is what the target's term scales in the gradient pass).
     /// One lane (the scalar backend, which microcontrollers run): one copy out of line for
     /// both passes that call it, rather than one inlined into each, every `γ` case with it.
     #[inline(always)]
-    fn term<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S) {
+    fn term<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S, S) {
         if S::N == 1 {
             self.term_outlined(v, gamma, g)
         } else {
@@ -82,13 +83,13 @@ impl<S: Lanes> RowTerms<S> {
     /// [`term`](Self::term) out of line (one lane only: a SIMD backend's copy would lose its
     /// target features).
     #[inline(never)]
-    fn term_outlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S) {
+    fn term_outlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S, S) {
         self.term_inlined(v, gamma, g)
     }
 
     /// [`term`](Self::term).
     #[inline(always)]
-    fn term_inlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S) {
+    fn term_inlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S, S) {
         let one = S::splat(1.0);
         let top = v.eq(self.max);
         // z - max, 0 where z is the maximum (also for infinite ones), as in the row passes.
@@ -104,7 +105,7 @@ impl<S: Lanes> RowTerms<S> {
         // Below the maximum q >= 1/2; p·h -> 0 as p -> 0 (h = +inf at a -inf logit).
         let h = S::select(top, self.h_top, ell.neg().div(q));
         let u = qg.mul(S::splat(gamma).mul_add(mul_or_zero(p, h), one));
-        (mul_or_zero(qg, ell.neg()), u, p, e)
+        (qg, ell, u, p, e)
     }
 }
 
@@ -364,7 +365,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
         let s_rest = S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)));
         // The target's term with weight (1-ε)·α_k.
         let alpha_k = S::load(rows.alpha.as_ptr()).mul(S::splat(1.0 - eps));
-        let (loss_k, w, factor) = finish(max, s_rest, zk, alpha_k, gamma, g);
+        let (loss_k, w, factor) = finish(max, s_rest, zk, alpha_k, gamma, g, None);
         // Pass 3: (ε/C)·U = Σ (ε/C)·α_j·q_j^γ·(-ℓ_j) and Σ (ε/C)·α_j·u_j. Each term carries
         // its weight before it is summed: a row of finite logits up to f32::MAX apart has
         // terms near f32::MAX, whose plain sum would overflow where the weighted one does
@@ -380,9 +381,11 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
         for j in 0..c {
             let a = S::splat(job.alpha.of(j) * share);
             let v = b.load::<S>(job.z, j);
-            let (l, u, _, _) = t.term(v, gamma, g);
-            // A class of weight 0 adds 0, even where its term is +inf (probability 0).
-            pl = pl.add(mul_or_zero(a, l));
+            let (qg, ell, u, _, _) = t.term(v, gamma, g);
+            // A class of weight 0 adds 0, even where its term is +inf (probability 0); one
+            // more than f32::MAX below the maximum, a finite term (audit finding).
+            let l = mul_or_zero(a, mul_or_zero(qg, ell.neg()));
+            pl = pl.add(far_below(l, ell, a.mul(qg), v, max, t.lsr));
             pg = a.mul_add(u, pg);
             let top = v.eq(max);
             pr = S::select(top, pr, a.mul_add(u, pr));
@@ -421,7 +424,7 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
         for j in 0..c {
             let a = S::splat(job.alpha.of(j) * share);
             let v = b.load::<S>(job.z, j);
-            let (_, u, p, e) = t.term(v, gamma, g);
+            let (_, _, u, p, e) = t.term(v, gamma, g);
             let smooth = S::select(
                 v.eq(max),
                 top.smooth(p, a.mul(u), cr),

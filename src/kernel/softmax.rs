@@ -207,7 +207,7 @@ unsafe fn short_row_sums<S: Lanes>(
     keep: bool,
     out: *mut f32,
     ahead: *const f32,
-) -> (S::Acc, u32) {
+) -> Sums<S> {
     // SAFETY (block): forwarded.
     unsafe {
         // The SIMD loops are compiled per span, so that the choice of `exp` is not made per
@@ -245,7 +245,7 @@ unsafe fn row_sums<S: Lanes>(
     keep: bool,
     out: *mut f32,
     ahead: *const f32,
-) -> (S::Acc, u32) {
+) -> Sums<S> {
     let n = c - c % S::N;
     let mv = S::splat(max);
     let mut sums = Sums::<S>::new();
@@ -309,7 +309,7 @@ unsafe fn row_sums<S: Lanes>(
             }
         }
     }
-    sums.result()
+    sums
 }
 
 /// The running sums of [`row_sums`]: `exp(z - max)` below the maximum, in `f32` lanes
@@ -378,15 +378,20 @@ impl<S: Lanes> Sums<S> {
         }
     }
 
-    /// The sum's accumulator and the count of elements equal to the maximum.
+    /// The count of elements equal to the maximum.
     #[inline(always)]
-    fn result(self) -> (S::Acc, u32) {
-        let ties = if S::TALLY {
+    fn ties(&self) -> u32 {
+        if S::TALLY {
             S::tally_sum(self.tally)
         } else {
             self.ties
-        };
-        (S::acc_add(self.acc, self.part), ties)
+        }
+    }
+
+    /// The sum's accumulator and the count of elements equal to the maximum.
+    #[inline(always)]
+    fn result(self) -> (S::Acc, u32) {
+        (S::acc_add(self.acc, self.part), self.ties())
     }
 }
 
@@ -464,6 +469,21 @@ pub(super) fn exp_below_from<S: Lanes>(
     };
     *part = part.add_where(below, e);
     (e, top)
+}
+
+/// `S_rest` of one row from [`short_row_sums`] on the scalar backend, rounded to `f32`. A row
+/// of fewer than eight classes never moved `part` into the accumulator, whose two `Total`
+/// additions ([`Sums::result`], [`short_row_rest`]) then round `part + (ties - 1)` once:
+/// one `f32` addition gives the same bits for about 40 fewer instructions a row on a
+/// Cortex-M4F (`part` is `+0` or more, or NaN; `ties - 1` is exact).
+#[inline(always)]
+fn scalar_rest(sums: Sums<Scalar>, c: usize) -> f32 {
+    if c < 8 {
+        sums.part.0 + (sums.ties() as f32 - 1.0)
+    } else {
+        let (acc, ties) = sums.result();
+        short_row_rest::<Scalar>(acc, ties).value()
+    }
 }
 
 /// `S_rest` from the sums and the tie count of [`short_row_sums`].
@@ -595,6 +615,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
                     out.wrapping_add(r * c),
                     job.z.wrapping_add((r + ahead) * c),
                 )
+                .result()
             };
         } else {
             accs[i] = S::acc_zero();
@@ -615,7 +636,11 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
     }
 }
 
-/// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`.
+/// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`. `ek` is
+/// `exp(z_k - max)` where the row's exponential pass kept it (the scalar loop), which
+/// saves an `exp` with the same bits: that pass's exponentials are `exp`'s bits on
+/// `z - max <= 0` (and where they are not, on a row holding a NaN, the results are NaN
+/// either way).
 #[inline(always)]
 pub(super) fn finish<S: Lanes, G: Gamma>(
     max: S,
@@ -624,6 +649,7 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
     alpha: S,
     gamma: f32,
     g: G,
+    ek: Option<S>,
 ) -> (S, S, S) {
     let zero = S::splat(0.0);
     let one = S::splat(1.0);
@@ -641,28 +667,38 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
         }
     };
     let aq = alpha.mul(qg);
-    let mut loss = mul_or_zero(aq, ell.neg());
-    // Finite logits more than f32::MAX apart: z_k - max overflows to -inf, while the loss
-    // α·q^γ·(max - z_k + ln(1 + S_rest)) may still be finite (fuzz finding). Halved, nothing
-    // overflows, and doubling is exact (or +inf where the loss itself is above f32::MAX).
-    // (One comparison on the common path: a row without a -inf `ℓ` skips the rest.)
-    let minus_inf = ell.eq(S::splat(f32::NEG_INFINITY));
-    if S::any(minus_inf) {
-        let inf = S::splat(f32::INFINITY);
-        let wide = S::and(minus_inf, S::and(zk.abs().lt(inf), max.abs().lt(inf)));
-        let half = S::splat(0.5);
-        let half_ell = max.mul(half).sub(zk.mul(half)).add(lsr.mul(half));
-        let wide_loss = aq.mul(half_ell).mul(S::splat(2.0));
-        loss = S::select(wide, wide_loss, loss);
-    }
+    let loss = far_below(mul_or_zero(aq, ell.neg()), ell, aq, zk, max, lsr);
     let w = if g.zero(gamma) {
         alpha.mul(q)
     } else {
         aq.mul(S::splat(gamma).neg_mul_add(mul_or_zero(p, ell), q))
     };
-    let s_mk = S::select(is_arg, s_rest, one.add(s_rest).sub(exp(dk)));
+    let ek = match ek {
+        Some(ek) => ek,
+        None => exp(dk),
+    };
+    let s_mk = S::select(is_arg, s_rest, one.add(s_rest).sub(ek));
     let factor = S::select(s_mk.eq(zero), zero, w.div(s_mk));
     (loss, w, factor)
+}
+
+/// `loss`, the term `w·(-ℓ)` of logits `z` (`w` the weight times `q^γ`, `ℓ = z - max -
+/// lsr`), except where finite logits lie more than f32::MAX below a finite maximum: there
+/// `z - max` overflows to -inf, while `w·(max - z + lsr)` may still be finite (fuzz and
+/// audit findings). Halved, nothing overflows, and doubling is exact (or +inf where the term
+/// itself is above f32::MAX). One comparison on the common path: a vector without a -inf
+/// `ℓ` skips the rest.
+#[inline(always)]
+pub(super) fn far_below<S: Lanes>(loss: S, ell: S, w: S, z: S, max: S, lsr: S) -> S {
+    let minus_inf = ell.eq(S::splat(f32::NEG_INFINITY));
+    if !S::any(minus_inf) {
+        return loss;
+    }
+    let inf = S::splat(f32::INFINITY);
+    let wide = S::and(minus_inf, S::and(z.abs().lt(inf), max.abs().lt(inf)));
+    let half = S::splat(0.5);
+    let half_ell = max.mul(half).sub(z.mul(half)).add(lsr.mul(half));
+    S::select(wide, w.mul(half_ell).mul(S::splat(2.0)), loss)
 }
 
 /// Multiplies a row of kept `exp(z_j - max)` by `f`, then writes `gk` at the target class.
@@ -956,7 +992,15 @@ pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma, const W: usize>(
     // SAFETY: the gathered arrays hold W >= S::N values; the loss output holds
     // rows values and r0 + n <= rows (contract).
     unsafe {
-        let (loss, w, factor) = finish(max, s_rest, zk, S::load(rows.alpha.as_ptr()), job.gamma, g);
+        let (loss, w, factor) = finish(
+            max,
+            s_rest,
+            zk,
+            S::load(rows.alpha.as_ptr()),
+            job.gamma,
+            g,
+            None,
+        );
         // Lanes without a class (ignored, or past the block) give 0.
         let ok = S::not(kv.lt(zero));
         let loss = S::select(ok, loss, zero);
@@ -1157,6 +1201,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
                 R::load(rows.alpha.as_ptr()),
                 job.gamma,
                 gamma,
+                None,
             )
         };
         if sum {
@@ -1240,17 +1285,19 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
             // A null `out` (no gradient) is tested per element: one register compare, where
             // a `keep` flag was reloaded from the stack.
             let kept = if keep { orow } else { core::ptr::null_mut() };
-            let (sum, ties) =
-                short_row_sums::<Scalar>(row, c, max, span, true, kept, core::ptr::null());
-            let s_rest = short_row_rest::<Scalar>(sum, ties);
+            let sums = short_row_sums::<Scalar>(row, c, max, span, true, kept, core::ptr::null());
+            let s_rest = scalar_rest(sums, c);
             let alpha = job.alpha.of(k);
+            // The pass above kept exp(z_k - max) in the gradient row: no second `exp`.
+            let ek = (!kept.is_null()).then(|| Scalar(*kept.add(k)));
             let (loss, w, factor) = finish(
                 Scalar(max),
-                Scalar(s_rest.value()),
+                Scalar(s_rest),
                 Scalar(zk),
                 Scalar(alpha),
                 job.gamma,
                 g,
+                ek,
             );
             acc = acc.add(loss.0);
             if let Mode::Loss(o) = job.mode {
