@@ -37,6 +37,9 @@ pub enum Reduction {
     /// `Normalize(Σ w[y_i])` over the rows not ignored.
     MeanValid,
     /// Sum ÷ `d`, `d` finite and > 0 (RetinaNet divides by the number of positive anchors).
+    /// The gradient's scale `upstream / d` is one `f32`: a `d` so small that it overflows
+    /// (a subnormal `d`) makes every gradient element `±inf`, NaN where `dL/dx = 0`
+    /// (docs/failure-contract.md).
     Normalize(f32),
 }
 

@@ -114,7 +114,10 @@ impl SigmoidFocal {
     /// The focusing exponent, finite and `>= 0`. 0, 1, 2, 3 and 4 are computed by
     /// multiplication, 0.5 to 4.5 in steps of one as `u^k·√u` (a correctly rounded square
     /// root), other values through `exp(γ·ln u)`. Values above `1e30` compute as `1e30`,
-    /// which gives the same `f32` results without overflow in the gradient.
+    /// which gives the same `f32` results without overflow in the gradient. The accuracy
+    /// bound (docs/accuracy.md) is enforced for `γ <= 5`; far above (`γ` near `2^24` and
+    /// beyond), `b^γ` multiplies the rounding of a base `b` near 1 until the result is
+    /// meaningless.
     pub const fn gamma(mut self, gamma: f32) -> Self {
         self.gamma = gamma;
         self.gamma_code = gamma_code(gamma);
