@@ -132,15 +132,15 @@ fn softmax<L: ClassIndex>(
     // The chunk API, both layouts, smoothed too: the plan, then each chunk method.
     for (smoothing, layout_cf) in [(0.0, false), (0.0, true), (0.1, false), (0.1, true)] {
         let sf = f.label_smoothing(black_box(smoothing));
-        let plan = |_: ()| {
+        let plan = || {
             if layout_cf {
                 sf.channels_first(rows).chunks(classes, labels, r)
             } else {
                 sf.chunks(classes, labels, r)
             }
         };
-        w.measure(22, || plan(()).is_ok());
-        let Ok(plan) = plan(()) else {
+        w.measure(22, || plan().is_ok());
+        let Ok(plan) = plan() else {
             w.ok = false;
             return;
         };
