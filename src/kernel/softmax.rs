@@ -21,7 +21,7 @@
 //! one (after short `f32` partial sums of non-negative terms). The row's
 //! scalar quantities are then computed for a group of rows at once, in lanes:
 //!
-//! * `ℓ = ln p_k = (z_k - max) - log1p(S_rest)`,
+//! * `ℓ = ln p_k = (z_k - max) - log1p(S_rest)`, and `p_k = exp(z_k - max) / (1 + S_rest)`,
 //! * `q = 1 - p_k`: `S_rest / (1 + S_rest)` when `k` is an argmax, else `1 - p_k` (`p_k <= 1/2`),
 //! * `L = -α_k·q^γ·ℓ`, `w = α_k·q^γ·(q - γ·p_k·ℓ)`,
 //! * `S_{-k}`: `S_rest` when `k` is an argmax, else `1 + S_rest - exp(z_k - max)`.
@@ -638,9 +638,9 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
 
 /// Per-row results for the lanes of a group of rows: `(L, w, w / S_{-k})`. `ek` is
 /// `exp(z_k - max)` where the row's exponential pass kept it (the scalar loop), which
-/// saves an `exp` with the same bits: that pass's exponentials are `exp`'s bits on
-/// `z - max <= 0` (and where they are not, on a row holding a NaN, the results are NaN
-/// either way).
+/// saves the row's one `exp` here with the same bits: that pass's exponentials are `exp`'s
+/// bits on `z - max <= 0` (and where they are not, on a row holding a NaN, the results are
+/// NaN either way).
 #[inline(always)]
 pub(super) fn finish<S: Lanes, G: Gamma>(
     max: S,
@@ -657,8 +657,17 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
     let lsr = log1p(s_rest);
     let dk = S::select(is_arg, zero, zk.sub(max));
     let ell = dk.sub(lsr);
-    let p = exp(ell);
-    let q = S::select(is_arg, s_rest.div(one.add(s_rest)), one.sub(p));
+    // p = exp(z_k - max) / (1 + S_rest): the exponential the row's denominator needs
+    // anyway, where `exp(ℓ)` took a second one. As accurate or more: both carry the
+    // rounding of `z_k - max`, the division avoids that of `ℓ`. At the maximum (also an
+    // infinite one, whose kept exponential is NaN) `exp(z_k - max)` is 1.
+    let ek = match ek {
+        Some(ek) => S::select(is_arg, one, ek),
+        None => exp(dk),
+    };
+    let sum = one.add(s_rest);
+    let p = ek.div(sum);
+    let q = S::select(is_arg, s_rest.div(sum), one.sub(p));
     let qg = match g.pow(q, gamma) {
         Some(qg) => qg,
         None => {
@@ -673,11 +682,7 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
     } else {
         aq.mul(S::splat(gamma).neg_mul_add(mul_or_zero(p, ell), q))
     };
-    let ek = match ek {
-        Some(ek) => ek,
-        None => exp(dk),
-    };
-    let s_mk = S::select(is_arg, s_rest, one.add(s_rest).sub(ek));
+    let s_mk = S::select(is_arg, s_rest, sum.sub(ek));
     let factor = S::select(s_mk.eq(zero), zero, w.div(s_mk));
     (loss, w, factor)
 }
