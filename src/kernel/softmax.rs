@@ -463,9 +463,16 @@ pub(super) fn exp_below_from<S: Lanes>(
         None => (v.ne(max), top),
         Some(valid) => (S::and(S::not(top), valid), S::and(top, valid)),
     };
-    let e = match span {
-        Span::Normal => exp_normal_nonpos_from(x),
-        Span::Finite | Span::Any => exp_nonpos_from(x),
+    let e = if S::N == 1 && S::any(top) && !matches!(span, Span::Any) {
+        // The scalar loop (what microcontrollers run) branches past the exponential at a
+        // finite maximum, where it is exactly 1 (a row of 2 classes spent a quarter of
+        // its exponentials there); an infinite one (`Span::Any`) keeps `exp`'s NaN.
+        S::splat(1.0)
+    } else {
+        match span {
+            Span::Normal => exp_normal_nonpos_from(x),
+            Span::Finite | Span::Any => exp_nonpos_from(x),
+        }
     };
     *part = part.add_where(below, e);
     (e, top)
