@@ -13,7 +13,8 @@
 //!   and its naive loop;
 //! * the fixed cost of one call: sigmoid N = 1 and softmax 1 row × 10 classes, each the
 //!   average over 64 calls in a loop, and the same loops without the call (their overhead,
-//!   which the report subtracts).
+//!   which the report subtracts); for the softmax also the call over that row twice, whose
+//!   difference from one row is the row's own cost.
 //!
 //! Prints `instr <name> <instructions> <units>` lines (units: elements, or logits for the
 //! softmax, or calls for the fixed costs) and `validate ...` / `agree ...` lines; exits 1 if
@@ -206,6 +207,8 @@ fn main() -> ! {
         }
     });
     print("sigmoid_fixed_n1", n, REPEATS as usize);
+    // One row of 10 classes from the classification batch (the loop above left rows of 2).
+    batch::classification(&mut z, &mut labels[..ROWS], CLASSES as u32, 0x50F7);
     let (n, ()) = counter.instructions(|| {
         for _ in 0..black_box(REPEATS) {
             let r = sm.loss_and_grad(
@@ -219,6 +222,24 @@ fn main() -> ! {
         }
     });
     print("softmax_fixed_1x10", n, REPEATS as usize);
+    // The same row twice: the second row's cost, which the report subtracts from the call
+    // above to leave its fixed part, is that of the same data (not the average row's, which
+    // data-dependent paths would make a different amount).
+    z.copy_within(..CLASSES, CLASSES);
+    labels[1] = labels[0];
+    let (n, ()) = counter.instructions(|| {
+        for _ in 0..black_box(REPEATS) {
+            let r = sm.loss_and_grad(
+                black_box(&z[..2 * CLASSES]),
+                black_box(CLASSES),
+                black_box(&labels[..2]),
+                black_box(mean),
+                &mut gz[..2 * CLASSES],
+            );
+            black_box(r).ok();
+        }
+    });
+    print("softmax_fixed_2x10", n, REPEATS as usize);
     // The same loops without the call: what the loop and black_box add to each call above.
     let (n, ()) = counter.instructions(|| {
         for _ in 0..black_box(REPEATS) {
