@@ -1343,8 +1343,12 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
 /// `row` must be valid for reading `c >= 1` values.
 #[inline(always)]
 unsafe fn scalar_row_max(row: *const f32, c: usize) -> (f32, bool) {
-    let (mut max, mut min) = (Scalar(f32::NEG_INFINITY), Scalar(f32::INFINITY));
-    for j in 0..c {
+    // From the first logit, not from ∓inf: the same results (`max(-inf, v)` and
+    // `min(inf, v)` are `v`, NaN included), one comparison pair a row fewer.
+    // SAFETY: c >= 1 (contract).
+    let first = unsafe { Scalar::load(row) };
+    let (mut max, mut min) = (first, first);
+    for j in 1..c {
         // SAFETY: j < c (contract).
         let v = unsafe { Scalar::load(row.add(j)) };
         max = max.max(v);
