@@ -308,6 +308,59 @@ fn empty_inputs_and_no_valid_rows_give_zero() {
     }
 }
 
+/// A row whose target is certain (one class, or the others at `-inf` or far below) has loss
+/// exactly `+0`, not `-0`, at every γ (γ = 0 gave `-0`: `α·(-ℓ)` with `ℓ = +0`; an audit
+/// finding), as a row among others so that SIMD lanes hold it, in both layouts, also with
+/// label smoothing where one class is all there is.
+#[test]
+fn certain_rows_have_a_positive_zero_loss() {
+    let inf = f32::INFINITY;
+    let rows: [&[f32]; 4] = [&[3.0], &[0.0, -inf], &[0.0, -200.0], &[5.0, -1e30, -inf]];
+    for row in rows {
+        let c = row.len();
+        // The certain row at 5 among 11 ordinary ones.
+        let mut rng = Rng::new(c as u64);
+        let mut z: Vec<f32> = (0..12 * c).map(|_| rng.range(-3.0, 3.0)).collect();
+        z[5 * c..6 * c].copy_from_slice(row);
+        let labels: Vec<u8> = (0..12)
+            .map(|r| if r == 5 { 0 } else { (r % c) as u8 })
+            .collect();
+        let zt = to_channels_first(&z, c, 12);
+        for b in backends() {
+            for (alpha, gamma, eps) in [
+                (Alpha::None, 0.0, 0.0),
+                (Alpha::Scalar(0.25), 0.0, 0.0),
+                (Alpha::None, 2.0, 0.0),
+                (Alpha::None, 0.0, 0.1),
+            ] {
+                if eps > 0.0 && c > 1 {
+                    // Smoothing puts weight on the other classes: only one class is certain.
+                    continue;
+                }
+                let f = SoftmaxFocal::new()
+                    .alpha(alpha)
+                    .gamma(gamma)
+                    .label_smoothing(eps)
+                    .backend(b);
+                let (mut per, mut per_cf) = (vec![1.0f32; 12], vec![1.0f32; 12]);
+                f.loss_per_row(&z, c, &labels, &mut per).unwrap();
+                f.channels_first(12)
+                    .loss_per_position(&zt, c, &labels, &mut per_cf)
+                    .unwrap();
+                for (layout, v) in [("row-major", per[5]), ("channels-first", per_cf[5])] {
+                    assert_eq!(
+                        v.to_bits(),
+                        0,
+                        "{b:?} {layout} {row:?} γ={gamma} ε={eps} {alpha:?}: loss {v:e}"
+                    );
+                }
+                let one = f.loss(row, c, &[0u8], Reduction::Sum).unwrap();
+                assert_eq!(one.to_bits(), 0, "{b:?} {row:?} γ={gamma}: reduced {one:e}");
+            }
+        }
+    }
+}
+
 #[test]
 fn softmax_row_gradients_sum_to_zero_and_ignored_rows_are_zero() {
     for b in backends() {

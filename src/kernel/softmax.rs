@@ -1044,7 +1044,10 @@ pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma, const W: usize>(
             *acc = S::acc_add(*acc, loss);
         }
         if let Mode::Loss(o) = job.mode {
-            loss.store_first(o.add(r0), n);
+            // `+ 0` turns the `-0` of a certain row at `γ = 0` (`α·(-ℓ)`, `ℓ = +0`) into `+0`
+            // and changes nothing else (an audit finding); here, not in `finish`, where it
+            // cost the fused call an instruction a row on a Cortex-M4F.
+            loss.add(zero).store_first(o.add(r0), n);
         }
         let cr = S::load(rows.cr.as_ptr());
         (ok, factor.mul(cr), w.mul(cr).neg())
@@ -1258,7 +1261,8 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
             let r = r0 + i;
             if let Mode::Loss(o) = job.mode {
                 // SAFETY: r < rows and the loss output holds rows values.
-                unsafe { *o.add(r) = if class[i].is_some() { lv[i] } else { 0.0 } };
+                // (`+ 0`: as in `lane_rows`.)
+                unsafe { *o.add(r) = if class[i].is_some() { lv[i] + 0.0 } else { 0.0 } };
             }
             if !grads {
                 continue;
@@ -1337,7 +1341,8 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
             );
             acc = acc.add(loss.0);
             if let Mode::Loss(o) = job.mode {
-                *o.add(r) = loss.0;
+                // (`+ 0`: as in `lane_rows`.)
+                *o.add(r) = loss.0 + 0.0;
             }
             if grads {
                 let cr = if up.is_null() { scale } else { *up.add(r) };
