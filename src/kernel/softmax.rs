@@ -671,8 +671,8 @@ pub(super) fn finish<S: Lanes, G: Gamma>(
     } else {
         log1p(s_rest)
     };
-    // p = exp(z_k - max) / (1 + S_rest): the exponential the row's denominator needs
-    // anyway, where `exp(ℓ)` took a second one. As accurate or more: both carry the
+    // p = exp(z_k - max) / (1 + S_rest): the exponential that `S_{-k}` needs anyway,
+    // where `exp(ℓ)` took a second one. As accurate or more: both carry the
     // rounding of `z_k - max`, the division avoids that of `ℓ`.
     let sum = one.add(s_rest);
     // `(z_k - max, exp(z_k - max), p, q)`: `(0, 1, 1/(1 + S_rest), S_rest/(1 + S_rest))`
