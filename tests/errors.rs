@@ -1369,3 +1369,40 @@ fn label_error_index_in_long_slices() {
         assert_eq!(first_bad(b, &all_u8, 255), Some(255), "{b:?}: C = 255");
     }
 }
+
+/// Slices shorter than the scalar backend's blocks of 8 (and one block and a value) are
+/// checked value by value: every bad value at every position is reported there, and every
+/// valid one (`-0.0`, the smallest subnormal, 1) accepted, on every backend.
+#[test]
+fn target_check_of_short_slices() {
+    let above_one = f32::from_bits(1.0f32.to_bits() + 1);
+    let bads = [
+        f32::NAN,
+        -f32::NAN,
+        -1e-45,
+        -1.0,
+        above_one,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+    ];
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        for n in 1..=9 {
+            let xs = vec![0.5f32; n];
+            let ts: Vec<f32> = (0..n)
+                .map(|i| [-0.0, 1e-45, 1.0, 0.5][i % 4])
+                .collect();
+            let mut out = vec![0.0f32; n];
+            assert!(f.loss_and_grad(&xs, &ts, Reduction::Sum, &mut out).is_ok());
+            assert!(f.loss(&xs, &ts, Reduction::Sum).is_ok());
+            for pos in 0..n {
+                for bad in bads {
+                    let mut t = ts.clone();
+                    t[pos] = bad;
+                    expect_target_error_at(&f, &xs, &t, pos, bad);
+                }
+            }
+        }
+    }
+}

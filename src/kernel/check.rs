@@ -124,7 +124,19 @@ pub(crate) fn first_outside_unit<S: Lanes>(v: &[f32]) -> Option<usize> {
         }
         base += len;
     }
-    first_in::<S>(v.get(base..).unwrap_or(&[])).map(|i| base + i)
+    let rest = blocks.remainder();
+    if S::N == 1 {
+        // The last values one at a time, as integers: a bit pattern above that of `1.0` is
+        // NaN, above 1 or has the sign bit set, and of those only `-0.0` is valid. (A call of
+        // one element on a Cortex-M4F spent about 20 instructions here on float comparisons.)
+        let one = 1.0f32.to_bits();
+        let neg_zero = (-0.0f32).to_bits();
+        return rest
+            .iter()
+            .position(|t| t.to_bits() > one && t.to_bits() != neg_zero)
+            .map(|i| base + i);
+    }
+    first_in::<S>(rest).map(|i| base + i)
 }
 
 /// [`first_outside_unit`] one vector at a time.
