@@ -60,9 +60,12 @@ pub(crate) fn exp_nonpos_from<S: Lanes>(x: Reduced<S>) -> S {
 /// The same bits as [`exp`] on that domain (the same reduction and polynomial, and one
 /// product by a normal `2^n` rounds once, as `exp`'s two steps do), so the same error bound;
 /// the exhaustive sweep checks it on the domain.
+///
+/// Its polynomial's addends go through [`Lanes::addend`] (see [`polynomial`]): the sigmoid's
+/// loop calls it.
 #[inline(always)]
 pub(crate) fn exp_normal_nonpos<S: Lanes>(x: S) -> S {
-    exp_normal_nonpos_from(reduce(x))
+    normal_nonpos_from::<S, true>(reduce(x))
 }
 
 /// The first half of [`exp_normal_nonpos`] (the reduction; see [`exp_nonpos_reduced`]).
@@ -71,10 +74,17 @@ pub(crate) fn exp_normal_nonpos_reduced<S: Lanes>(x: S) -> Reduced<S> {
     reduce(x)
 }
 
-/// The second half of [`exp_normal_nonpos`].
+/// The second half of [`exp_normal_nonpos`], with the addends in registers (see
+/// [`polynomial`]): the softmax's exponential pass calls it.
 #[inline(always)]
 pub(crate) fn exp_normal_nonpos_from<S: Lanes>(x: Reduced<S>) -> S {
-    let (p, n, biased) = polynomial::<S, false>(x);
+    normal_nonpos_from::<S, false>(x)
+}
+
+/// [`exp_normal_nonpos_from`], the addends as [`polynomial`]'s `ADDEND` says.
+#[inline(always)]
+fn normal_nonpos_from<S: Lanes, const ADDEND: bool>(x: Reduced<S>) -> S {
+    let (p, n, biased) = polynomial::<S, ADDEND>(x);
     // |n| <= 126: 2^n is normal and one product rounds once.
     if S::SCALEF {
         p.ldexp(n)
@@ -137,11 +147,13 @@ fn reduce<S: Lanes>(x: S) -> Reduced<S> {
 ///
 /// `ADDEND`: the polynomial's addends go through [`Lanes::addend`] (the same values). Where
 /// is what measured best on a Cortex-M4F, whose loops hold about as many constants as the
-/// FPU has registers: for [`exp_clamped`] (the kernels' rare paths and the softmax's
-/// per-row exponentials) and not for [`exp_normal_nonpos`] (their per-element ones). Both:
-/// fused sigmoid 108.2 instructions per element, softmax 106.9 per logit; this: 109.2 and
+/// FPU has registers: for [`exp_clamped`] (the kernels' rare paths) and the sigmoid's
+/// [`exp_normal_nonpos`], not for the softmax's exponential pass
+/// ([`exp_normal_nonpos_from`]). On 2026-12-04 with addends everywhere: fused sigmoid 108.2
+/// instructions per element, softmax 106.9 per logit; only [`exp_clamped`]'s: 109.2 and
 /// 106.7; only the per-element ones: 108.2 and 108.4; neither (only [`log1p_unit`]'s):
-/// 111.1 and 106.7.
+/// 111.1 and 106.7. On 2026-12-06 the sigmoid's too (the kernels having changed since):
+/// sigmoid 106.8 → 106.0, γ = 2.5 114.8 → 113.0, the softmax unchanged, 0.3 KB less flash.
 #[inline(always)]
 fn polynomial<S: Lanes, const ADDEND: bool>(x: Reduced<S>) -> (S, S, S) {
     let Reduced { r, z, n, biased } = x;
