@@ -11,7 +11,11 @@ use crate::params::{
 use crate::targets::Targets;
 use crate::total::Total;
 
-/// The largest `γ` the sigmoid kernels compute with (see `params`).
+/// The largest `γ` the sigmoid kernels compute with (`SigmoidFocal::gamma` caps it). Above
+/// 1e30, u^γ is 0 for every u < 1 that f32 holds, as it is at 1e30, but 2γ and γ·(2w - 1)
+/// overflow in the gradient, and 0·inf gave NaN (api fuzz finding, γ = f32::MAX): the same
+/// results, no overflow. (A comparison, not `f32::min`, which is a call to libm's `fminf`
+/// on a Cortex-M4F.)
 const GAMMA_CAP: f32 = 1e30;
 
 /// Sigmoid focal loss over flat slices of logits and targets in `[0, 1]` (binary and
@@ -119,7 +123,13 @@ impl SigmoidFocal {
     /// beyond), `b^γ` multiplies the rounding of a base `b` near 1 until the result is
     /// meaningless.
     pub const fn gamma(mut self, gamma: f32) -> Self {
-        self.gamma = gamma;
+        // Capped here, once, not in every call (5 instructions of a call on a Cortex-M4F).
+        // Infinite and NaN values are kept for the calls' check to report.
+        self.gamma = if gamma > GAMMA_CAP && gamma < f32::INFINITY {
+            GAMMA_CAP
+        } else {
+            gamma
+        };
         self.gamma_code = gamma_code(gamma);
         self
     }
@@ -155,16 +165,8 @@ impl SigmoidFocal {
             Params {
                 per_term: self.form == SigmoidForm::PerTerm,
                 alpha: self.alpha,
-                // Above 1e30, u^γ is 0 for every u < 1 that f32 holds, as it is at
-                // 1e30, but 2γ and γ·(2w - 1) overflow in the gradient, and 0·inf gave
-                // NaN (api fuzz finding, γ = f32::MAX): the same results, no overflow.
-                // (A comparison, not `f32::min`, which is a call to libm's `fminf` on a
-                // Cortex-M4F: 13 instructions a call. `check_gamma` passed, so γ is no NaN.)
-                gamma: if self.gamma > GAMMA_CAP {
-                    GAMMA_CAP
-                } else {
-                    self.gamma
-                },
+                // At most GAMMA_CAP (`.gamma()` capped it; `check_gamma` passed).
+                gamma: self.gamma,
                 code: self.gamma_code,
             },
         ))
