@@ -1390,9 +1390,7 @@ fn target_check_of_short_slices() {
         let f = SigmoidFocal::new().backend(b);
         for n in 1..=9 {
             let xs = vec![0.5f32; n];
-            let ts: Vec<f32> = (0..n)
-                .map(|i| [-0.0, 1e-45, 1.0, 0.5][i % 4])
-                .collect();
+            let ts: Vec<f32> = (0..n).map(|i| [-0.0, 1e-45, 1.0, 0.5][i % 4]).collect();
             let mut out = vec![0.0f32; n];
             assert!(f.loss_and_grad(&xs, &ts, Reduction::Sum, &mut out).is_ok());
             assert!(f.loss(&xs, &ts, Reduction::Sum).is_ok());
@@ -1404,5 +1402,49 @@ fn target_check_of_short_slices() {
                 }
             }
         }
+    }
+}
+
+/// An empty sigmoid call: every reduced method returns `+0.0` (bits) for every reduction
+/// and writes nothing, while its parameters and shapes are still checked first.
+#[test]
+fn empty_sigmoid_calls() {
+    let reductions = [
+        Reduction::Sum,
+        Reduction::Mean,
+        Reduction::MeanValid,
+        Reduction::Normalize(3.0),
+    ];
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        for r in reductions {
+            let mut g: [f32; 0] = [];
+            let zero = 0.0f32.to_bits();
+            assert_eq!(f.loss(&[], &[], r).unwrap().to_bits(), zero, "{b:?} {r:?}");
+            assert_eq!(
+                f.loss_and_grad(&[], &[], r, &mut g).unwrap().to_bits(),
+                zero,
+                "{b:?} {r:?}"
+            );
+            assert_eq!(
+                f.loss_and_grad_in_place(&mut [], &[], r).unwrap().to_bits(),
+                zero,
+                "{b:?} {r:?}"
+            );
+            assert!(f.grad(&[], &[], r, 2.0, &mut g).is_ok(), "{b:?} {r:?}");
+            // Checks still run before the empty call returns.
+            assert!(matches!(
+                f.gamma(f32::NAN).loss_and_grad(&[], &[], r, &mut g),
+                Err(FocalError::InvalidGamma { .. })
+            ));
+            assert!(matches!(
+                f.loss_and_grad(&[], &[0.5], r, &mut g),
+                Err(FocalError::LengthMismatch { .. })
+            ));
+        }
+        assert!(matches!(
+            f.loss(&[], &[], Reduction::Normalize(0.0)),
+            Err(FocalError::InvalidNormalizer { .. })
+        ));
     }
 }
