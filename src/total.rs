@@ -95,13 +95,21 @@ impl Total {
     #[inline(always)]
     fn renormalise(s: f32, e: f32) -> Total {
         if !s.is_finite() {
-            return Total { hi: s, lo: 0.0 };
+            return Total::non_finite(s);
         }
         let hi = s + e;
         Total {
             hi,
             lo: e - (hi - s),
         }
+    }
+
+    /// A non-finite sum `s`, out of line: a branch to it, rather than the two conditional
+    /// moves of a choice between it and the pair, on the path every addition takes.
+    #[cold]
+    #[inline(never)]
+    fn non_finite(s: f32) -> Total {
+        Total { hi: s, lo: 0.0 }
     }
 
     /// The sum rounded to `f32` (the non-finite `hi` itself, if it is one).
