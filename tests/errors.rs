@@ -1409,15 +1409,9 @@ fn target_check_of_short_slices() {
 /// and writes nothing, while its parameters and shapes are still checked first.
 #[test]
 fn empty_sigmoid_calls() {
-    let reductions = [
-        Reduction::Sum,
-        Reduction::Mean,
-        Reduction::MeanValid,
-        Reduction::Normalize(3.0),
-    ];
     for b in backends() {
         let f = SigmoidFocal::new().backend(b);
-        for r in reductions {
+        for r in REDUCTIONS {
             let mut g: [f32; 0] = [];
             let zero = 0.0f32.to_bits();
             assert_eq!(f.loss(&[], &[], r).unwrap().to_bits(), zero, "{b:?} {r:?}");

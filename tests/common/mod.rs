@@ -10,13 +10,21 @@ pub mod rows;
 
 use std::fmt::Write as _;
 
-use focal_loss::{Backend, SigmoidForm};
+use focal_loss::{Backend, Reduction, SigmoidForm};
 pub use oracle::*;
 #[allow(unused_imports)]
 pub use rows::*;
 
 // ---------------------------------------------------------------------------------------
 // Backends
+
+/// Every reduction, `Normalize` with a divisor of 3.
+pub const REDUCTIONS: [Reduction; 4] = [
+    Reduction::Sum,
+    Reduction::Mean,
+    Reduction::MeanValid,
+    Reduction::Normalize(3.0),
+];
 
 /// Every backend this CPU can run, each to be forced explicitly with `.backend(b)`.
 pub fn backends() -> Vec<Backend> {
