@@ -97,7 +97,15 @@ macro_rules! class_index {
                 }
                 #[inline(always)]
                 fn to_f32(self) -> f32 {
-                    self as f32
+                    // On 32-bit targets through `usize`: a validated class is in `0..C`, and
+                    // the same value converts to the same `f32`, where `i64 as f32` is a
+                    // call (`__aeabi_l2f`, 16 bytes of a Cortex-M's stack).
+                    #[cfg(target_pointer_width = "32")]
+                    return self.index() as f32;
+                    #[cfg(not(target_pointer_width = "32"))]
+                    {
+                        self as f32
+                    }
                 }
             }
         )*
@@ -228,21 +236,39 @@ impl Visit for Check {
         );
         let mut valid = 0usize;
         for (n, chunk) in labels.chunks(CHUNK).enumerate() {
-            let (mut bad, mut classes) = (false, 0u32);
-            for &l in chunk {
-                let ignored = ignore == Some(l);
-                // 64-bit targets compare in the label's own type: the loop vectorises (32
-                // `u8` labels to an AVX2 vector, not 4; as `usize`, the fused softmax with
-                // 4 classes and `i64` labels ran 1.04-1.08x slower on AVX2 and AVX-512).
-                #[cfg(target_pointer_width = "64")]
-                let class = !ignored && !none && l.upto(last);
-                // Others compare as `usize`: on a Cortex-M4F the bound in the label's type
-                // cost a softmax call 9 instructions more.
-                #[cfg(not(target_pointer_width = "64"))]
-                let class = !ignored && l.below(self.num_classes);
-                bad |= !(ignored || class);
-                classes += u32::from(class);
-            }
+            // Without an ignore index that a label can equal (the common case), a label is
+            // good exactly when it is a class: the loop drops the comparison with the
+            // index (on a Cortex-M4F 18 instructions a label, 4 without).
+            let bad = match ignore {
+                None => chunk.iter().fold(false, |bad, &l| {
+                    #[cfg(target_pointer_width = "64")]
+                    let class = !none && l.upto(last);
+                    #[cfg(not(target_pointer_width = "64"))]
+                    let class = l.below(self.num_classes);
+                    bad | !class
+                }),
+                Some(i) => {
+                    let (mut bad, mut classes) = (false, 0u32);
+                    for &l in chunk {
+                        let ignored = i == l;
+                        // 64-bit targets compare in the label's own type: the loop
+                        // vectorises (32 `u8` labels to an AVX2 vector, not 4; as `usize`,
+                        // the fused softmax with 4 classes and `i64` labels ran 1.04-1.08x
+                        // slower on AVX2 and AVX-512).
+                        #[cfg(target_pointer_width = "64")]
+                        let class = !ignored && !none && l.upto(last);
+                        // Others compare as `usize`: on a Cortex-M4F the bound in the
+                        // label's type cost a softmax call 9 instructions more.
+                        #[cfg(not(target_pointer_width = "64"))]
+                        let class = !ignored && l.below(self.num_classes);
+                        bad |= !(ignored || class);
+                        classes += u32::from(class);
+                    }
+                    // Every label not ignored is a class unless `bad`, which returns below.
+                    valid += classes as usize;
+                    bad
+                }
+            };
             if bad {
                 for (i, &l) in chunk.iter().enumerate() {
                     if let Meaning::Bad(v) = classify(l, self.num_classes, self.ignore) {
@@ -250,7 +276,9 @@ impl Visit for Check {
                     }
                 }
             }
-            valid += classes as usize;
+            if ignore.is_none() {
+                valid += chunk.len();
+            }
         }
         Ok(valid)
     }
