@@ -12,7 +12,9 @@ use core::sync::atomic::{AtomicU8, Ordering};
 mod detect;
 
 use crate::exact::Exact;
-use crate::kernel::{channels_first, check, sigmoid, smoothing, softmax};
+#[cfg(any(focal_portable, target_arch = "x86_64"))]
+use crate::kernel::channels_first;
+use crate::kernel::{check, sigmoid, smoothing, softmax};
 use crate::label::{Check, LabelCheck, Labels};
 use crate::simd::Total;
 #[cfg(any(focal_portable, target_arch = "x86_64"))]
@@ -396,7 +398,7 @@ mod scalar {
     #[inline(always)]
     pub(super) unsafe fn softmax_cf(job: &softmax::Job<'_>) -> Total {
         // SAFETY: forwarded.
-        unsafe { channels_first::run_scalar(job) }
+        unsafe { softmax::run_scalar_cf(job) }
     }
 
     /// # Safety

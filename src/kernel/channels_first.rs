@@ -10,13 +10,15 @@
 //! multiply per logit. The row formulas are [`finish`](super::softmax::finish)'s, as in the
 //! row-major kernel.
 //!
-//! The scalar backend runs this with one lane: one position at a time, its classes `S`
-//! apart, with the summation structure of the row-major scalar loop, so that its results
-//! are those of the row-major kernel on the transposed logits, bit for bit.
+//! The scalar backend does not run this: its channels-first kernel is the row-major scalar
+//! loop with each position's classes `S` apart
+//! ([`run_scalar_cf`](super::softmax::run_scalar_cf)), so its results are those of the
+//! row-major kernel on the transposed logits, bit for bit, in that loop's stack frame (this
+//! kernel's gathered rows and lane state took a Cortex-M4F 136 bytes more).
 
 use crate::simd::{LINE, Lanes, Total, prefetch};
 
-use super::sigmoid::{Gamma, Runtime};
+use super::sigmoid::Gamma;
 use super::softmax::{
     ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, gather_rows, lane_grad, lane_rows,
 };
@@ -149,15 +151,4 @@ unsafe fn store<S: Lanes>(v: S, p: *mut f32, n: usize) {
             v.store_first(p, n)
         }
     }
-}
-
-/// The scalar backend's entry: [`run`] with one lane and `γ` read at run time, out of line
-/// (one copy for every `γ`, mode and label type, linked only by the channels-first methods).
-///
-/// # Safety
-/// As for [`run`].
-#[inline(never)]
-pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
-    // SAFETY: forwarded.
-    unsafe { run::<crate::simd::Scalar, _, 1>(job, Runtime(job.code)) }
 }

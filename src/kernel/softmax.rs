@@ -198,10 +198,12 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (S, S) {
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values; with `keep`, `out` is null or valid for
 /// writing `c` values (it may be `row` itself). `ahead` may be any address.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn short_row_sums<S: Lanes>(
     row: *const f32,
     c: usize,
+    step: usize,
     max: f32,
     span: Span,
     keep: bool,
@@ -218,16 +220,17 @@ unsafe fn short_row_sums<S: Lanes>(
         // microcontrollers run, keeps one copy. Each arm inlines `row_sums` with its span
         // a constant.
         if S::N == 1 {
-            return row_sums::<S>(row, c, max, span, keep, out, ahead);
+            return row_sums::<S>(row, c, step, max, span, keep, out, ahead);
         }
+        debug_assert_eq!(step, 1);
         match span {
             Span::Normal if !S::SCALEF => {
-                row_sums::<S>(row, c, max, Span::Normal, keep, out, ahead)
+                row_sums::<S>(row, c, 1, max, Span::Normal, keep, out, ahead)
             }
             Span::Normal | Span::Finite => {
-                row_sums::<S>(row, c, max, Span::Finite, keep, out, ahead)
+                row_sums::<S>(row, c, 1, max, Span::Finite, keep, out, ahead)
             }
-            Span::Any => row_sums::<S>(row, c, max, Span::Any, keep, out, ahead),
+            Span::Any => row_sums::<S>(row, c, 1, max, Span::Any, keep, out, ahead),
         }
     }
 }
@@ -236,10 +239,12 @@ unsafe fn short_row_sums<S: Lanes>(
 ///
 /// # Safety
 /// As [`short_row_sums`].
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn row_sums<S: Lanes>(
     row: *const f32,
     c: usize,
+    step: usize,
     max: f32,
     span: Span,
     keep: bool,
@@ -276,19 +281,20 @@ unsafe fn row_sums<S: Lanes>(
             while j + 2 * S::N < n {
                 let nv = S::load(row.add(j + 2 * S::N));
                 let nx = exp_below_reduced(nv, mv, span);
-                sums.step(j, v, x, mv, span, keep, out, ahead);
+                sums.step(j, j, v, x, mv, span, keep, out, ahead);
                 j += S::N;
                 (v, x) = (v1, x1);
                 (v1, x1) = (nv, nx);
             }
-            sums.step(j, v, x, mv, span, keep, out, ahead);
-            sums.step(j + S::N, v1, x1, mv, span, keep, out, ahead);
+            sums.step(j, j, v, x, mv, span, keep, out, ahead);
+            sums.step(j + S::N, j + S::N, v1, x1, mv, span, keep, out, ahead);
         } else {
             let mut j = 0;
             while j < n {
-                let v = S::load(row.add(j));
+                // (`step` is 1 for vectors.)
+                let v = S::load(row.add(j * step));
                 let x = exp_below_reduced(v, mv, span);
-                sums.step(j, v, x, mv, span, keep, out, ahead);
+                sums.step(j, j * step, v, x, mv, span, keep, out, ahead);
                 j += S::N;
             }
         }
@@ -347,15 +353,17 @@ impl<S: Lanes> Sums<S> {
     }
 
     /// [`take`](Self::take) for the whole vector at `j` of a row, with the prefetch, the
-    /// store of the exponentials and the flush of `part` of [`row_sums`].
+    /// store of the exponentials (at `out + at`: `at` is `j` but in a channels-first
+    /// position on the scalar backend) and the flush of `part` of [`row_sums`].
     ///
     /// # Safety
-    /// With `keep` and a non-null `out`, `out + j` valid for writing `N` values.
+    /// With `keep` and a non-null `out`, `out + at` valid for writing `N` values.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn step(
         &mut self,
         j: usize,
+        at: usize,
         v: S,
         x: Reduced<S>,
         max: S,
@@ -370,7 +378,7 @@ impl<S: Lanes> Sums<S> {
         let e = self.take(v, x, None, max, span);
         if keep && !out.is_null() {
             // SAFETY: forwarded.
-            unsafe { e.store(out.add(j)) };
+            unsafe { e.store(out.add(at)) };
         }
         if ((j + S::N) / S::N).is_multiple_of(8) {
             self.acc = S::acc_add(self.acc, self.part);
@@ -616,6 +624,7 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
                 short_row_sums::<S>(
                     job.z.add(r * c),
                     c,
+                    1,
                     max[i],
                     span,
                     KEEP,
@@ -738,15 +747,26 @@ pub(super) fn far_below<S: Lanes>(loss: S, ell: S, w: S, z: S, max: S, lsr: S) -
 }
 
 /// Multiplies a row of kept `exp(z_j - max)` by `f`, then writes `gk` at the target class.
+/// The row's values are `step` apart (1 but in a channels-first position on the scalar
+/// backend).
 ///
 /// # Safety
-/// `out` valid for reading and writing `c` values; `k < c`.
+/// `out + j·step` valid for reading and writing for every `j < c`; `k < c`; `step == 1`
+/// for vectors.
 #[inline(always)]
-unsafe fn scale_row<S: Lanes>(out: *mut f32, c: usize, f: f32, k: usize, gk: f32) {
+unsafe fn scale_row<S: Lanes>(out: *mut f32, c: usize, step: usize, f: f32, k: usize, gk: f32) {
     let fv = S::splat(f);
     // SAFETY (block): every access is below c (contract). (A pointer loop: with an index the
     // scalar loop reloaded `c` from the stack on every element on a Cortex-M4.)
     unsafe {
+        if step != 1 {
+            debug_assert!(S::N == 1);
+            for j in 0..c {
+                *out.add(j * step) *= f;
+            }
+            *out.add(k * step) = gk;
+            return;
+        }
         let (mut p, whole) = (out, out.add(c - c % S::N));
         while p < whole {
             S::load(p).mul(fv).store(p);
@@ -1273,7 +1293,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
             match class[i] {
                 // SAFETY: the output row lies within rows·C values and holds the row's kept
                 // exponentials; k < C.
-                Some(k) => unsafe { scale_row::<S>(orow, c, fv[i] * cr, k, -(wv[i] * cr)) },
+                Some(k) => unsafe { scale_row::<S>(orow, c, 1, fv[i] * cr, k, -(wv[i] * cr)) },
                 // SAFETY: the output row holds C values.
                 None => unsafe { core::ptr::write_bytes(orow, 0, c) },
             }
@@ -1283,20 +1303,52 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     R::acc_sum(acc)
 }
 
-/// The scalar backend's loop: one row at a time, `γ` and the mode read at run time, nothing
-/// gathered into per-group arrays. A microcontroller runs this: one copy of the code for
-/// every `γ`, mode and label type, and a stack frame of a few registers' worth. Each row
-/// goes through the row functions the other backends use for rows shorter than [`LONG_ROW`]
-/// ([`short_row_max`], [`short_row_sums`], [`finish`], [`scale_row`]), whatever its length.
+/// The scalar backend's loop over row-major rows: one row at a time, `γ` and the mode read
+/// at run time, nothing gathered into per-group arrays. A microcontroller runs this: one
+/// copy of the code for every `γ`, mode and label type, and a stack frame of a few
+/// registers' worth. Each row goes through the row functions the other backends use for
+/// rows shorter than [`LONG_ROW`] ([`short_row_max`], [`short_row_sums`], [`finish`],
+/// [`scale_row`]), whatever its length.
 ///
 /// # Safety
 /// As for [`run_rows`].
 #[inline(never)]
 pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
+    // SAFETY: forwarded.
+    unsafe { scalar_rows::<false>(job) }
+}
+
+/// [`run_scalar`] over channels-first positions (the scalar backend's channels-first kernel):
+/// each position is a row whose classes are `S` apart (`job.stride()`), so its results are
+/// those of the row-major loop on the transposed logits, bit for bit. A copy of its own
+/// (linked only by the channels-first methods), where the row-major loop keeps its
+/// contiguous rows.
+///
+/// # Safety
+/// As for [`channels_first::run`](super::channels_first::run).
+#[inline(never)]
+pub(crate) unsafe fn run_scalar_cf(job: &Job<'_>) -> Total {
+    // SAFETY: forwarded.
+    unsafe { scalar_rows::<true>(job) }
+}
+
+/// The loop of [`run_scalar`] (`CF` false) and [`run_scalar_cf`].
+///
+/// # Safety
+/// As for those.
+#[inline(always)]
+unsafe fn scalar_rows<const CF: bool>(job: &Job<'_>) -> Total {
     let c = job.c;
     let g = Runtime(job.code);
     let (out, scale, up) = job.mode.parts();
     let grads = job.mode.grads();
+    // Channels-first: `sp` positions per image in this job, classes `step` apart (`step ==
+    // sp` for whole images; a part of one image has `sp < step`, see `Job::stride`).
+    let (sp, step) = if CF {
+        (job.spatial.max(1), job.stride().max(1))
+    } else {
+        (1, 1)
+    };
     // Every row, however long, takes the short rows' two passes and keeps its exponentials
     // in the gradient output: [`LONG_ROW`] is about the SIMD backends' L2 cache, and a
     // microcontroller has no cache to miss, while the online pass would cost it a second
@@ -1304,32 +1356,47 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
     let keep = grads;
     let mut acc = Total::ZERO;
     for r in 0..job.rows() {
-        // SAFETY (block): r < rows, so the row and its gradient row lie within rows·C values,
-        // the loss and upstream within rows values, and a class is below C (contract).
+        // Where row r's class 0 lies: position r % sp of image r / sp (channels-first).
+        let first = if CF {
+            (r / sp) * c * step + r % sp
+        } else {
+            r * c
+        };
+        // SAFETY (block): r < rows, so the row and its gradient row lie within the logits
+        // (row-major: rows·C values; channels-first: class j of the position at first +
+        // j·step, contract), the loss and upstream within rows values, and a class is below
+        // C (contract).
         unsafe {
-            let row = job.z.add(r * c);
-            let orow = out.wrapping_add(r * c);
+            let row = job.z.add(first);
+            let orow = out.wrapping_add(first);
             let Some(k) = job.labels.class_at(r, job.ignore) else {
                 if let Mode::Loss(o) = job.mode {
                     *o.add(r) = 0.0;
                 }
                 if grads {
-                    core::ptr::write_bytes(orow, 0, c);
+                    if CF {
+                        for j in 0..c {
+                            *orow.add(j * step) = 0.0;
+                        }
+                    } else {
+                        core::ptr::write_bytes(orow, 0, c);
+                    }
                 }
                 continue;
             };
             // Read before the kept exponentials may overwrite it.
-            let zk = *row.add(k);
-            let (max, normal) = scalar_row_max(row, c);
+            let zk = *row.add(k * step);
+            let (max, normal) = scalar_row_max(row, c, step);
             let span = if normal { Span::Normal } else { Span::Any };
             // A null `out` (no gradient) is tested per element: one register compare, where
             // a `keep` flag was reloaded from the stack.
             let kept = if keep { orow } else { core::ptr::null_mut() };
-            let sums = short_row_sums::<Scalar>(row, c, max, span, true, kept, core::ptr::null());
+            let sums =
+                short_row_sums::<Scalar>(row, c, step, max, span, true, kept, core::ptr::null());
             let s_rest = scalar_rest(sums, c);
             let alpha = job.alpha.of(k);
             // The pass above kept exp(z_k - max) in the gradient row: no second `exp`.
-            let ek = (!kept.is_null()).then(|| Scalar(*kept.add(k)));
+            let ek = (!kept.is_null()).then(|| Scalar(*kept.add(k * step)));
             let (loss, w, factor) = finish(
                 Scalar(max),
                 Scalar(s_rest),
@@ -1346,7 +1413,7 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
             }
             if grads {
                 let cr = if up.is_null() { scale } else { *up.add(r) };
-                scale_row::<Scalar>(orow, c, factor.0 * cr, k, -(w.0 * cr));
+                scale_row::<Scalar>(orow, c, step, factor.0 * cr, k, -(w.0 * cr));
             }
         }
     }
@@ -1360,9 +1427,9 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>) -> Total {
 /// the exponential pass on a Cortex-M4.
 ///
 /// # Safety
-/// `row` must be valid for reading `c >= 1` values.
+/// `row + j·step` must be valid for reading for every `j < c`, `c >= 1`.
 #[inline(always)]
-unsafe fn scalar_row_max(row: *const f32, c: usize) -> (f32, bool) {
+unsafe fn scalar_row_max(row: *const f32, c: usize, step: usize) -> (f32, bool) {
     // From the first logit, not from ∓inf: the same results (`max(-inf, v)` and
     // `min(inf, v)` are `v`, NaN included), one comparison pair a row fewer.
     // SAFETY: c >= 1 (contract).
@@ -1370,7 +1437,7 @@ unsafe fn scalar_row_max(row: *const f32, c: usize) -> (f32, bool) {
     let (mut max, mut min) = (first, first);
     for j in 1..c {
         // SAFETY: j < c (contract).
-        let v = unsafe { Scalar::load(row.add(j)) };
+        let v = unsafe { Scalar::load(row.add(j * step)) };
         max = max.max(v);
         min = min.min(v);
     }
