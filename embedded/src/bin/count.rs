@@ -10,7 +10,7 @@
 //!   two `expf` per element, the formulas as written), and the libm functions they call,
 //!   one call per element (arguments in the ranges the loops give them);
 //! * fused softmax `loss_and_grad`, 512 rows × 10 classes, `u8` labels, no α, γ = 2, Mean,
-//!   and its naive loop;
+//!   and its naive loop; the same logits as channels-first images (8 × 10 × 64);
 //! * the fixed cost of one call: sigmoid N = 1 and softmax 1 row × 10 classes, each the
 //!   average over 64 calls in a loop, and the same loops without the call (their overhead,
 //!   which the report subtracts); for the softmax also the call over that row twice, whose
@@ -193,6 +193,22 @@ fn main() -> ! {
         print(naive_name, n, ROWS * CLASSES);
         ok &= agree(name, crate_loss.unwrap(), naive_loss);
     }
+
+    // The 512 × 10 logits as channels-first images of 64 positions (8 × 10 × 64): the same
+    // rows' loss, each position's classes 64 apart.
+    batch::classification(&mut z, &mut labels[..ROWS], CLASSES as u32, 0x50F7);
+    let cf = sm.channels_first(black_box(64));
+    let (n, cf_loss) = counter.instructions(|| {
+        cf.loss_and_grad(
+            black_box(&z[..]),
+            black_box(CLASSES),
+            black_box(&labels[..ROWS]),
+            black_box(mean),
+            &mut gz,
+        )
+    });
+    print("softmax_cf_fused_8x10x64", n, ROWS * CLASSES);
+    ok &= cf_loss.is_ok();
 
     let f = sigmoid(2.0);
     let (n, ()) = counter.instructions(|| {
