@@ -209,6 +209,7 @@ impl SigmoidFocal {
     }
 
     /// As [`run`](Self::run), the exact sum (for the chunk API).
+    #[inline(always)]
     pub(crate) fn run_exact(b: Ready, p: &Params, x: *const f32, t: &[f32], mode: Mode) -> Exact {
         let job = Self::job(x, t, mode);
         // SAFETY: as for `run`.

@@ -303,6 +303,7 @@ impl<'a> SoftmaxFocal<'a> {
     /// As [`run`](Self::run), the exact sum (for the chunk API): channels-first with
     /// `spatial` positions per image if `spatial` is `Some`, else row-major.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub(crate) fn run_exact(
         &self,
         spatial: Option<usize>,
