@@ -30,7 +30,7 @@ BUDGET_STACK=512          # bytes of stack, every method
 # Ceilings for the goals not met yet (measured at the commit that set them, plus a few per
 # cent): a figure between its goal and its ceiling is reported as "missed", one above its
 # ceiling fails the run (a regression). Lower them as the kernels improve.
-CEIL_ALL_KB=24            # all methods, thumbv7em: the goal holds (23.1 KB)
+CEIL_ALL_KB=24            # all methods, thumbv7em: the goal holds (23.0 KB)
 CEIL_ALL_V6M_KB=32        # all methods, thumbv6m: the goal holds (25.4 KB)
 CEIL_SIGMOID_G2=104       # the goal holds (99.3 since 2026-12-06: 106.8 before, 116.6 before 2026-12-04; the naive loop: 162.1)
 CEIL_SIGMOID_G25=140      # the goal holds (106.3; the naive loop with powf: 397.1)
