@@ -105,10 +105,11 @@ pub fn sum_of(x: &[f32], f: fn(f32) -> f32) -> f32 {
 
 /// Fused softmax focal loss, γ = 2 by multiplication, no class weights, mean over rows, and
 /// its gradient: per row the maximum, `e_j = exp(z_j - max)` kept in `grad`, their sum `s`,
-/// `log p = z_y - max - ln s`, `p = exp(log p)`, `L = -(1-p)^2·log p`, and
+/// `log p = z_y - max - ln s`, `p = exp(log p)` (as PyTorch-style code takes `logpt.exp()`;
+/// with `DIV`, `p = e_y / s`, one `expf` a row fewer), `L = -(1-p)^2·log p`, and
 /// `dL/dz_j = [γ·(1-p)·p·log p - (1-p)^2]·(δ_jy - e_j/s)`.
 #[inline(never)]
-pub fn softmax_gamma2(
+pub fn softmax_gamma2<const DIV: bool>(
     z: &[f32],
     classes: usize,
     labels: &[u8],
@@ -131,11 +132,11 @@ pub fn softmax_gamma2(
             s += e;
         }
         let log_p = z[y] - max - logf(s);
-        let p = expf(log_p);
+        let inv_s = 1.0 / s;
+        let p = if DIV { g[y] * inv_s } else { expf(log_p) };
         let q = 1.0 - p;
         sum += -q * q * log_p;
         let f = (gamma * q * p * log_p - q * q) * scale;
-        let inv_s = 1.0 / s;
         for (j, g) in g.iter_mut().enumerate() {
             let delta = if j == y { 1.0 } else { 0.0 };
             *g = f * (delta - *g * inv_s);
