@@ -168,8 +168,19 @@ done
 run "$V7" count
 [[ $status == 0 ]] || harness_error "count (a validation or the crate/naive agreement failed): $out"
 count_out="$out"
-# per NAME: instructions per unit, from the `instr NAME total units` line.
-per() { awk -v n="$1" '$1 == "instr" && $2 == n { printf "%.1f", $3 / $4 }' <<<"$count_out"; }
+# The same counts with the firmware (and so the naive loops) at opt-level 3, the crate at 3
+# and at "s" (profiles `release-3`, `release-3s`).
+declare -A count_at
+for prof in release-3 release-3s; do
+  count_at[$prof]="$(cargo run -q --profile "$prof" --target "$V7" --bin count 2>/dev/null)" ||
+    harness_error "count ($prof)"
+done
+# per NAME [PROFILE]: instructions per unit, from the `instr NAME total units` line.
+per() {
+  local out="$count_out"
+  [[ -n "${2:-}" ]] && out="${count_at[$2]}"
+  awk -v n="$1" '$1 == "instr" && $2 == n { printf "%.1f", $3 / $4 }' <<<"$out"
+}
 # stack_of TARGET METHOD: bytes, from the `stack METHOD bytes` line.
 stack_of() { awk -v m="$2" '$1 == "stack" && $2 == m { print $3 }' <<<"${stack_out[$1]}"; }
 
@@ -289,6 +300,14 @@ for shape in 512x10 1280x4 2560x2; do
   judge_goal "fused softmax ${shape/x/ × } against the careful naive loop" "$a < $b" "$a <= ${!c}"
   echo "| the same softmax ${shape/x/ × } against the naive loop with \`p = e_y / s\` (one \`expf\` a row fewer) | $a | $b | $(ratio "$a" "$b") | < naive | $v |"
 done
+# At opt-level 3 (info): the naive loops gain from libm inlined, the crate from nothing.
+for shape in 512x10 1280x4 2560x2; do
+  a3=$(per "softmax_fused_$shape" release-3); as=$(per "softmax_fused_$shape" release-3s)
+  b3=$(per "naive_div_softmax_$shape" release-3)
+  echo "| firmware at \`opt-level = 3\`: softmax ${shape/x/ × }, the crate at 3 / at \"s\" against the naive loop with \`p = e_y / s\` at 3 | $a3 / $as | $b3 | $(ratio "$a3" "$b3") / $(ratio "$as" "$b3") | – | info |"
+done
+s3=$(per sigmoid_fused_g2 release-3); ss=$(per sigmoid_fused_g2 release-3s); n3=$(per naive_sigmoid_g2 release-3)
+echo "| firmware at \`opt-level = 3\`: fused sigmoid γ=2, the crate at 3 / at \"s\" against the naive loop at 3 | $s3 / $ss | $n3 | $(ratio "$s3" "$n3") / $(ratio "$ss" "$n3") | – | info |"
 echo "| fused sigmoid γ=2, targets passed as \`Targets::checked\`, per element | $(per sigmoid_fused_g2_checked_targets) | | | – | info |"
 cf=$(per softmax_cf_fused_8x10x64)
 judge "channels-first softmax instructions" "$cf <= $CEIL_SOFTMAX_CF"
