@@ -357,18 +357,12 @@ impl<'a> SoftmaxChunks<'a> {
             None => (core::ptr::null_mut(), logits.len()),
         };
         let outs = [("grad", logits.len(), len)];
-        let Prepared { b, alpha, .. } =
+        let Prepared { b, .. } =
             self.focal
                 .prepare_either(self.spatial, None, logits.len(), c, labels, &outs)?;
-        let sum = self.focal.run_exact(
-            self.spatial,
-            b,
-            alpha,
-            logits.as_ptr(),
-            c,
-            labels,
-            mode(out),
-        );
+        let sum = self
+            .focal
+            .run_exact(self.spatial, b, logits.as_ptr(), c, labels, mode(out));
         Ok(Partial(sum))
     }
 }

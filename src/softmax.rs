@@ -5,7 +5,7 @@ use crate::error::FocalError;
 use crate::exact::Exact;
 use crate::kernel::Mode;
 use crate::kernel::sigmoid::gamma_code;
-use crate::kernel::softmax::{ClassAlpha, Job};
+use crate::kernel::softmax::Job;
 use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{
     Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, check_smoothing,
@@ -58,15 +58,15 @@ impl core::fmt::Debug for SmoothedKernel {
     }
 }
 
-/// What [`SoftmaxFocal::prepare`] found: the backend, the class weights, the number of rows
-/// and the number of rows not ignored. `repr(C)` with the words first: as a tuple inside the
-/// `Result`, the compiler packed it at odd offsets and moved it with byte-wise `memcpy` calls
-/// on a Cortex-M4.
+/// What [`SoftmaxFocal::prepare`] found: the backend, the number of rows and the number of
+/// rows not ignored. `repr(C)` with the words first: as a tuple inside the `Result`, the
+/// compiler packed it at odd offsets and moved it with byte-wise `memcpy` calls on a
+/// Cortex-M4. (The class weights, which it held too, are built where the job is: moved out
+/// of the `Result`, their two copies took 16 bytes of every softmax method's frame there.)
 #[repr(C)]
-pub(crate) struct Prepared<'a> {
+pub(crate) struct Prepared {
     pub(crate) rows: usize,
     pub(crate) valid: usize,
-    pub(crate) alpha: ClassAlpha<'a>,
     pub(crate) b: Ready,
 }
 
@@ -191,7 +191,7 @@ impl<'a> SoftmaxFocal<'a> {
         num_classes: usize,
         labels: Labels<'_>,
         outputs: &[(&'static str, usize, usize)],
-    ) -> Result<Prepared<'a>, FocalError> {
+    ) -> Result<Prepared, FocalError> {
         self.alpha.check_values()?;
         check_gamma(self.gamma)?;
         // Only `label_smoothing` sets a value, and it sets the kernel too.
@@ -209,21 +209,11 @@ impl<'a> SoftmaxFocal<'a> {
                 positions: rows,
             });
         }
-        let alpha = match self.alpha {
-            Alpha::None => ClassAlpha::One,
-            Alpha::Scalar(a) => ClassAlpha::Same(a),
-            Alpha::PerClass(v) => ClassAlpha::PerClass(v),
-        };
         for &(what, expected, found) in outputs {
             check_len(what, expected, found)?;
         }
         let valid = check_labels(b, labels, num_classes, self.ignore_index)?;
-        Ok(Prepared {
-            rows,
-            valid,
-            alpha,
-            b,
-        })
+        Ok(Prepared { rows, valid, b })
     }
 
     /// [`prepare`](Self::prepare) channels-first with `spatial` positions per image if
@@ -236,7 +226,7 @@ impl<'a> SoftmaxFocal<'a> {
         num_classes: usize,
         labels: Labels<'_>,
         outputs: &[(&'static str, usize, usize)],
-    ) -> Result<Prepared<'a>, FocalError> {
+    ) -> Result<Prepared, FocalError> {
         match spatial {
             Some(s) => self.prepare::<true>(s, r, len, num_classes, labels, outputs),
             None => self.prepare::<false>(1, r, len, num_classes, labels, outputs),
@@ -248,18 +238,20 @@ impl<'a> SoftmaxFocal<'a> {
     fn job<'j>(
         &self,
         spatial: usize,
-        alpha: ClassAlpha<'j>,
         z: *const f32,
         num_classes: usize,
         labels: Labels<'j>,
         mode: Mode,
-    ) -> Job<'j> {
+    ) -> Job<'j>
+    where
+        'a: 'j,
+    {
         Job {
             z,
             c: num_classes,
             labels,
             ignore: self.ignore_index,
-            alpha,
+            alpha: self.alpha,
             gamma: self.gamma,
             code: self.gamma_code,
             mode,
@@ -275,13 +267,12 @@ impl<'a> SoftmaxFocal<'a> {
         &self,
         spatial: usize,
         b: Ready,
-        alpha: ClassAlpha<'a>,
         z: *const f32,
         num_classes: usize,
         labels: Labels<'_>,
         mode: Mode,
     ) -> Total {
-        let job = self.job(spatial, alpha, z, num_classes, labels, mode);
+        let job = self.job(spatial, z, num_classes, labels, mode);
         // SAFETY: `prepare` checked rows·C == logits.len(), labels.len() == rows (a multiple
         // of `spatial` for the channels-first layout), each output length and every label;
         // `z` and a gradient output are the same pointer only in the in-place method, which
@@ -308,13 +299,12 @@ impl<'a> SoftmaxFocal<'a> {
         &self,
         spatial: Option<usize>,
         b: Ready,
-        alpha: ClassAlpha<'a>,
         z: *const f32,
         num_classes: usize,
         labels: Labels<'_>,
         mode: Mode,
     ) -> Exact {
-        let job = self.job(spatial.unwrap_or(1), alpha, z, num_classes, labels, mode);
+        let job = self.job(spatial.unwrap_or(1), z, num_classes, labels, mode);
         // SAFETY: as for `run`.
         unsafe { backend::run_softmax_exact(b, &job, self.smoothing(), spatial.is_some()) }
     }
@@ -351,21 +341,9 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        let Prepared {
-            b,
-            alpha,
-            rows,
-            valid,
-        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
-        let sum = self.run::<CF>(
-            spatial,
-            b,
-            alpha,
-            logits.as_ptr(),
-            num_classes,
-            labels,
-            Mode::Sum,
-        );
+        let Prepared { b, rows, valid } =
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
+        let sum = self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, Mode::Sum);
         Ok(reduced(sum, r.divisor(rows, valid)))
     }
 
@@ -401,17 +379,9 @@ impl<'a> SoftmaxFocal<'a> {
             labels,
             &[("out", rows, out.len())],
         )
-        .map(|Prepared { b, alpha, .. }| {
+        .map(|Prepared { b, .. }| {
             let mode = Mode::Loss(out.as_mut_ptr());
-            self.run::<CF>(
-                spatial,
-                b,
-                alpha,
-                logits.as_ptr(),
-                num_classes,
-                labels,
-                mode,
-            );
+            self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
         })
     }
 
@@ -444,25 +414,13 @@ impl<'a> SoftmaxFocal<'a> {
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let outs = [("grad", logits.len(), grad.len())];
-        let Prepared {
-            b,
-            alpha,
-            rows,
-            valid,
-        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
+        let Prepared { b, rows, valid } =
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
         let mode = Mode::Grad(
             grad.as_mut_ptr(),
             grad_factor(upstream, r.divisor(rows, valid)),
         );
-        self.run::<CF>(
-            spatial,
-            b,
-            alpha,
-            logits.as_ptr(),
-            num_classes,
-            labels,
-            mode,
-        );
+        self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
         Ok(())
     }
 
@@ -496,18 +454,10 @@ impl<'a> SoftmaxFocal<'a> {
             ("upstream", labels.len(), upstream.len()),
             ("grad", logits.len(), grad.len()),
         ];
-        let Prepared { b, alpha, .. } =
+        let Prepared { b, .. } =
             self.prepare::<CF>(spatial, None, logits.len(), num_classes, labels, &outs)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
-        self.run::<CF>(
-            spatial,
-            b,
-            alpha,
-            logits.as_ptr(),
-            num_classes,
-            labels,
-            mode,
-        );
+        self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
         Ok(())
     }
 
@@ -537,23 +487,11 @@ impl<'a> SoftmaxFocal<'a> {
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
         let outs = [("grad", logits.len(), grad.len())];
-        let Prepared {
-            b,
-            alpha,
-            rows,
-            valid,
-        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
+        let Prepared { b, rows, valid } =
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
         let div = r.divisor(rows, valid);
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, div));
-        let sum = self.run::<CF>(
-            spatial,
-            b,
-            alpha,
-            logits.as_ptr(),
-            num_classes,
-            labels,
-            mode,
-        );
+        let sum = self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
         Ok(reduced(sum, div))
     }
 
@@ -580,18 +518,14 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
-        let Prepared {
-            b,
-            alpha,
-            rows,
-            valid,
-        } = self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
+        let Prepared { b, rows, valid } =
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
         let div = r.divisor(rows, valid);
         // One pointer for both reading and writing.
         let z = logits.as_mut_ptr();
         let mode = Mode::SumGrad(z, grad_factor(1.0, div));
         Ok(reduced(
-            self.run::<CF>(spatial, b, alpha, z, num_classes, labels, mode),
+            self.run::<CF>(spatial, b, z, num_classes, labels, mode),
             div,
         ))
     }

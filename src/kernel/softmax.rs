@@ -30,6 +30,7 @@
 //! Logits equal to the row maximum use `z - max = 0` even when both are infinite, which gives
 //! the limits for `±inf` logits; a NaN anywhere in a row makes that row's loss and gradient NaN.
 
+use crate::Alpha;
 use crate::label::{ClassIndex, Labels, Visit};
 use crate::math::{
     Reduced, exp, exp_nonpos_from, exp_nonpos_reduced, exp_normal_nonpos_from,
@@ -57,25 +58,16 @@ const LONG_ROW: usize = 4096;
 /// groups of 8 measured even (0.97-1.01).
 const GROUP_LOGITS: usize = 4096;
 
-/// The class weight `α_k`.
-#[derive(Clone, Copy)]
-pub(crate) enum ClassAlpha<'a> {
-    /// 1 for every class.
-    One,
-    /// The same weight for every class.
-    Same(f32),
-    /// One weight per class (length `C`, validated).
-    PerClass(&'a [f32]),
-}
-
-impl ClassAlpha<'_> {
+/// The class weights `α_k` of a job are the caller's [`Alpha`] as it is (validated: a
+/// per-class vector has length `C`).
+impl Alpha<'_> {
     /// The weight of class `k` (0 past a per-class vector, which validation rules out).
     #[inline(always)]
     pub(crate) fn of(self, k: usize) -> f32 {
         match self {
-            ClassAlpha::One => 1.0,
-            ClassAlpha::Same(a) => a,
-            ClassAlpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
+            Alpha::None => 1.0,
+            Alpha::Scalar(a) => a,
+            Alpha::PerClass(v) => v.get(k).copied().unwrap_or(0.0),
         }
     }
 }
@@ -87,7 +79,7 @@ pub(crate) struct Job<'a> {
     pub c: usize,
     pub labels: Labels<'a>,
     pub ignore: Option<i64>,
-    pub alpha: ClassAlpha<'a>,
+    pub alpha: Alpha<'a>,
     pub gamma: f32,
     /// [`gamma_code`](super::sigmoid::gamma_code) of `gamma`.
     pub code: u32,
@@ -916,9 +908,9 @@ impl<const W: usize> Gather<'_, '_, W> {
         let class = &o.class[..g];
         // One loop for both constant weights (and the reduction's scale below).
         match job.alpha {
-            ClassAlpha::One => fill_with(&mut o.alpha[..g], class, every, 1.0),
-            ClassAlpha::Same(a) => fill_with(&mut o.alpha[..g], class, every, a),
-            ClassAlpha::PerClass(v) => fill(&mut o.alpha[..g], class, every, |_, k| {
+            Alpha::None => fill_with(&mut o.alpha[..g], class, every, 1.0),
+            Alpha::Scalar(a) => fill_with(&mut o.alpha[..g], class, every, a),
+            Alpha::PerClass(v) => fill(&mut o.alpha[..g], class, every, |_, k| {
                 v.get(k).copied().unwrap_or(0.0)
             }),
         }
