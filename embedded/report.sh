@@ -49,7 +49,7 @@ CEIL_SOFTMAX_2=125
 # positions before it; 147.7 with the generic lane kernel before that). No goal of its
 # own; the ceiling guards the change.
 CEIL_SOFTMAX_CF=95
-CEIL_STACK_V7=512         # Cortex-M4F: the goal holds (512, softmax loss_and_grad, since the normal-span pass of 2026-12-06; 504 before; 520 before 2026-12-04)
+CEIL_STACK_V7=512         # Cortex-M4F: the goal holds (496, softmax grad_per_row, since the class weights left Prepared on 2026-12-06; 512 with the normal-span pass before that, 504 before it; 520 before 2026-12-04)
 CEIL_STACK_V6M=760        # Cortex-M3 (soft float, thumbv6m code): 740 at most (sigmoid grad_elementwise; 732 before 2026-12-06)
 # Beyond issue 13's methods (added 2026-12-05): the channels-first layout, label smoothing and
 # the chunk API, measured against the same stack goal and guarded by ceilings of their own
