@@ -1605,45 +1605,27 @@ mod tests {
         pub(super) static GENERAL_ONLY: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
     }
 
-    /// Every output of one scalar-backend call per method over `z` (rows of 2 classes), as
-    /// bits: the loss summed and per row, the gradient alone (one upstream and per row), the
-    /// fused call's, the in-place call's and a channels-first call's.
-    fn pair_outputs(z: &[f32], labels: &[u8], f: &SoftmaxFocal<'_>) -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut g = std::vec![0.0f32; z.len()];
-        let mut per_row = std::vec![0.0f32; labels.len()];
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        out.push(f.loss(z, 2, labels, Reduction::Sum).unwrap().to_bits());
-        f.loss_per_row(z, 2, labels, &mut per_row).unwrap();
-        out.extend(bits(&per_row));
-        f.grad(z, 2, labels, Reduction::Mean, 0.5, &mut g).unwrap();
-        out.extend(bits(&g));
-        let up: Vec<f32> = (0..labels.len()).map(|r| 1.0 + r as f32 / 8.0).collect();
-        f.grad_per_row(z, 2, labels, &up, &mut g).unwrap();
-        out.extend(bits(&g));
-        let l = f
-            .loss_and_grad(z, 2, labels, Reduction::Mean, &mut g)
-            .unwrap();
-        out.push(l.to_bits());
-        out.extend(bits(&g));
-        let mut inplace = z.to_vec();
-        let l = f
-            .loss_and_grad_in_place(&mut inplace, 2, labels, Reduction::Sum)
-            .unwrap();
-        out.push(l.to_bits());
-        out.extend(bits(&inplace));
-        let l = f
-            .channels_first(3)
-            .loss_and_grad(z, 2, labels, Reduction::Sum, &mut g)
-            .unwrap();
-        out.push(l.to_bits());
-        out.extend(bits(&g));
-        out
+    /// A xorshift generator: the tests' inputs, the same on every run.
+    fn xorshift(mut s: u32) -> impl FnMut() -> u32 {
+        move || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s
+        }
     }
 
-    /// Outputs of every method on rows of `c` classes (as [`pair_outputs`], which this
-    /// generalises), with per-row and per-call scales.
-    fn row_outputs(z: &[f32], c: usize, labels: &[u8], f: &SoftmaxFocal<'_>) -> Vec<f32> {
+    /// Every output of one scalar-backend call per method over `z` (rows of `c` classes):
+    /// the loss summed and per row, the gradient alone (one upstream and per row), the fused
+    /// call's, the in-place call's, and a channels-first call's with `spatial` positions
+    /// per image (which must divide the rows).
+    fn outputs(
+        z: &[f32],
+        c: usize,
+        labels: &[u8],
+        f: &SoftmaxFocal<'_>,
+        spatial: usize,
+    ) -> Vec<f32> {
         let mut out = Vec::new();
         let mut g = std::vec![0.0f32; z.len()];
         let mut per_row = std::vec![0.0f32; labels.len()];
@@ -1651,6 +1633,9 @@ mod tests {
         f.loss_per_row(z, c, labels, &mut per_row).unwrap();
         out.extend(&per_row);
         f.grad(z, c, labels, Reduction::Mean, 0.5, &mut g).unwrap();
+        out.extend(&g);
+        let up: Vec<f32> = (0..labels.len()).map(|r| 1.0 + r as f32 / 8.0).collect();
+        f.grad_per_row(z, c, labels, &up, &mut g).unwrap();
         out.extend(&g);
         let l = f
             .loss_and_grad(z, c, labels, Reduction::Mean, &mut g)
@@ -1663,7 +1648,39 @@ mod tests {
             .unwrap();
         out.push(l);
         out.extend(&inplace);
+        let l = f
+            .channels_first(spatial)
+            .loss_and_grad(z, c, labels, Reduction::Sum, &mut g)
+            .unwrap();
+        out.push(l);
+        out.extend(&g);
         out
+    }
+
+    /// How many of the words of [`outputs`] differ between the scalar loop with its
+    /// shortcuts and the general loop: in bits (NaN for NaN), or with `tied`, by more than
+    /// 4e-7 of their size.
+    fn differ(
+        z: &[f32],
+        c: usize,
+        labels: &[u8],
+        f: &SoftmaxFocal<'_>,
+        spatial: usize,
+        tied: bool,
+    ) -> usize {
+        let fast = outputs(z, c, labels, f, spatial);
+        GENERAL_ONLY.with(|g| g.set(true));
+        let general = outputs(z, c, labels, f, spatial);
+        GENERAL_ONLY.with(|g| g.set(false));
+        assert_eq!(fast.len(), general.len());
+        fast.iter()
+            .zip(&general)
+            .filter(|(a, b)| {
+                let same = a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+                let close = (*a - *b).abs() <= 4e-7 * a.abs().max(b.abs()) + 1e-37;
+                !(same || (tied && close))
+            })
+            .count()
     }
 
     /// Rows of normal span take their own exponential pass on the scalar backend
@@ -1673,13 +1690,7 @@ mod tests {
     /// and rows that are not normal (spans past 87, infinities, NaN) beside them.
     #[test]
     fn normal_rows_are_the_general_loops_bits() {
-        let mut s = 0x1234_5679_u32;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            s
-        };
+        let mut next = xorshift(0x1234_5679);
         let mut unit = move || next() as f32 / u32::MAX as f32;
         for c in [1usize, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 24, 33, 100] {
             let rows = 40;
@@ -1691,6 +1702,14 @@ mod tests {
             z[3 * c] = f32::INFINITY;
             let labels: Vec<u8> = (0..rows).map(|r| ((r * 7 + 3) % c) as u8).collect();
             let per_class: Vec<f32> = (0..c).map(|j| 0.1 + (j % 9) as f32 * 0.1).collect();
+            // Ties from row 4 on: two, and (where there is room) three maxima.
+            let mut tied = z.clone();
+            for r in 4..rows {
+                let row = &mut tied[r * c..(r + 1) * c];
+                let top = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                row[r % c] = top;
+                row[(r * 3 + 1) % c] = top;
+            }
             for (gamma, alpha) in [
                 (2.0, Alpha::None),
                 (0.0, Alpha::Scalar(0.25)),
@@ -1700,29 +1719,10 @@ mod tests {
                     .backend(Backend::Scalar)
                     .gamma(gamma)
                     .alpha(alpha);
-                let mut tied = z.clone();
-                // Ties from row 4 on: two, and (where there is room) three maxima.
-                for r in 4..rows {
-                    let row = &mut tied[r * c..(r + 1) * c];
-                    let top = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                    row[r % c] = top;
-                    row[(r * 3 + 1) % c] = top;
-                }
-                for (z, exact) in [(&z, true), (&tied, false)] {
-                    let fast = row_outputs(z, c, &labels, &f);
-                    GENERAL_ONLY.with(|g| g.set(true));
-                    let general = row_outputs(z, c, &labels, &f);
-                    GENERAL_ONLY.with(|g| g.set(false));
-                    for (i, (a, b)) in fast.iter().zip(&general).enumerate() {
-                        let same = a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-                        let close = (a - b).abs() <= 4e-7 * a.abs().max(b.abs()) + 1e-37;
-                        assert!(
-                            same || (!exact && close),
-                            "C = {c}, γ = {gamma}, tied = {}: word {i}: {a:e} against {b:e}",
-                            !exact
-                        );
-                    }
-                }
+                let n = differ(&z, c, &labels, &f, 4, false);
+                assert_eq!(n, 0, "C = {c}, γ = {gamma}: {n} words differ");
+                let n = differ(&tied, c, &labels, &f, 4, true);
+                assert_eq!(n, 0, "C = {c}, γ = {gamma}, with ties: {n} words differ");
             }
         }
     }
@@ -1733,13 +1733,7 @@ mod tests {
     /// differences, huge and infinite logits, NaN, and random logits.
     #[test]
     fn pair_rows_are_the_general_loops_bits() {
-        let mut s = 0x2545_f491_u32;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            s
-        };
+        let mut next = xorshift(0x2545_f491);
         let mut pairs: Vec<(f32, f32)> = Vec::new();
         let specials = [
             0.0,
@@ -1794,13 +1788,8 @@ mod tests {
                 .backend(Backend::Scalar)
                 .gamma(gamma)
                 .alpha(alpha);
-            let pair = pair_outputs(z, &labels, &f);
-            GENERAL_ONLY.with(|g| g.set(true));
-            let general = pair_outputs(z, &labels, &f);
-            GENERAL_ONLY.with(|g| g.set(false));
-            assert_eq!(pair.len(), general.len());
-            let differ = pair.iter().zip(&general).filter(|(a, b)| a != b).count();
-            assert_eq!(differ, 0, "γ = {gamma}: {differ} words differ");
+            let n = differ(z, 2, &labels, &f, 3, false);
+            assert_eq!(n, 0, "γ = {gamma}: {n} words differ");
         }
     }
 
@@ -1808,13 +1797,7 @@ mod tests {
     /// for sums of every size against tie counts, and for infinite and NaN sums.
     #[test]
     fn rest_lanes_is_total_add_then_value() {
-        let mut s = 0x9e37_79b9_u32;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            s
-        };
+        let mut next = xorshift(0x9e37_79b9);
         let specials = [f64::INFINITY, f64::NAN, 1e300, 0.0, 3.0e38, 1.0 / 3.0];
         for i in 0..20_000 {
             let r = next();
