@@ -209,7 +209,8 @@ unsafe fn short_row_sums<S: Lanes>(
         // at 32000 classes on AVX-512). `Normal` rows take the `Finite` loop where
         // `ldexp` is one instruction (the same bits where both apply; those backends
         // never ask for `Normal`, see `short_group_stats`). The scalar loop, which
-        // microcontrollers run, keeps one copy. Each arm inlines `row_sums` with its span
+        // microcontrollers run, keeps one copy, for the rows whose span is not normal
+        // (`normal_row_rest` takes the others). Each arm inlines `row_sums` with its span
         // a constant.
         if S::N == 1 {
             return row_sums::<S>(row, c, step, max, span, keep, out, ahead);
@@ -463,16 +464,9 @@ pub(super) fn exp_below_from<S: Lanes>(
         None => (v.ne(max), top),
         Some(valid) => (S::and(S::not(top), valid), S::and(top, valid)),
     };
-    let e = if S::N == 1 && S::any(top) && !matches!(span, Span::Any) {
-        // The scalar loop (what microcontrollers run) branches past the exponential at a
-        // finite maximum, where it is exactly 1 (a row of 2 classes spent a quarter of
-        // its exponentials there); an infinite one (`Span::Any`) keeps `exp`'s NaN.
-        S::splat(1.0)
-    } else {
-        match span {
-            Span::Normal => exp_normal_nonpos_from(x),
-            Span::Finite | Span::Any => exp_nonpos_from(x),
-        }
+    let e = match span {
+        Span::Normal => exp_normal_nonpos_from(x),
+        Span::Finite | Span::Any => exp_nonpos_from(x),
     };
     *part = part.add_where(below, e);
     (e, top)
@@ -1298,9 +1292,10 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
 /// The scalar backend's loop over row-major rows: one row at a time, `γ` and the mode read
 /// at run time, nothing gathered into per-group arrays. A microcontroller runs this: one
 /// copy of the code for every `γ`, mode and label type, and a stack frame of a few
-/// registers' worth. Each row goes through the row functions the other backends use for
-/// rows shorter than [`LONG_ROW`] ([`short_row_max`], [`short_row_sums`], [`finish`],
-/// [`scale_row`]), whatever its length.
+/// registers' worth. Each row, whatever its length, takes its maximum and `S_rest` from
+/// [`pair_row`] (2 classes), [`scalar_row_max`] and [`normal_row_rest`] (a normal span:
+/// nearly every row) or [`short_row_sums`] (any other row), then the row functions the
+/// other backends use for rows shorter than [`LONG_ROW`] ([`finish`], [`scale_row`]).
 ///
 /// # Safety
 /// As for [`run_rows`].
@@ -1467,8 +1462,7 @@ fn shortcuts() -> bool {
 /// 0 + (2 - 1)`); `tests::pair_rows_are_the_general_loops_bits` compares the two. A row
 /// of 2 classes (a binary classifier's) is where the loop's per-row machinery weighs most
 /// against its work: on a Cortex-M4F this took the fused call from 146.7 to 115.7
-/// instructions per logit, below a careful hand loop's 131.5, for 1.5-1.8 more a logit at
-/// 4 and 10 classes (the row loop's registers) and 0.2 KB of flash.
+/// instructions per logit, below a careful hand loop's 131.5, for 0.2 KB of flash.
 ///
 /// # Safety
 /// `row` and `row + step` valid for reading; with a non-null `kept`, `kept` and `kept +
