@@ -63,8 +63,8 @@ CEIL_STACK_EXTRA_V6M=990
 # and 764-812 B before, with the generic lane kernel).
 CEIL_STACK_CF_V7=560
 CEIL_STACK_CF_V6M=740
-CEIL_EVERY_KB=43          # every method, u8 labels, thumbv7em: 41.8 KB (41.0 before the scalar softmax's pair and normal-span paths of 2026-12-06; 49.2 before 2026-12-05)
-CEIL_EVERY_V6M_KB=52      # the same on thumbv6m: 50.5 KB (48.8 before those paths; 61.6 before 2026-12-05)
+CEIL_EVERY_KB=43          # every method, u8 labels, thumbv7em: 41.4 KB (41.0 before the scalar softmax's pair and normal-span paths of 2026-12-06; 49.2 before 2026-12-05)
+CEIL_EVERY_V6M_KB=52      # the same on thumbv6m: 49.9 KB (48.8 before those paths, 50.5 with them until their dead branch went; 61.6 before 2026-12-05)
 # Also budgets: each fused figure below the naive libm loop's, no soft-float f64 on
 # thumbv7em, bit identity on both cores.
 
