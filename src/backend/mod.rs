@@ -402,14 +402,12 @@ mod scalar {
     }
 
     /// # Safety
-    /// None (the signature matches the other backends' entries).
-    /// Out of line: one copy for both layouts, every `γ`, mode and label type.
-    #[inline(never)]
+    /// `smoothing::run`'s contract holds.
+    /// (The loop is out of line: one copy for both layouts, every `γ`, mode and label type.)
+    #[inline(always)]
     pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
-        let g = sigmoid::Runtime(job.code);
         // SAFETY: forwarded.
-        // One row at a time: gathered arrays of one entry (see `Gathered`).
-        unsafe { smoothing::run::<Scalar, _, 1>(job, g, eps) }
+        unsafe { smoothing::run_scalar(job, eps) }
     }
 
     #[inline(always)]

@@ -19,18 +19,24 @@
 //! the logit instead of keeping it, so that the in-place method works (the logit is read
 //! before its gradient overwrites it). Rows go one per lane, `S::N` rows at a time: a block
 //! of neighbouring positions of one image in the channels-first layout (one vector per
-//! class), a block of rows in the row-major one (a strided load per class).
+//! class), a block of rows in the row-major one (a strided load per class). The scalar
+//! backend (what microcontrollers run) has a loop of its own, [`run_scalar`], one row at a
+//! time with the unsmoothed scalar loop's maximum and `S_rest`; on rows of normal span it
+//! treats only one maximum as the maximum (a tie is a class below it, as in that row's
+//! `S_rest`), so those rows' bits differ from the lanes' in the last places.
 //!
 //! `ε = 0` never comes here: those calls take the unsmoothed kernels and their bits.
 
-use crate::math::{exp, exp_nonpos, ln, log1p};
-use crate::simd::{Lanes, Total, mul_or_zero};
+use crate::math::{exp, exp_nonpos, exp_normal_nonpos_from, exp_normal_nonpos_reduced, ln, log1p};
+use crate::simd::{Lanes, Scalar, Total, mul_or_zero};
+
+use core::ptr::null_mut;
 
 use super::Mode;
-use super::sigmoid::Gamma;
+use super::sigmoid::{Gamma, Runtime};
 use super::softmax::{
     ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, far_below, finish, gather_rows,
-    lane_grad,
+    ignored_row, lane_grad, scalar_row_stats,
 };
 
 /// The row quantities one smoothing term needs, per lane.
@@ -69,33 +75,51 @@ impl<S: Lanes> RowTerms<S> {
 
     /// For logits `v` of one class: `(q^γ, ℓ, q^γ·(1 + γ·p·h), p, exp(z - max))`, without
     /// the class weight (the last is what the target's term scales in the gradient pass).
-    /// One lane (the scalar backend, which microcontrollers run): one copy out of line for
-    /// both passes that call it, rather than one inlined into each, every `γ` case with it.
+    ///
+    /// One lane (the scalar backend's rows whose span is not normal, rare) inlines it on
+    /// microcontrollers: out of line, or with its `exp(γ·ln q)` out of line, each call
+    /// in the loops took 40-48 bytes more of a Cortex-M4F's frame for 1.3-1.6 KB less
+    /// flash. Where SIMD backends serve the speed (x86_64, `focal_portable`), the scalar
+    /// backend takes one copy out of line, for size: the same operations, so the same bits.
     #[inline(always)]
     fn term<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S, S) {
+        #[cfg(any(focal_portable, target_arch = "x86_64"))]
         if S::N == 1 {
-            self.term_outlined(v, gamma, g)
-        } else {
-            self.term_inlined(v, gamma, g)
+            return self.term_outlined(v, gamma, g);
         }
+        self.term_with::<G, false>(v, v.eq(self.max), gamma, g)
     }
 
-    /// [`term`](Self::term) out of line (one lane only: a SIMD backend's copy would lose its
-    /// target features).
+    /// [`term`](Self::term) out of line (one lane only: a SIMD backend's copy would lose
+    /// its target features).
+    #[cfg(any(focal_portable, target_arch = "x86_64"))]
     #[inline(never)]
     fn term_outlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S, S) {
-        self.term_inlined(v, gamma, g)
+        self.term_with::<G, false>(v, v.eq(self.max), gamma, g)
     }
 
-    /// [`term`](Self::term).
+    /// [`term`](Self::term) for the lanes `top` equal to the row maximum (the others below
+    /// it). `NORMAL`: a row of normal span (one lane,
+    /// [`RowStats::normal`](super::softmax::RowStats::normal)), which takes the unguarded
+    /// `exp` and a plain product: the same bits (the exponential's are `exp`'s on that
+    /// span, and no factor is infinite there, so [`mul_or_zero`] is the product).
     #[inline(always)]
-    fn term_inlined<G: Gamma>(&self, v: S, gamma: f32, g: G) -> (S, S, S, S, S) {
+    fn term_with<G: Gamma, const NORMAL: bool>(
+        &self,
+        v: S,
+        top: S::Mask,
+        gamma: f32,
+        g: G,
+    ) -> (S, S, S, S, S) {
         let one = S::splat(1.0);
-        let top = v.eq(self.max);
         // z - max, 0 where z is the maximum (also for infinite ones), as in the row passes.
         let d = S::select(top, S::splat(0.0), v.sub(self.max));
         let ell = d.sub(self.lsr);
-        let e = exp_nonpos(d);
+        let e = if NORMAL {
+            exp_normal_nonpos_from(exp_normal_nonpos_reduced(d))
+        } else {
+            exp_nonpos(d)
+        };
         let p = e.mul(self.inv);
         let q = S::select(top, self.q_top, one.sub(p));
         let qg = match g.pow(q, gamma) {
@@ -104,7 +128,8 @@ impl<S: Lanes> RowTerms<S> {
         };
         // Below the maximum q >= 1/2; p·h -> 0 as p -> 0 (h = +inf at a -inf logit).
         let h = S::select(top, self.h_top, ell.neg().div(q));
-        let u = qg.mul(S::splat(gamma).mul_add(mul_or_zero(p, h), one));
+        let ph = if NORMAL { p.mul(h) } else { mul_or_zero(p, h) };
+        let u = qg.mul(S::splat(gamma).mul_add(ph, one));
         (qg, ell, u, p, e)
     }
 }
@@ -366,43 +391,9 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
         // The target's term with weight (1-ε)·α_k.
         let alpha_k = S::load(rows.alpha.as_ptr()).mul(S::splat(1.0 - eps));
         let (loss_k, w, factor) = finish(max, s_rest, zk, alpha_k, gamma, g, None);
-        // Pass 3: (ε/C)·U = Σ (ε/C)·α_j·q_j^γ·(-ℓ_j) and Σ (ε/C)·α_j·u_j. Each term carries
-        // its weight before it is summed: a row of finite logits up to f32::MAX apart has
-        // terms near f32::MAX, whose plain sum would overflow where the weighted one does
-        // not (fuzz finding).
+        // Pass 3.
         let t = RowTerms::new(max, s_rest);
-        let share = eps / c as f32;
-        let (mut u_loss, mut u_grad) = (S::acc_zero(), S::acc_zero());
-        let (mut pl, mut pg) = (zero, zero);
-        // The same sum split by whether the class equals the row maximum, for pass 4's
-        // terms of those classes (`Top`).
-        let (mut u_rest, mut u_top) = (S::acc_zero(), S::acc_zero());
-        let (mut pr, mut pt) = (zero, zero);
-        for j in 0..c {
-            let a = S::splat(job.alpha.of(j) * share);
-            let v = b.load::<S>(job.z, j);
-            let (qg, ell, u, _, _) = t.term(v, gamma, g);
-            // A class of weight 0 adds 0, even where its term is +inf (probability 0); one
-            // more than f32::MAX below the maximum, a finite term (audit finding).
-            let l = mul_or_zero(a, mul_or_zero(qg, ell.neg()));
-            pl = pl.add(far_below(l, ell, a.mul(qg), v, max, t.lsr));
-            pg = a.mul_add(u, pg);
-            let top = v.eq(max);
-            pr = S::select(top, pr, a.mul_add(u, pr));
-            pt = S::select(top, a.mul_add(u, pt), pt);
-            if (j + 1) % 8 == 0 {
-                (u_loss, u_grad) = (S::acc_add(u_loss, pl), S::acc_add(u_grad, pg));
-                (u_rest, u_top) = (S::acc_add(u_rest, pr), S::acc_add(u_top, pt));
-                (pl, pg, pr, pt) = (zero, zero, zero, zero);
-            }
-        }
-        let u_loss = S::acc_lanes(S::acc_add(u_loss, pl));
-        let u_sum = S::acc_lanes(S::acc_add(u_grad, pg));
-        let top = Top {
-            rest: S::acc_lanes(S::acc_add(u_rest, pr)),
-            top: S::acc_lanes(S::acc_add(u_top, pt)),
-            q: t.q_top,
-        };
+        let (u_loss, u_sum, top) = term_sums::<S, G, false>(job, &b, &t, eps, g, 0);
         let loss = S::select(ok, loss_k.add(u_loss), zero);
         if job.mode.sums() {
             *acc = S::acc_add(*acc, loss);
@@ -413,25 +404,263 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
         if !job.mode.grads() {
             return;
         }
-        // Pass 4: the gradient, each term recomputed from its logit. Both sides of
-        // `p_j·Σu - u_j` are scaled before the subtraction: with an infinite scale the
-        // difference is NaN on every backend, where scaling the (rounded, near 0) difference
-        // gave +inf, -inf or NaN depending on its last bit (fuzz finding).
+        // Pass 4.
         let cr = S::load(rows.cr.as_ptr());
-        let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
-        let sum_cr = u_sum.mul(cr);
         let mut class = ClassLanes::new(rows, kv);
-        for j in 0..c {
+        let row = (w, factor, cr, ok);
+        grad_pass::<S, G, false>(job, out, &b, &t, &top, u_sum, eps, row, &mut class, g, 0);
+    }
+}
+
+/// Which lanes of a block have class `j`, asked for `j` going up from 0: a trait rather
+/// than a closure, which the compiler left out of line (a call per class and vector on
+/// the SIMD backends).
+trait IsClass<S: Lanes> {
+    /// The lanes whose class is `j`.
+    fn is(&mut self, j: usize) -> S::Mask;
+}
+
+impl<S: Lanes, const W: usize> IsClass<S> for ClassLanes<'_, S, W> {
+    #[inline(always)]
+    fn is(&mut self, j: usize) -> S::Mask {
+        ClassLanes::is(self, j)
+    }
+}
+
+/// One row of class `k` (the scalar loop's).
+struct OneClass(usize);
+
+impl IsClass<Scalar> for OneClass {
+    #[inline(always)]
+    fn is(&mut self, j: usize) -> bool {
+        j == self.0
+    }
+}
+
+/// Pass 3 of a block of rows (row-major or channels-first, see [`Block`]), whose row
+/// quantities are `t`: `(ε/C)·U = Σ_j (ε/C)·α_j·q_j^γ·(-ℓ_j)` per lane, `Σ_j (ε/C)·α_j·u_j`,
+/// and the same sum split by whether the class equals the row maximum ([`Top`], for pass
+/// 4's terms of those classes). Each term carries its weight before it is summed: a row
+/// of finite logits up to f32::MAX apart has terms near f32::MAX, whose plain sum would
+/// overflow where the weighted one does not (fuzz finding).
+///
+/// `NORMAL` (one lane, a row of normal span, [`RowStats`](super::softmax::RowStats)): class `m` is the maximum
+/// whose term is [`Top`]'s, and every other class, a tie too, is a class below it (as in
+/// that row's `S_rest`). Its term is the row's, computed once after the loop; the loop
+/// keeps two sums instead of four, with no selects, and adds no term that could be
+/// infinite ([`far_below`], [`mul_or_zero`]).
+///
+/// # Safety
+/// The block's `C` classes lie within the logits; `m < C` where `NORMAL`.
+#[inline(always)]
+unsafe fn term_sums<S: Lanes, G: Gamma, const NORMAL: bool>(
+    job: &Job<'_>,
+    b: &Block,
+    t: &RowTerms<S>,
+    eps: f32,
+    g: G,
+    m: usize,
+) -> (S, S, Top<S>) {
+    let (c, gamma, zero) = (job.c, job.gamma, S::splat(0.0));
+    let share = eps / c as f32;
+    let (mut u_loss, mut u_grad) = (S::acc_zero(), S::acc_zero());
+    let (mut pl, mut pg) = (zero, zero);
+    let (mut u_rest, mut u_top) = (S::acc_zero(), S::acc_zero());
+    let (mut pr, mut pt) = (zero, zero);
+    for j in 0..c {
+        if !NORMAL || j != m {
             let a = S::splat(job.alpha.of(j) * share);
-            let v = b.load::<S>(job.z, j);
+            // SAFETY: j < C (contract).
+            let v = unsafe { b.load::<S>(job.z, j) };
+            if NORMAL {
+                let (qg, ell, u, _, _) = t.term_with::<G, true>(v, zero.lt(zero), gamma, g);
+                pl = pl.add(a.mul(qg.mul(ell.neg())));
+                pr = a.mul_add(u, pr);
+            } else {
+                let (qg, ell, u, _, _) = t.term(v, gamma, g);
+                // A class of weight 0 adds 0, even where its term is +inf (probability
+                // 0); one more than f32::MAX below the maximum, a finite term (audit
+                // finding).
+                let l = mul_or_zero(a, mul_or_zero(qg, ell.neg()));
+                pl = pl.add(far_below(l, ell, a.mul(qg), v, t.max, t.lsr));
+                pg = a.mul_add(u, pg);
+                let top = v.eq(t.max);
+                pr = S::select(top, pr, a.mul_add(u, pr));
+                pt = S::select(top, a.mul_add(u, pt), pt);
+            }
+        }
+        if (j + 1) % 8 == 0 {
+            (u_loss, u_rest) = (S::acc_add(u_loss, pl), S::acc_add(u_rest, pr));
+            (pl, pr) = (zero, zero);
+            if !NORMAL {
+                (u_grad, u_top) = (S::acc_add(u_grad, pg), S::acc_add(u_top, pt));
+                (pg, pt) = (zero, zero);
+            }
+        }
+    }
+    if NORMAL {
+        let a = S::splat(job.alpha.of(m) * share);
+        let (qg, ell, u, _, _) = t.term_with::<G, true>(t.max, zero.eq(zero), gamma, g);
+        let au = a.mul(u);
+        let rest = S::acc_add(u_rest, pr);
+        let top = Top {
+            rest: S::acc_lanes(rest),
+            top: au,
+            q: t.q_top,
+        };
+        let u_loss = S::acc_add(S::acc_add(u_loss, pl), a.mul(qg.mul(ell.neg())));
+        return (
+            S::acc_lanes(u_loss),
+            S::acc_lanes(S::acc_add(rest, au)),
+            top,
+        );
+    }
+    let top = Top {
+        rest: S::acc_lanes(S::acc_add(u_rest, pr)),
+        top: S::acc_lanes(S::acc_add(u_top, pt)),
+        q: t.q_top,
+    };
+    (
+        S::acc_lanes(S::acc_add(u_loss, pl)),
+        S::acc_lanes(S::acc_add(u_grad, pg)),
+        top,
+    )
+}
+
+/// Pass 4 of a block of rows: the gradient, each term recomputed from its logit, written
+/// to `out`. `row` holds the unsmoothed target term's `(w, factor)` ([`finish`]), the
+/// gradient scale `cr` and the lanes `ok` that have a class; `is_k.is(j)` gives the lanes
+/// whose class is `j`, for `j` going up from 0 (but class `m` last where `NORMAL`). Both
+/// sides of `p_j·Σu - u_j` are scaled before the subtraction: with an infinite scale the
+/// difference is NaN on every backend, where scaling the (rounded, near 0) difference
+/// gave +inf, -inf or NaN depending on its last bit (fuzz finding).
+///
+/// `NORMAL`: as for [`term_sums`], class `m` alone takes [`Top`]'s term, after the loop
+/// (its logit is not read: in place, the gradient overwrites it last).
+///
+/// # Safety
+/// The block's `C` classes lie within the logits and the gradient output (which may be
+/// the logits: each logit is read before its gradient is written, at the same place);
+/// `m < C` where `NORMAL`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn grad_pass<S: Lanes, G: Gamma, const NORMAL: bool>(
+    job: &Job<'_>,
+    out: *mut f32,
+    b: &Block,
+    t: &RowTerms<S>,
+    top: &Top<S>,
+    u_sum: S,
+    eps: f32,
+    (w, factor, cr, ok): (S, S, S, S::Mask),
+    is_k: &mut impl IsClass<S>,
+    g: G,
+    m: usize,
+) {
+    let (c, gamma, zero) = (job.c, job.gamma, S::splat(0.0));
+    let share = eps / c as f32;
+    let (fv, gk) = (factor.mul(cr), w.mul(cr).neg());
+    let sum_cr = u_sum.mul(cr);
+    for j in 0..c {
+        if NORMAL && j == m {
+            continue;
+        }
+        let a = S::splat(job.alpha.of(j) * share);
+        // SAFETY: j < C (contract).
+        let v = unsafe { b.load::<S>(job.z, j) };
+        let gj = if NORMAL {
+            let (_, _, u, p, e) = t.term_with::<G, true>(v, zero.lt(zero), gamma, g);
+            let smooth = p.mul(sum_cr).sub(a.mul(u).mul(cr));
+            lane_grad(is_k.is(j), e, fv, gk, ok).add(smooth)
+        } else {
             let (_, _, u, p, e) = t.term(v, gamma, g);
             let smooth = S::select(
-                v.eq(max),
+                v.eq(t.max),
                 top.smooth(p, a.mul(u), cr),
                 p.mul(sum_cr).sub(a.mul(u).mul(cr)),
             );
-            let gj = lane_grad(class.is(j), e, fv, gk, ok).add(S::select(ok, smooth, zero));
-            b.store(out, j, gj);
+            lane_grad(is_k.is(j), e, fv, gk, ok).add(S::select(ok, smooth, zero))
+        };
+        // SAFETY: as the load.
+        unsafe { b.store(out, j, gj) };
+    }
+    if NORMAL {
+        // (`top.top` is class m's weighted term.)
+        let (_, _, _, p, e) = t.term_with::<G, true>(t.max, zero.eq(zero), gamma, g);
+        let smooth = top.smooth(p, top.top, cr);
+        let gm = lane_grad(is_k.is(m), e, fv, gk, ok).add(smooth);
+        // SAFETY: m < C (contract).
+        unsafe { b.store(out, m, gm) };
+    }
+}
+
+/// [`run`] on the scalar backend (what microcontrollers run), both layouts in one copy:
+/// one row at a time, its maximum and `S_rest` from the unsmoothed scalar loop's
+/// ([`scalar_row_stats`]), then passes 3 and 4 on the row, for rows of normal span (nearly
+/// all) in their `NORMAL` form. No gathered arrays and no class lanes. On a Cortex-M4F at
+/// 512 × 10 the lane kernel with one lane took 466 instructions a logit and 400 bytes of
+/// stack beneath its wrapper.
+///
+/// # Safety
+/// As [`run`].
+#[inline(never)]
+pub(crate) unsafe fn run_scalar(job: &Job<'_>, eps: f32) -> Total {
+    let g = Runtime(job.code);
+    let (out, scale, up) = job.mode.parts();
+    let (c, grads) = (job.c, job.mode.grads());
+    // Positions per image: 1 for row-major rows.
+    let sp = job.spatial.max(1);
+    let mut acc = Total::ZERO;
+    for r in 0..job.rows() {
+        // Row r's class 0 (channels-first: position r % sp of image r / sp), its classes
+        // `sp` apart, as a block of one row (`Blocks` with one lane, whose block length
+        // the compiler did not see).
+        let b = Block {
+            base: (r / sp) * c * sp + r % sp,
+            step: 1,
+            stride: sp,
+            n: 1,
+        };
+        // SAFETY (block): r < rows, so the row's classes lie within the logits and the
+        // gradient (row-major: rows·C values; channels-first: `rows` a multiple of `sp`,
+        // contract); the loss and upstream hold `rows` values; a class is below C, and so
+        // is the index of a maximum.
+        unsafe {
+            let (row, orow) = (job.z.add(b.base), out.wrapping_add(b.base));
+            let Some(k) = job.labels.class_at(r, job.ignore) else {
+                ignored_row(job, r, orow, b.stride, grads);
+                continue;
+            };
+            let zk = Scalar(*row.add(k * b.stride));
+            let st = scalar_row_stats(row, c, b.stride, null_mut());
+            let (max, s_rest) = (Scalar(st.max), Scalar(st.s_rest));
+            // The target's term with weight (1-ε)·α_k.
+            let alpha_k = Scalar(job.alpha.of(k) * (1.0 - eps));
+            let ek = st.paired.then_some(s_rest);
+            let (loss_k, w, factor) = finish(max, s_rest, zk, alpha_k, job.gamma, g, ek);
+            let t = RowTerms::new(max, s_rest);
+            let (normal, m) = (st.normal, st.m);
+            let (u_loss, u_sum, top) = if normal {
+                term_sums::<_, _, true>(job, &b, &t, eps, g, m)
+            } else {
+                term_sums::<_, _, false>(job, &b, &t, eps, g, m)
+            };
+            let loss = loss_k.add(u_loss);
+            acc = acc.add(loss.0);
+            if let Mode::Loss(o) = job.mode {
+                *o.add(r) = loss.0;
+            }
+            if grads {
+                let cr = Scalar(if up.is_null() { scale } else { *up.add(r) });
+                let row = (w, factor, cr, true);
+                let is_k = &mut OneClass(k);
+                if normal {
+                    grad_pass::<_, _, true>(job, out, &b, &t, &top, u_sum, eps, row, is_k, g, m);
+                } else {
+                    grad_pass::<_, _, false>(job, out, &b, &t, &top, u_sum, eps, row, is_k, g, m);
+                }
+            }
         }
     }
+    acc
 }

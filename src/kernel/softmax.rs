@@ -1357,18 +1357,7 @@ unsafe fn scalar_rows<const CF: bool>(job: &Job<'_>) -> Total {
             let row = job.z.add(first);
             let orow = out.wrapping_add(first);
             let Some(k) = job.labels.class_at(r, job.ignore) else {
-                if let Mode::Loss(o) = job.mode {
-                    *o.add(r) = 0.0;
-                }
-                if grads {
-                    if CF {
-                        for j in 0..c {
-                            *orow.add(j * step) = 0.0;
-                        }
-                    } else {
-                        core::ptr::write_bytes(orow, 0, c);
-                    }
-                }
+                ignored_row(job, r, orow, step, grads);
                 continue;
             };
             // Read before the kept exponentials may overwrite it.
@@ -1376,35 +1365,12 @@ unsafe fn scalar_rows<const CF: bool>(job: &Job<'_>) -> Total {
             // A null `out` (no gradient) is tested per element: one register compare, where
             // a `keep` flag was reloaded from the stack.
             let kept = if keep { orow } else { core::ptr::null_mut() };
-            let pair = if c == 2 {
-                pair_row(row, step, kept)
-            } else {
-                None
-            };
-            let (max, s_rest, paired) = match pair {
-                Some((max, e)) => (max, e, true),
-                None => {
-                    let (max, normal, m) = scalar_row_max(row, c, step);
-                    let s_rest = if normal && shortcuts() {
-                        normal_row_rest(row, c, step, max, m, kept)
-                    } else {
-                        // (`Any` but in this module's tests.)
-                        let span = if normal { Span::Normal } else { Span::Any };
-                        let sums = short_row_sums::<Scalar>(
-                            row,
-                            c,
-                            step,
-                            max,
-                            span,
-                            true,
-                            kept,
-                            core::ptr::null(),
-                        );
-                        scalar_rest(sums, c)
-                    };
-                    (max, s_rest, false)
-                }
-            };
+            let RowStats {
+                max,
+                s_rest,
+                paired,
+                ..
+            } = scalar_row_stats(row, c, step, kept);
             // A pair's `S_rest` is exp(z_k - max) where k is not the arg-max (`finish`
             // reads `ek` only there), in every mode; otherwise the pass above kept
             // exp(z_k - max) in the gradient row: no second `exp`.
@@ -1437,6 +1403,119 @@ unsafe fn scalar_rows<const CF: bool>(job: &Job<'_>) -> Total {
     acc
 }
 
+/// The results of an ignored row `r` on the scalar backend: a loss of 0 where per-row
+/// losses are written, and a gradient row of zeros at `orow` (classes `step` apart) where
+/// a gradient is.
+///
+/// # Safety
+/// Row `r` exists; where the mode writes, `orow + j·step` for `j < C` (gradient) or the
+/// loss output at `r` are valid for writing.
+#[inline(always)]
+pub(super) unsafe fn ignored_row(
+    job: &Job<'_>,
+    r: usize,
+    orow: *mut f32,
+    step: usize,
+    grads: bool,
+) {
+    // SAFETY (block): the contract.
+    unsafe {
+        if let Mode::Loss(o) = job.mode {
+            *o.add(r) = 0.0;
+        }
+        if grads {
+            if step == 1 {
+                core::ptr::write_bytes(orow, 0, job.c);
+            } else {
+                for j in 0..job.c {
+                    *orow.add(j * step) = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// What [`scalar_row_stats`] knows of a row.
+#[derive(Clone, Copy)]
+pub(super) struct RowStats {
+    /// The row's maximum.
+    pub max: f32,
+    /// `S_rest`.
+    pub s_rest: f32,
+    /// The row took [`pair_row`]: `s_rest` is then the exponential of the smaller logit,
+    /// which [`finish`] may take as `ek`.
+    pub paired: bool,
+    /// The row took a shortcut ([`pair_row`] or [`normal_row_rest`]): its span is normal
+    /// (every `z - max` in `[-87, 0]`, or NaN past the first logit, see
+    /// [`scalar_row_max`]), and `m` is the index of a maximum, whose `S_rest` leaves out
+    /// that class alone (another class equal to the maximum is a term `exp(0) = 1`).
+    pub normal: bool,
+    /// The first maximum's index (where `normal`).
+    pub m: usize,
+}
+
+/// The maximum and `S_rest` of one row on the scalar backend (classes `step` apart):
+/// [`pair_row`] for 2 classes, else [`scalar_row_max`] then [`normal_row_rest`] (a normal
+/// span: nearly every row) or [`short_row_sums`]. A non-null `kept` receives the row's
+/// exponentials (1 at a maximum).
+///
+/// # Safety
+/// `row + j·step` valid for reading for every `j < c`, `c >= 1`; a non-null `kept` valid
+/// for writing at the same offsets (it may be `row` itself).
+#[inline(always)]
+pub(super) unsafe fn scalar_row_stats(
+    row: *const f32,
+    c: usize,
+    step: usize,
+    kept: *mut f32,
+) -> RowStats {
+    // SAFETY (block): forwarded.
+    unsafe {
+        let pair = if c == 2 {
+            pair_row(row, step, kept)
+        } else {
+            None
+        };
+        match pair {
+            Some((max, e, m)) => RowStats {
+                max,
+                s_rest: e,
+                paired: true,
+                normal: true,
+                m,
+            },
+            None => {
+                let (max, span_normal, m) = scalar_row_max(row, c, step);
+                let normal = span_normal && shortcuts();
+                let s_rest = if normal {
+                    normal_row_rest(row, c, step, max, m, kept)
+                } else {
+                    // (`Any` but in this module's tests.)
+                    let span = if span_normal { Span::Normal } else { Span::Any };
+                    let sums = short_row_sums::<Scalar>(
+                        row,
+                        c,
+                        step,
+                        max,
+                        span,
+                        true,
+                        kept,
+                        core::ptr::null(),
+                    );
+                    scalar_rest(sums, c)
+                };
+                RowStats {
+                    max,
+                    s_rest,
+                    paired: false,
+                    normal,
+                    m,
+                }
+            }
+        }
+    }
+}
+
 /// Whether the scalar loop takes its shortcuts for rows of 2 classes ([`pair_row`]) and
 /// rows of normal span ([`normal_row_rest`]): always, but where this module's tests ask
 /// for the general loop, to compare the two.
@@ -1448,7 +1527,8 @@ fn shortcuts() -> bool {
     true
 }
 
-/// The maximum and `S_rest` of a row of two classes `a`, `b` (at `row` and `row + step`)
+/// The maximum, `S_rest` and the index of the (first) maximum of a row of two classes `a`,
+/// `b` (at `row` and `row + step`)
 /// whose logits are finite and at most 87 apart, which is then `exp(-|a - b|)`: what
 /// [`scalar_row_max`], [`short_row_sums`] and [`scalar_rest`] give such a row, bit for bit,
 /// without their loops, tie count and span test (on a Cortex-M4F 51 instructions a row
@@ -1468,7 +1548,7 @@ fn shortcuts() -> bool {
 /// `row` and `row + step` valid for reading; with a non-null `kept`, `kept` and `kept +
 /// step` valid for writing (either may be the row itself).
 #[inline(always)]
-unsafe fn pair_row(row: *const f32, step: usize, kept: *mut f32) -> Option<(f32, f32)> {
+unsafe fn pair_row(row: *const f32, step: usize, kept: *mut f32) -> Option<(f32, f32, usize)> {
     if !shortcuts() {
         return None;
     }
@@ -1489,7 +1569,8 @@ unsafe fn pair_row(row: *const f32, step: usize, kept: *mut f32) -> Option<(f32,
             *kept.add(step) = if b < a { e } else { 1.0 };
         }
     }
-    Some((max, e))
+    // (The first maximum's index, as `scalar_row_max` gives it.)
+    Some((max, e, usize::from(b > a)))
 }
 
 /// The maximum of a row on one lane, the index of its first occurrence, and whether every
@@ -1656,7 +1737,7 @@ mod tests {
 
     /// How many of the words of [`outputs`] differ between the scalar loop with its
     /// shortcuts and the general loop: in bits (NaN for NaN), or with `tied`, by more than
-    /// 4e-7 of their size.
+    /// 4e-7 of their size plus `floor`.
     fn differ(
         z: &[f32],
         c: usize,
@@ -1664,6 +1745,7 @@ mod tests {
         f: &SoftmaxFocal<'_>,
         spatial: usize,
         tied: bool,
+        floor: f32,
     ) -> usize {
         let fast = outputs(z, c, labels, f, spatial);
         GENERAL_ONLY.with(|g| g.set(true));
@@ -1674,7 +1756,7 @@ mod tests {
             .zip(&general)
             .filter(|(a, b)| {
                 let same = a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-                let close = (*a - *b).abs() <= 4e-7 * a.abs().max(b.abs()) + 1e-37;
+                let close = (*a - *b).abs() <= 4e-7 * a.abs().max(b.abs()) + floor;
                 !(same || (tied && close))
             })
             .count()
@@ -1716,10 +1798,56 @@ mod tests {
                     .backend(Backend::Scalar)
                     .gamma(gamma)
                     .alpha(alpha);
-                let n = differ(&z, c, &labels, &f, 4, false);
+                let n = differ(&z, c, &labels, &f, 4, false, 0.0);
                 assert_eq!(n, 0, "C = {c}, γ = {gamma}: {n} words differ");
-                let n = differ(&tied, c, &labels, &f, 4, true);
+                let n = differ(&tied, c, &labels, &f, 4, true, 1e-37);
                 assert_eq!(n, 0, "C = {c}, γ = {gamma}, with ties: {n} words differ");
+            }
+        }
+    }
+
+    /// Label smoothing on the scalar backend takes its own loops for rows of normal span
+    /// (`smoothing::run_scalar`: the maximum's term once a row, two sums instead of four),
+    /// which sum in another order than the general loops: every method within a few ulps
+    /// of them (4e-7 of the larger size, plus an ulp of the gradient's scale for words that
+    /// cancel towards 0), with and without ties, rows of 2 classes and of many, normal
+    /// rows beside others.
+    #[test]
+    fn smoothed_normal_rows_agree_with_the_general_loops() {
+        let mut next = xorshift(0x5eed_0b1e);
+        let mut unit = move || next() as f32 / u32::MAX as f32;
+        for c in [1usize, 2, 3, 7, 8, 9, 10, 17, 33, 100] {
+            let rows = 24;
+            let mut z: Vec<f32> = (0..rows * c).map(|_| (unit() - 0.5) * 30.0).collect();
+            if c > 1 {
+                // Rows 0-2 not normal; from row 12 on, two maxima.
+                z[0] = f32::NEG_INFINITY;
+                z[c] = f32::NAN;
+                z[2 * c + c - 1] = 95.0;
+                for r in 12..rows {
+                    let row = &mut z[r * c..(r + 1) * c];
+                    let top = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                    row[r % c] = top;
+                    row[(r * 3 + 1) % c] = top;
+                }
+            }
+            let labels: Vec<u8> = (0..rows).map(|r| ((r * 7 + 3) % c) as u8).collect();
+            let per_class: Vec<f32> = (0..c).map(|j| 0.1 + (j % 9) as f32 * 0.1).collect();
+            for (gamma, alpha, eps) in [
+                (2.0, Alpha::None, 0.1),
+                (0.0, Alpha::Scalar(0.25), 1.0),
+                (1.5, Alpha::PerClass(&per_class), 0.3),
+                (3.7, Alpha::None, 0.05),
+            ] {
+                let f = SoftmaxFocal::new()
+                    .backend(Backend::Scalar)
+                    .gamma(gamma)
+                    .alpha(alpha)
+                    .label_smoothing(eps);
+                // The gradient's terms are at most 4 (the per-row upstream) times 1: 1 ulp of
+                // that for the words that cancel towards 0.
+                let n = differ(&z, c, &labels, &f, 4, true, 4.0 * f32::EPSILON);
+                assert_eq!(n, 0, "C = {c}, γ = {gamma}, ε = {eps}: {n} words differ");
             }
         }
     }
@@ -1785,7 +1913,7 @@ mod tests {
                 .backend(Backend::Scalar)
                 .gamma(gamma)
                 .alpha(alpha);
-            let n = differ(z, 2, &labels, &f, 3, false);
+            let n = differ(z, 2, &labels, &f, 3, false, 0.0);
             assert_eq!(n, 0, "γ = {gamma}: {n} words differ");
         }
     }
