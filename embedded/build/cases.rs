@@ -5,7 +5,9 @@
 //! large |x| (±30, ±90, ±inf), subnormals, NaN logits and upstreams. Softmax: every method,
 //! C from 1 to 600 (around the row strategies' changes at 17 and 512), `u8`/`u16`/`i32`/`i64`
 //! labels, ignore indices, scalar and per-class alpha, rows with ties, -inf, +inf, NaN,
-//! large and subnormal logits. And errors: each argument check, with the value it reports.
+//! large and subnormal logits; the same for channels-first images and label smoothing, and
+//! the chunk API of both kernels. And errors: each argument check, with the value it
+//! reports.
 
 use focal_loss::{Reduction, SigmoidForm};
 
@@ -107,6 +109,8 @@ fn base(method: Method) -> Case {
         upstream: 1.0,
         ignore: None,
         checked: false,
+        smoothing: None,
+        spatial: 0,
     }
 }
 
@@ -264,6 +268,22 @@ impl Set {
         z
     }
 
+    /// Rewrites the logits of softmax case `c` (`images·sp` rows of `C` classes) as
+    /// channels-first images `[images, C, sp]`: row `i·sp + s` becomes position `s` of
+    /// image `i`, its classes `sp` apart.
+    fn transpose_to_channels_first(&mut self, c: &Case, images: usize, sp: usize) {
+        let classes = c.c as usize;
+        let at = c.x.at as usize;
+        let rows: Vec<f32> = self.f32[at..at + c.x.len as usize].to_vec();
+        for i in 0..images {
+            for s in 0..sp {
+                for j in 0..classes {
+                    self.f32[at + (i * classes + j) * sp + s] = rows[(i * sp + s) * classes + j];
+                }
+            }
+        }
+    }
+
     /// A softmax case: fills logits, labels, per-class alpha, upstream and output length.
     fn softmax(&mut self, mut c: Case, rows: usize, classes: usize) -> Case {
         let z = self.softmax_logits(rows, classes);
@@ -300,6 +320,7 @@ pub fn generate() -> Set {
     };
     sigmoid_cases(&mut s);
     softmax_cases(&mut s);
+    layout_cases(&mut s);
     sigmoid_errors(&mut s);
     softmax_errors(&mut s);
     s
@@ -400,6 +421,71 @@ fn softmax_cases(s: &mut Set) {
     (c.alpha, c.gamma) = (None, 2.0);
     let c = s.softmax(c, 100, 10);
     s.cases.push(c);
+}
+
+/// Channels-first images (transposed rows, so that ties, infinities and NaN fall within a
+/// position), label smoothing (either layout, `ε` from 1e-3 to 1 and an explicit 0), and
+/// the chunk API of both kernels (smoothed and channels-first too), over every softmax
+/// method, label type and the parameters' cycle of `softmax_cases`.
+fn layout_cases(s: &mut Set) {
+    const SHAPES: [(usize, usize, usize); 8] = [
+        // (classes, images, positions per image)
+        (1, 2, 3),
+        (2, 3, 4),
+        (3, 2, 5),
+        (4, 1, 9),
+        (10, 2, 8),
+        (17, 1, 7),
+        (33, 2, 2),
+        (100, 1, 3),
+    ];
+    const SMOOTHING: [Option<f32>; 5] = [None, Some(0.1), Some(1.0), Some(1e-3), Some(0.0)];
+    let mut k = 0usize;
+    for (classes, images, sp) in SHAPES {
+        let methods = SOFTMAX_METHODS.into_iter().chain([Method::SmChunks]);
+        for (m, method) in methods.enumerate() {
+            // Row-major and channels-first, each smoothed or not as the cycle goes.
+            for spatial in [0, sp] {
+                let mut c = base(method);
+                c.labels = LABEL_KINDS[k % 4];
+                c.gamma = GAMMAS[k % 7];
+                c.reduction = REDUCTIONS[k % 4];
+                c.upstream = [1.0, -0.5, 2.0][k % 3];
+                (c.alpha, c.per_class) = match k % 3 {
+                    0 => (None, false),
+                    1 => (Some(0.25), false),
+                    _ => (None, true),
+                };
+                c.ignore = match (k % 3, c.labels) {
+                    (0, _) => None,
+                    (1, LabelKind::I32 | LabelKind::I64) => Some(-100),
+                    _ => Some((classes as i64 - 1).min(255)),
+                };
+                c.smoothing = SMOOTHING[(k + m) % 5];
+                c.spatial = spatial as u32;
+                let mut c = s.softmax(c, images * sp, classes);
+                if spatial > 0 {
+                    s.transpose_to_channels_first(&c, images, sp);
+                }
+                if c.method == Method::SmChunks {
+                    c.out_len = (images * sp * classes) as u32;
+                }
+                s.cases.push(c);
+                k += 1;
+            }
+        }
+    }
+    // The sigmoid chunk API: each profile, both forms, lengths across the blocks of eight.
+    for (i, len) in [1usize, 9, 64, 100, 257].into_iter().enumerate() {
+        let mut c = base(Method::SigChunks);
+        c.gamma = GAMMAS[i % 7];
+        c.form = FORMS[i % 2];
+        c.reduction = REDUCTIONS[i % 4];
+        c.checked = i % 2 == 1;
+        let profile = [Profile::Hard, Profile::Mixed, Profile::Special][i % 3];
+        let c = s.sigmoid(c, len, profile);
+        s.cases.push(c);
+    }
 }
 
 fn sigmoid_errors(s: &mut Set) {

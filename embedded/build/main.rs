@@ -104,11 +104,15 @@ fn literal(c: &Case) -> String {
         Reduction::MeanValid => "Reduction::MeanValid".into(),
         Reduction::Normalize(d) => format!("Reduction::Normalize({})", bits(d)),
     };
+    let smoothing = match c.smoothing {
+        Some(e) => format!("Some({})", bits(e)),
+        None => "None".into(),
+    };
     format!(
         "Case {{ method: Method::{:?}, x: {:?}, t: {:?}, up: {:?}, lab: {:?}, \
          labels: LabelKind::{:?}, class_alpha: {:?}, c: {}, out_len: {}, gamma: {}, \
          alpha: {alpha}, per_class: {}, form: {form}, reduction: {reduction}, upstream: {}, \
-         ignore: {:?}, checked: {} }}",
+         ignore: {:?}, checked: {}, smoothing: {smoothing}, spatial: {} }}",
         c.method,
         c.x,
         c.t,
@@ -123,5 +127,6 @@ fn literal(c: &Case) -> String {
         bits(c.upstream),
         c.ignore,
         c.checked,
+        c.spatial,
     )
 }

@@ -34,6 +34,11 @@ pub enum Method {
     SmLossAndGrad,
     /// `SoftmaxFocal::loss_and_grad_in_place`.
     SmLossAndGradInPlace,
+    /// The softmax chunk API: `loss_and_grad` in two chunks (whole images where
+    /// channels-first), joined and finished.
+    SmChunks,
+    /// The sigmoid chunk API: `loss_and_grad` in two chunks, joined and finished.
+    SigChunks,
 }
 
 /// The element type of a case's softmax labels.
@@ -105,6 +110,11 @@ pub struct Case {
     pub ignore: Option<i64>,
     /// Sigmoid targets passed as `Targets::checked`.
     pub checked: bool,
+    /// Softmax `label_smoothing(ε)`, where `Some` (`Some(0.0)` too).
+    pub smoothing: Option<f32>,
+    /// Softmax channels-first with this many positions per image (`c` classes apart);
+    /// 0 for row-major rows.
+    pub spatial: u32,
 }
 
 /// The input pools the spans index.

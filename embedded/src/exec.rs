@@ -34,7 +34,8 @@ pub fn run(case: &Case, p: &Pools, backend: Option<Backend>, out: &mut [f32]) ->
         | Method::SmGrad
         | Method::SmGradPerRow
         | Method::SmLossAndGrad
-        | Method::SmLossAndGradInPlace => match case.labels {
+        | Method::SmLossAndGradInPlace
+        | Method::SmChunks => match case.labels {
             LabelKind::U8 => softmax(case, p, case.lab.of(p.u8), backend, out),
             LabelKind::U16 => softmax(case, p, case.lab.of(p.u16), backend, out),
             LabelKind::I32 => softmax(case, p, case.lab.of(p.i32), backend, out),
@@ -56,12 +57,31 @@ fn sigmoid(case: &Case, p: &Pools, backend: Option<Backend>, out: &mut [f32]) ->
     if case.method == Method::TargetsChecked {
         return Targets::checked(t).map(|_| None);
     }
+    let r = case.reduction;
+    if case.method == Method::SigChunks {
+        // Two chunks, the first of a third of the elements.
+        let plan = f.chunks(x.len(), r)?;
+        let cut = x.len() / 3;
+        let ((x1, x2), (t1, t2)) = (x.split_at(cut), t.split_at(cut.min(t.len())));
+        let (g1, g2) = out.split_at_mut(cut.min(out.len()));
+        let (a, b) = if case.checked {
+            (
+                plan.loss_and_grad(x1, Targets::checked(t1)?, g1)?,
+                plan.loss_and_grad(x2, Targets::checked(t2)?, g2)?,
+            )
+        } else {
+            (
+                plan.loss_and_grad(x1, t1, g1)?,
+                plan.loss_and_grad(x2, t2, g2)?,
+            )
+        };
+        return Ok(Some(plan.finish(b.join(a))));
+    }
     let t = if case.checked {
         Targets::checked(t)?
     } else {
         Targets::from(t)
     };
-    let r = case.reduction;
     match case.method {
         Method::SigLoss => f.loss(x, t, r).map(Some),
         Method::SigLossElementwise => f.loss_elementwise(x, t, out).map(|_| None),
@@ -91,12 +111,29 @@ fn softmax<L: ClassIndex>(
     if let Some(b) = backend {
         f = f.backend(b);
     }
+    if let Some(e) = case.smoothing {
+        f = f.label_smoothing(e);
+    }
     let (z, c, up, r) = (
         case.x.of(p.f32),
         case.c as usize,
         case.up.of(p.f32),
         case.reduction,
     );
+    if case.method == Method::SmChunks {
+        return softmax_chunks(case, f, z, labels, out);
+    }
+    if case.spatial > 0 {
+        let f = f.channels_first(case.spatial as usize);
+        return match case.method {
+            Method::SmLoss => f.loss(z, c, labels, r).map(Some),
+            Method::SmLossPerRow => f.loss_per_position(z, c, labels, out).map(|_| None),
+            Method::SmGrad => f.grad(z, c, labels, r, case.upstream, out).map(|_| None),
+            Method::SmGradPerRow => f.grad_per_position(z, c, labels, up, out).map(|_| None),
+            Method::SmLossAndGrad => f.loss_and_grad(z, c, labels, r, out).map(Some),
+            _ => f.loss_and_grad_in_place(out, c, labels, r).map(Some),
+        };
+    }
     match case.method {
         Method::SmLoss => f.loss(z, c, labels, r).map(Some),
         Method::SmLossPerRow => f.loss_per_row(z, c, labels, out).map(|_| None),
@@ -105,6 +142,32 @@ fn softmax<L: ClassIndex>(
         Method::SmLossAndGrad => f.loss_and_grad(z, c, labels, r, out).map(Some),
         _ => f.loss_and_grad_in_place(out, c, labels, r).map(Some),
     }
+}
+
+/// The softmax chunk API: two chunks of rows (channels-first: of whole images), the first
+/// about half, each `loss_and_grad` into its part of `out`, joined and finished.
+fn softmax_chunks<L: ClassIndex>(
+    case: &Case,
+    f: SoftmaxFocal<'_>,
+    z: &[f32],
+    labels: &[L],
+    out: &mut [f32],
+) -> Outcome {
+    let (c, r, sp) = (case.c as usize, case.reduction, case.spatial as usize);
+    let plan = if sp > 0 {
+        f.channels_first(sp).chunks(c, labels, r)?
+    } else {
+        f.chunks(c, labels, r)?
+    };
+    let unit = sp.max(1);
+    let cut = (labels.len() / unit / 2 * unit).min(labels.len());
+    let (l1, l2) = labels.split_at(cut);
+    let at = (cut * c).min(z.len());
+    let (z1, z2) = z.split_at(at);
+    let (g1, g2) = out.split_at_mut(at.min(out.len()));
+    let a = plan.loss_and_grad(z1, l1, g1)?;
+    let b = plan.loss_and_grad(z2, l2, g2)?;
+    Ok(Some(plan.finish(a.join(b))))
 }
 
 /// FNV-1a of a string: the `what` of a length error as one word.
