@@ -444,9 +444,9 @@ impl IsClass<Scalar> for OneClass {
 /// of finite logits up to f32::MAX apart has terms near f32::MAX, whose plain sum would
 /// overflow where the weighted one does not (fuzz finding).
 ///
-/// `NORMAL` (one lane, a row of normal span, [`RowStats`](super::softmax::RowStats)): class `m` is the maximum
-/// whose term is [`Top`]'s, and every other class, a tie too, is a class below it (as in
-/// that row's `S_rest`). Its term is the row's, computed once after the loop; the loop
+/// `NORMAL` (one lane, a row of normal span, [`RowStats`](super::softmax::RowStats)):
+/// class `m` is the maximum whose term is [`Top`]'s, and every other class, a tie too, is
+/// a class below it (as in that row's `S_rest`). Its term is the row's, computed once after the loop; the loop
 /// keeps two sums instead of four, with no selects, and adds no term that could be
 /// infinite ([`far_below`], [`mul_or_zero`]).
 ///
