@@ -236,12 +236,11 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(
     const { assert!(S::N <= W) };
     let mut acc = S::acc_zero();
     let mut rows = Gathered::<W>::new();
-    // One lane (the scalar backend): one call site for the block in either layout, one copy
-    // of it (one per layout was 4 KB of a Cortex-M's flash). SIMD backends: a copy for the
+    // The SIMD backends' kernel (the scalar backend runs `run_scalar`): a copy for the
     // row-major layout with its block's shape known (one copy for both ran 1.2x slower).
     // SAFETY: forwarded.
     unsafe {
-        if S::N > 1 && job.spatial.max(1) == 1 {
+        if job.spatial.max(1) == 1 {
             each_block::<S, G, W, true>(job, &mut rows, g, eps, &mut acc)
         } else {
             each_block::<S, G, W, false>(job, &mut rows, g, eps, &mut acc)

@@ -809,11 +809,11 @@ const NO_CLASS: usize = usize::MAX;
 
 /// What the rows of a group need from their labels, gathered by scalar code once per group,
 /// for up to `W` rows (at least the lanes that read it). Entries past the group's rows are
-/// those of a row without a class. `W` is the caller's: 1 for the scalar backend, whose
-/// channels-first and label-smoothing kernels take one row at a time (at [`MAX_WIDE`] this
-/// was 1.3 KB of a Cortex-M's stack, four fifths of those methods' 2 KB), [`MAX_WIDE`] for
-/// every SIMD caller (each `W` is one more copy of the gather per backend and label type:
-/// 16 for the groups of rows cost 110 KB of x86_64 `.text`).
+/// those of a row without a class. `W` is the caller's: [`MAX_WIDE`] for every caller, all
+/// on SIMD backends (each `W` is one more copy of the gather per backend and label type:
+/// 16 for the groups of rows cost 110 KB of x86_64 `.text`). The scalar backend, whose
+/// channels-first and label-smoothing kernels once took `W = 1` (at [`MAX_WIDE`] 1.3 KB of
+/// a Cortex-M's stack), has loops of its own that gather nothing.
 pub(super) struct Gathered<const W: usize> {
     /// The row's class, or [`NO_CLASS`] (ignored).
     pub(super) class: [usize; W],
@@ -1528,8 +1528,8 @@ fn shortcuts() -> bool {
 }
 
 /// The maximum, `S_rest` and the index of the (first) maximum of a row of two classes `a`,
-/// `b` (at `row` and `row + step`)
-/// whose logits are finite and at most 87 apart, which is then `exp(-|a - b|)`: what
+/// `b` (at `row` and `row + step`) whose logits are finite and at most 87 apart, which is
+/// then `exp(-|a - b|)`: what
 /// [`scalar_row_max`], [`short_row_sums`] and [`scalar_rest`] give such a row, bit for bit,
 /// without their loops, tie count and span test (on a Cortex-M4F 51 instructions a row
 /// where they took 126). With a non-null `kept`, the row's exponentials are written there
