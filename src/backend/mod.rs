@@ -316,11 +316,10 @@ macro_rules! entries {
                     // A lockstep group of vectors per block: more positions per visit of each
                     // class's page (C pages `S` floats apart).
                     unsafe {
-                        channels_first::run::<
-                            <$lanes as crate::simd::Lanes>::Wide,
-                            _,
-                            { crate::simd::MAX_WIDE },
-                        >(job, sigmoid::Fixed::<G>)
+                        channels_first::run::<<$lanes as crate::simd::Lanes>::Wide, _>(
+                            job,
+                            sigmoid::Fixed::<G>,
+                        )
                     }
                 }
             }
@@ -341,7 +340,7 @@ macro_rules! entries {
                 pub(super) unsafe fn softmax_smoothed(job: &softmax::Job<'_>, eps: f32) -> Total {
                     let g = sigmoid::Runtime(job.code);
                     // SAFETY: forwarded.
-                    unsafe { smoothing::run::<$lanes, _, { crate::simd::MAX_WIDE }>(job, g, eps) }
+                    unsafe { smoothing::run::<$lanes, _>(job, g, eps) }
                 }
             }
 

@@ -16,7 +16,7 @@
 //! row-major kernel on the transposed logits, bit for bit, in that loop's stack frame (this
 //! kernel's gathered rows and lane state took a Cortex-M4F 136 bytes more).
 
-use crate::simd::{LINE, Lanes, Total, prefetch};
+use crate::simd::{LINE, Lanes, MAX_WIDE, Total, prefetch};
 
 use super::sigmoid::Gamma;
 use super::softmax::{
@@ -35,8 +35,8 @@ use super::softmax::{
 /// (each a class in `0..C` or the ignore index), `labels.len() == rows`, `C >= 1`. A
 /// gradient output may be `job.z` itself; no other overlap.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(job: &Job<'_>, g: G) -> Total {
-    const { assert!(S::N <= W) };
+pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
+    const { assert!(S::N <= MAX_WIDE) };
     // `sp` positions per image in this job, classes `stride` apart (`stride == sp` for whole
     // images; a part of one image has `sp < stride`).
     let (c, sp, stride) = (job.c, job.spatial.max(1), job.stride().max(1));
@@ -45,7 +45,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(job: &Job<'_>, g: G
     let grads = job.mode.grads();
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
     let mut acc = S::acc_zero();
-    let mut rows = Gathered::<W>::new();
+    let mut rows = Gathered::new();
     for image in 0..job.rows() / sp {
         let mut s0 = 0;
         while s0 < sp {
@@ -58,11 +58,11 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(job: &Job<'_>, g: G
             // (stride == sp) span C·sp values from image·C·sp, within rows·C; a part of one
             // image (one `image`, 0) has sp values at each z + j·stride; and s0 + n <= sp.
             // The gathered arrays
-            // hold W >= S::N values. Each logit is read (passes 1 and 2) before the
+            // hold MAX_WIDE >= S::N values. Each logit is read (passes 1 and 2) before the
             // gradient may overwrite it at the same place (pass 2), and pass 3 reads only
             // the gradient output.
             unsafe {
-                gather_rows::<S, _>(job, r0, n, S::N, false, &mut rows);
+                gather_rows::<S>(job, r0, n, S::N, false, &mut rows);
                 let kv = S::load(rows.kf.as_ptr());
                 // Pass 1: maxima and z_k (0 without a class).
                 let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);

@@ -28,7 +28,7 @@
 //! `ε = 0` never comes here: those calls take the unsmoothed kernels and their bits.
 
 use crate::math::{exp, exp_nonpos, exp_normal_nonpos_from, exp_normal_nonpos_reduced, ln, log1p};
-use crate::simd::{Lanes, Scalar, Total, mul_or_zero};
+use crate::simd::{Lanes, MAX_WIDE, Scalar, Total, mul_or_zero};
 
 use core::ptr::null_mut;
 
@@ -228,22 +228,18 @@ impl Block {
 /// (losses) values and the upstream for reading `rows` values; labels validated,
 /// `labels.len() == rows`, `C >= 1`. A gradient output may be `job.z` itself.
 #[inline(always)]
-pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(
-    job: &Job<'_>,
-    g: G,
-    eps: f32,
-) -> Total {
-    const { assert!(S::N <= W) };
+pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G, eps: f32) -> Total {
+    const { assert!(S::N <= MAX_WIDE) };
     let mut acc = S::acc_zero();
-    let mut rows = Gathered::<W>::new();
+    let mut rows = Gathered::new();
     // The SIMD backends' kernel (the scalar backend runs `run_scalar`): a copy for the
     // row-major layout with its block's shape known (one copy for both ran 1.2x slower).
     // SAFETY: forwarded.
     unsafe {
         if job.spatial.max(1) == 1 {
-            each_block::<S, G, W, true>(job, &mut rows, g, eps, &mut acc)
+            each_block::<S, G, true>(job, &mut rows, g, eps, &mut acc)
         } else {
-            each_block::<S, G, W, false>(job, &mut rows, g, eps, &mut acc)
+            each_block::<S, G, false>(job, &mut rows, g, eps, &mut acc)
         }
     }
     S::acc_sum(acc)
@@ -254,16 +250,16 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma, const W: usize>(
 /// # Safety
 /// As [`run`].
 #[inline(always)]
-unsafe fn each_block<S: Lanes, G: Gamma, const W: usize, const ROW_MAJOR: bool>(
+unsafe fn each_block<S: Lanes, G: Gamma, const ROW_MAJOR: bool>(
     job: &Job<'_>,
-    rows: &mut Gathered<W>,
+    rows: &mut Gathered,
     g: G,
     eps: f32,
     acc: &mut S::Acc,
 ) {
     for (r0, block) in Blocks::new(job, S::N, ROW_MAJOR) {
         // SAFETY: `Blocks` gives rows that exist, addressed within the logits (its doc).
-        unsafe { block_rows::<S, G, W>(job, rows, r0, block, g, eps, acc) };
+        unsafe { block_rows::<S, G>(job, rows, r0, block, g, eps, acc) };
     }
 }
 
@@ -340,9 +336,9 @@ impl Iterator for Blocks {
 /// Those rows exist, and the block addresses their `C` classes within the logits and the
 /// gradient output.
 #[inline(always)]
-unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
+unsafe fn block_rows<S: Lanes, G: Gamma>(
     job: &Job<'_>,
-    rows: &mut Gathered<W>,
+    rows: &mut Gathered,
     r0: usize,
     b: Block,
     g: G,
@@ -354,11 +350,11 @@ unsafe fn block_rows<S: Lanes, G: Gamma, const W: usize>(
     let (zero, one) = (S::splat(0.0), S::splat(1.0));
     let gamma = job.gamma;
     // SAFETY (block): the block's values lie within the logits and the gradient (contract);
-    // the gathered arrays hold W >= S::N values (`run`); the loss output holds `rows`
+    // the gathered arrays hold MAX_WIDE >= S::N values (`run`); the loss output holds `rows`
     // values. Every logit is read (passes 1, 2 and the gradient pass) before the gradient
     // pass overwrites it, at the same place.
     unsafe {
-        gather_rows::<S, _>(job, r0, b.n, S::N, false, rows);
+        gather_rows::<S>(job, r0, b.n, S::N, false, rows);
         let kv = S::load(rows.kf.as_ptr());
         let ok = S::not(kv.lt(zero));
         // Pass 1: maxima and z_k.
@@ -419,7 +415,7 @@ trait IsClass<S: Lanes> {
     fn is(&mut self, j: usize) -> S::Mask;
 }
 
-impl<S: Lanes, const W: usize> IsClass<S> for ClassLanes<'_, S, W> {
+impl<S: Lanes> IsClass<S> for ClassLanes<'_, S> {
     #[inline(always)]
     fn is(&mut self, j: usize) -> S::Mask {
         ClassLanes::is(self, j)

@@ -808,47 +808,47 @@ pub(crate) fn short<S: Lanes>(job: &Job<'_>) -> bool {
 const NO_CLASS: usize = usize::MAX;
 
 /// What the rows of a group need from their labels, gathered by scalar code once per group,
-/// for up to `W` rows (at least the lanes that read it). Entries past the group's rows are
-/// those of a row without a class. `W` is the caller's: [`MAX_WIDE`] for every caller, all
-/// on SIMD backends (each `W` is one more copy of the gather per backend and label type:
-/// 16 for the groups of rows cost 110 KB of x86_64 `.text`). The scalar backend, whose
-/// channels-first and label-smoothing kernels once took `W = 1` (at [`MAX_WIDE`] 1.3 KB of
-/// a Cortex-M's stack), has loops of its own that gather nothing.
-pub(super) struct Gathered<const W: usize> {
+/// for up to [`MAX_WIDE`] rows (at least the lanes that read it). Entries past the group's
+/// rows are those of a row without a class. Only the SIMD backends gather: the scalar
+/// backend's channels-first and label-smoothing kernels once ran the lane kernels with one
+/// lane and these arrays cost a Cortex-M 1.3 KB of stack; they have loops of their own now.
+/// (The width was once a parameter: each width was one more copy of the gather per backend
+/// and label type, 110 KB of x86_64 `.text` for a width of 16.)
+pub(super) struct Gathered {
     /// The row's class, or [`NO_CLASS`] (ignored).
-    pub(super) class: [usize; W],
+    pub(super) class: [usize; MAX_WIDE],
     /// `z_k` (0 without a class).
-    pub(super) zk: [f32; W],
+    pub(super) zk: [f32; MAX_WIDE],
     /// The class weight (0 without a class).
-    pub(super) alpha: [f32; W],
+    pub(super) alpha: [f32; MAX_WIDE],
     /// The class as `f32`, −1 without one.
-    pub(super) kf: [f32; W],
+    pub(super) kf: [f32; MAX_WIDE],
     /// The gradient scale: the row's upstream value or the reduction's (0 without a class).
-    pub(super) cr: [f32; W],
+    pub(super) cr: [f32; MAX_WIDE],
 }
 
 /// Fills a [`Gathered`] for rows `r0..r0 + g`, entries `0..n`.
-struct Gather<'g, 'j, const W: usize> {
+struct Gather<'g, 'j> {
     job: &'g Job<'j>,
     r0: usize,
     g: usize,
     n: usize,
     /// Whether to load `z_k` (the small-row path takes it from its columns instead).
     zk: bool,
-    out: &'g mut Gathered<W>,
+    out: &'g mut Gathered,
 }
 
 /// The label-type part of [`Gather`]: fills `class` and `kf` of the group's `g` rows and
 /// returns `g` and whether every one of them has a class. (Only this part is compiled per
 /// label type; the rest reads `class`, which is `usize` for every type.)
-struct Classes<'g, 'j, const W: usize> {
+struct Classes<'g, 'j> {
     job: &'g Job<'j>,
     r0: usize,
     g: usize,
-    out: &'g mut Gathered<W>,
+    out: &'g mut Gathered,
 }
 
-impl<const W: usize> Visit for Classes<'_, '_, W> {
+impl Visit for Classes<'_, '_> {
     type Out = (usize, bool);
 
     #[inline(always)]
@@ -881,7 +881,7 @@ impl<const W: usize> Visit for Classes<'_, '_, W> {
     }
 }
 
-impl<const W: usize> Gather<'_, '_, W> {
+impl Gather<'_, '_> {
     /// A few simple loops over the group, each a candidate for the compiler's vectoriser,
     /// rather than one loop that does everything per row: this runs once per group of 16 to
     /// 64 rows, and at C = 4 one scalar loop took a quarter of the fused call's time.
@@ -889,7 +889,7 @@ impl<const W: usize> Gather<'_, '_, W> {
     fn fill_all(self) {
         let (job, o) = (self.job, self.out);
         let (_, scale, up) = job.mode.parts();
-        let n = self.n.min(W);
+        let n = self.n.min(MAX_WIDE);
         let (g, every) = job.labels.visit(Classes {
             job,
             r0: self.r0,
@@ -952,7 +952,7 @@ fn fill(out: &mut [f32], class: &[usize], every: bool, value: impl Fn(usize, usi
 }
 
 /// Gathers what rows `r0..r0 + g` need from their labels into entries `0..n` of `out`
-/// (`n <= W`), `z_k` only if `zk`. Out of line ([`Lanes::outline`]): one copy per
+/// (`n <= MAX_WIDE`), `z_k` only if `zk`. Out of line ([`Lanes::outline`]): one copy per
 /// backend with its features (the same for every `γ`), so that its per-label-type loops
 /// stay out of the vector kernels but still vectorise with the backend's vectors (on
 /// AVX-512 the fused call at 65536 × 4 spent a tenth of its time here and in the label
@@ -961,13 +961,13 @@ fn fill(out: &mut [f32], class: &[usize], every: bool, value: impl Fn(usize, usi
 /// # Safety
 /// `r0 + g <= rows`; the job's contract holds; the backend of `S` is present.
 #[inline(always)]
-pub(super) unsafe fn gather_rows<S: Lanes, const W: usize>(
+pub(super) unsafe fn gather_rows<S: Lanes>(
     job: &Job<'_>,
     r0: usize,
     g: usize,
     n: usize,
     zk: bool,
-    out: &mut Gathered<W>,
+    out: &mut Gathered,
 ) {
     let gather = Gather {
         job,
@@ -981,7 +981,7 @@ pub(super) unsafe fn gather_rows<S: Lanes, const W: usize>(
     unsafe { S::outline(gather) }
 }
 
-impl<const W: usize> Outline for Gather<'_, '_, W> {
+impl Outline for Gather<'_, '_> {
     type Out = ();
 
     #[inline(always)]
@@ -995,14 +995,14 @@ impl<const W: usize> Outline for Gather<'_, '_, W> {
     }
 }
 
-impl<const W: usize> Gathered<W> {
+impl Gathered {
     pub(super) const fn new() -> Self {
         Gathered {
-            class: [NO_CLASS; W],
-            zk: [0.0; W],
-            alpha: [0.0; W],
-            kf: [-1.0; W],
-            cr: [0.0; W],
+            class: [NO_CLASS; MAX_WIDE],
+            zk: [0.0; MAX_WIDE],
+            alpha: [0.0; MAX_WIDE],
+            kf: [-1.0; MAX_WIDE],
+            cr: [0.0; MAX_WIDE],
         }
     }
 }
@@ -1017,9 +1017,9 @@ impl<const W: usize> Gathered<W> {
 /// Rows `r0..r0 + n` exist (`n <= S::N`), and the loss output holds `rows` values.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma, const W: usize>(
+pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma>(
     job: &Job<'_>,
-    rows: &Gathered<W>,
+    rows: &Gathered,
     max: S,
     s_rest: S,
     zk: S,
@@ -1029,9 +1029,9 @@ pub(super) unsafe fn lane_rows<S: Lanes, G: Gamma, const W: usize>(
     n: usize,
     acc: &mut S::Acc,
 ) -> (S::Mask, S, S) {
-    const { assert!(S::N <= W) };
+    const { assert!(S::N <= MAX_WIDE) };
     let zero = S::splat(0.0);
-    // SAFETY: the gathered arrays hold W >= S::N values; the loss output holds
+    // SAFETY: the gathered arrays hold MAX_WIDE >= S::N values; the loss output holds
     // rows values and r0 + n <= rows (contract).
     unsafe {
         let (loss, w, factor) = finish(
@@ -1084,17 +1084,17 @@ const CLASS_SPAN: usize = 1 << 24;
 /// `j < 2^24`, then on the classes relative to the span of [`CLASS_SPAN`] that `j` is in.
 /// Without the spans, classes from 2^24 on rounded to their neighbours in `f32` and took
 /// each other's logits (channels-first and label smoothing at 2^24 + 2 classes).
-pub(super) struct ClassLanes<'r, S: Lanes, const W: usize> {
-    rows: &'r Gathered<W>,
+pub(super) struct ClassLanes<'r, S: Lanes> {
+    rows: &'r Gathered,
     base: usize,
     kv: S,
 }
 
-impl<'r, S: Lanes, const W: usize> ClassLanes<'r, S, W> {
+impl<'r, S: Lanes> ClassLanes<'r, S> {
     /// From class 0 on; `kv` is `rows.kf` as lanes.
     #[inline(always)]
-    pub(super) fn new(rows: &'r Gathered<W>, kv: S) -> Self {
-        const { assert!(S::N <= W) };
+    pub(super) fn new(rows: &'r Gathered, kv: S) -> Self {
+        const { assert!(S::N <= MAX_WIDE) };
         ClassLanes { rows, base: 0, kv }
     }
 
@@ -1105,13 +1105,13 @@ impl<'r, S: Lanes, const W: usize> ClassLanes<'r, S, W> {
             self.base = j - j % CLASS_SPAN;
             // A class below the span, or none, is -1; one above it is at least 2^24 as
             // `f32`: neither equals a class of the span.
-            let mut rel = [-1.0f32; W];
+            let mut rel = [-1.0f32; MAX_WIDE];
             for (r, &k) in rel.iter_mut().zip(&self.rows.class).take(S::N) {
                 if k != NO_CLASS && k >= self.base {
                     *r = (k - self.base) as f32;
                 }
             }
-            // SAFETY: `rel` holds W >= S::N values (`new`).
+            // SAFETY: `rel` holds MAX_WIDE >= S::N values (`new`).
             self.kv = unsafe { S::load(rel.as_ptr()) };
         }
         // `j - base < 2^24` and the lanes' classes in the span are exact in `f32`; the
@@ -1135,27 +1135,26 @@ const SMALL_C: usize = MAX_COLUMNS;
 /// As [`run_short`], and `C <= SMALL_C`.
 #[inline(always)]
 unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
-    const W: usize = MAX_WIDE;
-    const { assert!(S::N <= W) };
+    const { assert!(S::N <= MAX_WIDE) };
     let c = job.c.min(SMALL_C);
     let out = job.mode.parts().0;
     let grads = job.mode.grads();
     let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
-    let mut rows = Gathered::<W>::new();
+    let mut rows = Gathered::new();
     // Set once: each group overwrites the first C.
     let mut cols = [zero; SMALL_C];
     let (mut r0, n) = (0, job.rows());
     while r0 < n {
-        let g = (n - r0).min(S::N).min(W);
+        let g = (n - r0).min(S::N);
         // SAFETY: r0 + g <= rows.
-        unsafe { gather_rows::<S, _>(job, r0, g, S::N, false, &mut rows) };
+        unsafe { gather_rows::<S>(job, r0, g, S::N, false, &mut rows) };
         // Column j: class j of rows r0..r0+g. Lanes from g on are 0 and ignored rows hold
         // their logits: both are masked out of the results below.
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
         // vectors and C <= SMALL_C = MAX_COLUMNS, g <= S::N.
         unsafe { S::load_columns(job.z.add(r0 * c), c, g, cols.as_mut_ptr(), 1) };
-        // SAFETY: `kf` holds W >= S::N values.
+        // SAFETY: `kf` holds MAX_WIDE >= S::N values.
         let kv = unsafe { S::load(rows.kf.as_ptr()) };
         let mut max = S::splat(f32::NEG_INFINITY);
         // z_k: the column of the row's class (0 without one).
@@ -1172,7 +1171,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
             *col = e;
         }
         let s_rest = part.add(cnt.sub(S::splat(1.0)));
-        // SAFETY (block): every array holds W >= S::N values; the loss output holds rows
+        // SAFETY (block): every array holds MAX_WIDE >= S::N values; the loss output holds rows
         // values; the gradient rows lie within rows·C values like the logits', whose reads
         // are all done, so the output may be the logits.
         unsafe {
@@ -1213,7 +1212,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     let mut acc = R::acc_zero();
     // Entries 0..MAX_LANES are gathered; `R::N <= MAX_LANES` read. (MAX_WIDE, as the
     // other SIMD callers: one gather per backend and label type, not one per width.)
-    let mut rows = Gathered::<MAX_WIDE>::new();
+    let mut rows = Gathered::new();
     // Each group's row sums. Set here, once: as a local of each group their zeros (2 KB on
     // AVX-512) were a `memset` call per group, with a `vzeroupper`: without it the fused
     // call on AVX-512 took 0.97-0.98 of the time at 80 classes (`docs/tools/ab`), 0.95 at
@@ -1225,7 +1224,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
         let mut max = [0.0f32; MAX_LANES];
         let mut rest = RestParts::new();
         // SAFETY: r0 + g <= rows. z_k is read before the kept exponentials may overwrite it.
-        unsafe { gather_rows::<R, _>(job, r0, g, MAX_LANES, true, &mut rows) };
+        unsafe { gather_rows::<R>(job, r0, g, MAX_LANES, true, &mut rows) };
         let class: [Option<usize>; MAX_LANES] =
             core::array::from_fn(|i| Some(rows.class[i]).filter(|&k| k != NO_CLASS));
         // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values; the
