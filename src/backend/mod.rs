@@ -466,7 +466,11 @@ fn blocked(b: Ready) -> bool {
     cfg!(any(focal_portable, target_arch = "x86_64")) && b.0 != Backend::Scalar
 }
 
-/// `Exact` of a scalar-backend total (the chunk API's partial of a scalar call).
+/// `Exact` of a scalar-backend total (the chunk API's partial of a scalar call). Out of
+/// line: its 52-byte accumulator and the calls that fill it then take stack only after the
+/// kernel has returned; inlined, they sat in the frame of `run_*_exact` under the kernel's
+/// (the chunk API 64-72 bytes deeper on a Cortex-M4F).
+#[inline(never)]
 fn exact_of(t: Total) -> Exact {
     let mut e = Exact::ZERO;
     e.add_total(t);
