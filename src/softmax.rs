@@ -5,7 +5,7 @@ use crate::error::FocalError;
 use crate::exact::Exact;
 use crate::kernel::Mode;
 use crate::kernel::sigmoid::gamma_code;
-use crate::kernel::softmax::Job;
+use crate::kernel::softmax::{Job, NO_IGNORE};
 use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{
     Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, check_smoothing,
@@ -250,7 +250,10 @@ impl<'a> SoftmaxFocal<'a> {
             z,
             c: num_classes,
             labels,
-            ignore: self.ignore_index,
+            ignore: match self.ignore_index {
+                Some(i) => i,
+                None => NO_IGNORE,
+            },
             alpha: self.alpha,
             gamma: self.gamma,
             code: self.gamma_code,

@@ -72,13 +72,21 @@ impl Alpha<'_> {
     }
 }
 
+/// [`Job::ignore`] of a call without an ignore index: a value that no label of a validated
+/// call without one holds (they are classes in `0..C`), and that only `i64` labels can hold.
+pub(crate) const NO_IGNORE: i64 = i64::MIN;
+
 /// One call, with validated arguments.
 #[derive(Clone, Copy)]
 pub(crate) struct Job<'a> {
     pub z: *const f32,
     pub c: usize,
     pub labels: Labels<'a>,
-    pub ignore: Option<i64>,
+    /// The ignore index, [`NO_IGNORE`] without one (the job then has no label equal to it:
+    /// validated labels are the ignore index or a class in `0..C`). Not an `Option<i64>`:
+    /// that took 16 bytes and made the job 8-byte aligned, and on a Cortex-M4F every softmax
+    /// method keeps its job on the stack for the whole call (8-24 bytes deeper).
+    pub ignore: i64,
     pub alpha: Alpha<'a>,
     pub gamma: f32,
     /// [`gamma_code`](super::sigmoid::gamma_code) of `gamma`.
@@ -857,7 +865,7 @@ impl Visit for Classes<'_, '_> {
         let ls = labels.get(self.r0..self.r0 + self.g).unwrap_or(&[]);
         // The labels are validated: each is the ignore index or a class in 0..C. An ignore
         // index that is not a value of `L` matches no label.
-        let ignore = job.ignore.and_then(L::narrow);
+        let ignore = L::narrow(job.ignore);
         // Where no label of the group is the ignore index (always, without one that a label
         // of this type can hold), every row has a class: the loops then need no test per
         // row (at 16384 × 10 on AVX-512 this function took a tenth of the fused call, most
@@ -1355,7 +1363,7 @@ unsafe fn scalar_rows<const CF: bool>(job: &Job<'_>) -> Total {
         unsafe {
             let row = job.z.add(first);
             let orow = out.wrapping_add(first);
-            let Some(k) = job.labels.class_at(r, job.ignore) else {
+            let Some(k) = job.labels.class_at(r, Some(job.ignore)) else {
                 ignored_row(job, r, orow, step, grads);
                 continue;
             };
