@@ -17,7 +17,9 @@
 mod common;
 
 use common::*;
-use focal_loss::{Alpha, Backend, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal, Targets};
+use focal_loss::{
+    Alpha, Backend, FocalError, Reduction, SigmoidFocal, SigmoidForm, SoftmaxFocal, Targets,
+};
 
 fn sig_inputs(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
     let mut rng = Rng::new(seed);
@@ -454,6 +456,90 @@ fn every_label_type_gives_the_same_result() {
         assert_eq!(with!(u64), want, "{b:?} u64");
         assert_eq!(with!(usize), want, "{b:?} usize");
         assert_eq!(with!(i32), want, "{b:?} i32");
+    }
+}
+
+/// Any `i64` is a valid ignore index, the extremes included (`i64::MIN` is also the value the
+/// kernels' job holds for "no ignore index"): rows labelled with it are ignored exactly as
+/// rows labelled -100 are with the default, in both layouts, with and without label
+/// smoothing. Without an ignore index every row counts, and a label of `i64::MIN` is out of
+/// range.
+#[test]
+fn extreme_ignore_indices_ignore_their_rows() {
+    let (rows, sp) = (24usize, 4usize);
+    for b in backends() {
+        for c in [1usize, 3, 17] {
+            let (z, base) = sm_inputs(500 + c as u64, c, rows);
+            assert!(base.contains(&-100));
+            let run = |f: &SoftmaxFocal, l: &[i64], r: Reduction| {
+                let mut g = vec![0.0f32; rows * c];
+                let s = f.loss_and_grad(&z, c, l, r, &mut g).unwrap();
+                let mut per = vec![0.0f32; rows];
+                f.loss_per_row(&z, c, l, &mut per).unwrap();
+                let cf = f.channels_first(sp);
+                let mut gc = vec![0.0f32; rows * c];
+                let sc = cf.loss_and_grad(&z, c, l, r, &mut gc).unwrap();
+                let mut perc = vec![0.0f32; rows];
+                cf.loss_per_position(&z, c, l, &mut perc).unwrap();
+                (
+                    s.to_bits(),
+                    bits(&g),
+                    bits(&per),
+                    sc.to_bits(),
+                    bits(&gc),
+                    bits(&perc),
+                )
+            };
+            for ignore in [i64::MIN, i64::MAX, -1, c as i64] {
+                let labels: Vec<i64> = base
+                    .iter()
+                    .map(|&l| if l < 0 { ignore } else { l })
+                    .collect();
+                for eps in [0.0f32, 0.2] {
+                    let want = SoftmaxFocal::new()
+                        .gamma(1.5)
+                        .label_smoothing(eps)
+                        .ignore_index(Some(-100))
+                        .backend(b);
+                    let got = want.ignore_index(Some(ignore));
+                    for r in [Reduction::Sum, Reduction::Mean, Reduction::MeanValid] {
+                        assert_eq!(
+                            run(&got, &labels, r),
+                            run(&want, &base, r),
+                            "{b:?} C {c} ignore {ignore} eps {eps} {r:?}"
+                        );
+                    }
+                }
+            }
+            // No ignore index: every row counts, as with one that no label equals.
+            let mut l: Vec<i64> = base.iter().map(|&l| l.max(0)).collect();
+            for eps in [0.0f32, 0.2] {
+                let with = SoftmaxFocal::new()
+                    .gamma(1.5)
+                    .label_smoothing(eps)
+                    .ignore_index(Some(-100))
+                    .backend(b);
+                for r in [Reduction::Sum, Reduction::MeanValid] {
+                    assert_eq!(
+                        run(&with.ignore_index(None), &l, r),
+                        run(&with, &l, r),
+                        "{b:?} C {c} no ignore index, eps {eps} {r:?}"
+                    );
+                }
+            }
+            l[5] = i64::MIN;
+            assert_eq!(
+                SoftmaxFocal::new()
+                    .backend(b)
+                    .loss(&z, c, &l, Reduction::Sum),
+                Err(FocalError::LabelOutOfRange {
+                    index: 5,
+                    label: i64::MIN as i128,
+                    num_classes: c,
+                }),
+                "{b:?} C {c}"
+            );
+        }
     }
 }
 
