@@ -85,7 +85,7 @@ pub(crate) struct Job<'a> {
     /// The ignore index, [`NO_IGNORE`] without one (the job then has no label equal to it:
     /// validated labels are the ignore index or a class in `0..C`). Not an `Option<i64>`:
     /// that took 16 bytes and made the job 8-byte aligned, and on a Cortex-M4F every softmax
-    /// method keeps its job on the stack for the whole call (8-24 bytes deeper).
+    /// method keeps its job on the stack for the whole call (24-32 bytes deeper).
     pub ignore: i64,
     pub alpha: Alpha<'a>,
     pub gamma: f32,
