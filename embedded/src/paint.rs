@@ -11,7 +11,9 @@
 use core::arch::asm;
 
 /// Bytes painted below the stack pointer; a depth that reaches it is reported as a failure.
-pub const WINDOW: usize = 32 * 1024;
+/// Unoptimised builds (`debug_assertions`, the dev profile) paint 256 KiB: their frames are
+/// tens of KB.
+pub const WINDOW: usize = if cfg!(debug_assertions) { 256 } else { 32 } * 1024;
 
 const PATTERNS: [u32; 2] = [0xA5A5_A5A5, 0x5AC3_3C5A];
 
@@ -30,20 +32,48 @@ fn painted_run(f: &mut dyn FnMut(), pattern: u32) -> usize {
     unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
     let bottom = sp - WINDOW;
     // The frame of this function is allocated by now, so `sp` is where `f` starts its frames.
-    // Volatile writes in a plain loop: no call (no memset), so nothing below `sp` is used.
-    let mut p = bottom;
-    while p < sp {
-        // SAFETY: [bottom, sp) is free stack below this frame (RAM of 4 MiB, the stack far
-        // deeper than WINDOW); nothing lives there and no interrupt is enabled.
-        unsafe { core::ptr::write_volatile(p as *mut u32, pattern) };
-        p += 4;
-    }
+    // Both loops are `asm!`, so that nothing below `sp` is used while they run, at any
+    // optimisation level: in an unoptimised build `write_volatile` and `read_volatile` are
+    // calls, whose frames lay in the window (the painting wrote over its own return
+    // address there, and the binary hung).
+    // SAFETY: writes `pattern` to the words of [bottom, sp), free stack below this frame
+    // (RAM of 4 MiB, the stack far deeper than WINDOW) where nothing lives and no interrupt
+    // is enabled; `bottom < sp`, both word-aligned; only the declared registers change.
+    unsafe {
+        asm!(
+            "2:",
+            "str {pat}, [{p}]",
+            "adds {p}, #4",
+            "cmp {p}, {end}",
+            "blo 2b",
+            p = inout(reg) bottom => _,
+            end = in(reg) sp,
+            pat = in(reg) pattern,
+            options(nostack),
+        )
+    };
     f();
     let mut p = bottom;
-    // SAFETY: the same free stack words, read after `f` returned.
-    while p < sp && unsafe { core::ptr::read_volatile(p as *const u32) } == pattern {
-        p += 4;
-    }
+    // SAFETY: reads the same free stack words, after `f` returned, from `bottom` up while
+    // they hold the pattern, stopping at `sp` at the latest; only `p` and a scratch register
+    // change.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {w}, [{p}]",
+            "cmp {w}, {pat}",
+            "bne 3f",
+            "adds {p}, #4",
+            "cmp {p}, {end}",
+            "blo 2b",
+            "3:",
+            p = inout(reg) p,
+            w = out(reg) _,
+            end = in(reg) sp,
+            pat = in(reg) pattern,
+            options(nostack, readonly),
+        )
+    };
     sp - p
 }
 

@@ -7,7 +7,8 @@
 //!
 //! First validates the method on a closure of known stack use (`paint::known_256`) and an
 //! empty closure: the known one must read exactly 256 bytes more than the empty one (whose
-//! few bytes are the closure call's own, included in every figure: an upper bound). Prints
+//! few bytes are the closure call's own, included in every figure: an upper bound; up to 8
+//! more in an unoptimised build, whose figures this binary gives too). Prints
 //! `stack <method> <bytes>` and `validate ...` lines; exits 1 if a validation fails, a call
 //! fails, or a depth reaches the painted window.
 #![no_std]
@@ -171,7 +172,9 @@ fn main() -> ! {
     hprintln!("validate known_256 measured {}", known);
     hprintln!("validate empty_closure measured {}", empty);
     // The closure call itself may push a few bytes: the known use must show on top of it.
-    ok &= known == 256 + empty && empty <= 16;
+    // (Unoptimised, `known_256`'s closure keeps a frame of its own: up to 8 bytes more.)
+    let slack = if cfg!(debug_assertions) { 8 } else { 0 };
+    ok &= (256 + empty..=256 + empty + slack).contains(&known) && empty <= 16;
 
     let mut w = Worst {
         names: [
