@@ -447,7 +447,11 @@ impl IsClass<Scalar> for OneClass {
 ///
 /// # Safety
 /// The block's `C` classes lie within the logits; `m < C` where `NORMAL`.
-#[inline(always)]
+// Out of line in unoptimised builds only (`debug_assertions`), where each inlined copy
+// keeps slots of its own: inlined four times, the passes gave the scalar loop a 31 KB frame
+// on a Cortex-M4F.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 unsafe fn term_sums<S: Lanes, G: Gamma, const NORMAL: bool>(
     job: &Job<'_>,
     b: &Block,
@@ -538,7 +542,11 @@ unsafe fn term_sums<S: Lanes, G: Gamma, const NORMAL: bool>(
 /// the logits: each logit is read before its gradient is written, at the same place);
 /// `m < C` where `NORMAL`.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
+// Out of line in unoptimised builds only (`debug_assertions`), where each inlined copy
+// keeps slots of its own: inlined four times, the passes gave the scalar loop a 31 KB frame
+// on a Cortex-M4F.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 unsafe fn grad_pass<S: Lanes, G: Gamma, const NORMAL: bool>(
     job: &Job<'_>,
     out: *mut f32,

@@ -1469,7 +1469,9 @@ pub(super) struct RowStats {
 /// # Safety
 /// `row + j·step` valid for reading for every `j < c`, `c >= 1`; a non-null `kept` valid
 /// for writing at the same offsets (it may be `row` itself).
-#[inline(always)]
+// Out of line in unoptimised builds only (`debug_assertions`), as label smoothing's passes.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 pub(super) unsafe fn scalar_row_stats(
     row: *const f32,
     c: usize,
