@@ -130,14 +130,15 @@ macro_rules! class_index {
                 }
             }
 
-            /// Row `r`'s class, or `None` if its label is the ignore index (or `r` is past
-            /// the end). For validated labels: each is the ignore index or a class in `0..C`.
+            /// Row `r`'s class, or `None` if its label is `ignore` (or `r` is past the end).
+            /// For validated labels: each is the ignore index or a class in `0..C`, so a
+            /// call without an ignore index passes a value no valid label has.
             #[inline(always)]
-            pub(crate) fn class_at(&self, r: usize, ignore: Option<i64>) -> Option<usize> {
+            pub(crate) fn class_at(&self, r: usize, ignore: i64) -> Option<usize> {
                 match *self {
                     $(Labels::$v(s) => {
                         let l = *s.get(r)?;
-                        if ignore.and_then(<$t>::narrow) == Some(l) {
+                        if <$t>::narrow(ignore) == Some(l) {
                             None
                         } else {
                             Some(l.index())

@@ -630,7 +630,7 @@ pub(crate) unsafe fn run_scalar(job: &Job<'_>, eps: f32) -> Total {
         // is the index of a maximum.
         unsafe {
             let (row, orow) = (job.z.add(b.base), out.wrapping_add(b.base));
-            let Some(k) = job.labels.class_at(r, Some(job.ignore)) else {
+            let Some(k) = job.labels.class_at(r, job.ignore) else {
                 ignored_row(job, r, orow, b.stride, grads);
                 continue;
             };

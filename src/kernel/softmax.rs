@@ -1363,7 +1363,7 @@ unsafe fn scalar_rows<const CF: bool>(job: &Job<'_>) -> Total {
         unsafe {
             let row = job.z.add(first);
             let orow = out.wrapping_add(first);
-            let Some(k) = job.labels.class_at(r, Some(job.ignore)) else {
+            let Some(k) = job.labels.class_at(r, job.ignore) else {
                 ignored_row(job, r, orow, step, grads);
                 continue;
             };
