@@ -490,17 +490,20 @@ fn extreme_ignore_indices_ignore_their_rows() {
                     bits(&perc),
                 )
             };
+            let with_minus_100 = |eps: f32| {
+                SoftmaxFocal::new()
+                    .gamma(1.5)
+                    .label_smoothing(eps)
+                    .ignore_index(Some(-100))
+                    .backend(b)
+            };
             for ignore in [i64::MIN, i64::MAX, -1, c as i64] {
                 let labels: Vec<i64> = base
                     .iter()
                     .map(|&l| if l < 0 { ignore } else { l })
                     .collect();
                 for eps in [0.0f32, 0.2] {
-                    let want = SoftmaxFocal::new()
-                        .gamma(1.5)
-                        .label_smoothing(eps)
-                        .ignore_index(Some(-100))
-                        .backend(b);
+                    let want = with_minus_100(eps);
                     let got = want.ignore_index(Some(ignore));
                     for r in [Reduction::Sum, Reduction::Mean, Reduction::MeanValid] {
                         assert_eq!(
@@ -514,11 +517,7 @@ fn extreme_ignore_indices_ignore_their_rows() {
             // No ignore index: every row counts, as with one that no label equals.
             let mut l: Vec<i64> = base.iter().map(|&l| l.max(0)).collect();
             for eps in [0.0f32, 0.2] {
-                let with = SoftmaxFocal::new()
-                    .gamma(1.5)
-                    .label_smoothing(eps)
-                    .ignore_index(Some(-100))
-                    .backend(b);
+                let with = with_minus_100(eps);
                 for r in [Reduction::Sum, Reduction::MeanValid] {
                     assert_eq!(
                         run(&with.ignore_index(None), &l, r),
