@@ -15,7 +15,7 @@ use crate::kernel::Mode;
 use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{Reduction, grad_factor, reduced};
 use crate::sigmoid::SigmoidFocal;
-use crate::softmax::{Prepared, SoftmaxFocal};
+use crate::softmax::{Outputs, Prepared, SoftmaxFocal};
 use crate::split;
 use crate::targets::Targets;
 
@@ -270,7 +270,7 @@ impl<'a> SoftmaxChunks<'a> {
             .unwrap_or(0);
         let len = labels.len().min(most) * num_classes;
         let Prepared { rows, valid, .. } =
-            focal.prepare_either(spatial, Some(r), len, num_classes, labels, &[])?;
+            focal.prepare_either(spatial, Some(r), len, num_classes, labels, Outputs::NONE)?;
         Ok(SoftmaxChunks {
             focal,
             num_classes,
@@ -352,14 +352,13 @@ impl<'a> SoftmaxChunks<'a> {
         mode: impl FnOnce(*mut f32) -> Mode,
     ) -> Result<Partial, FocalError> {
         let c = self.num_classes;
-        let (out, len) = match grad {
-            Some(g) => (g.as_mut_ptr(), g.len()),
-            None => (core::ptr::null_mut(), logits.len()),
+        let (out, outs) = match grad {
+            Some(g) => (g.as_mut_ptr(), Outputs::grad(g.len())),
+            None => (core::ptr::null_mut(), Outputs::NONE),
         };
-        let outs = [("grad", logits.len(), len)];
         let Prepared { b, .. } =
             self.focal
-                .prepare_either(self.spatial, None, logits.len(), c, labels, &outs)?;
+                .prepare_either(self.spatial, None, logits.len(), c, labels, outs)?;
         let sum = self
             .focal
             .run_exact(self.spatial, b, logits.as_ptr(), c, labels, mode(out));

@@ -70,6 +70,71 @@ pub(crate) struct Prepared {
     pub(crate) b: Ready,
 }
 
+/// The lengths of a call's output and upstream slices, for
+/// [`prepare`](SoftmaxFocal::prepare) to check in argument order (their expected lengths
+/// follow from the shape). Two words, passed in registers: as a slice of `(name, expected,
+/// found)` the array stayed in each method's frame beside the job (32 bytes of a
+/// Cortex-M4F's stack for `grad_per_row`), and as an enum of 12 bytes the methods without
+/// outputs built one in memory (8 bytes more).
+#[derive(Clone, Copy)]
+pub(crate) struct Outputs {
+    /// The per-row slice: `out` of a per-row loss, or `upstream` beside a gradient;
+    /// [`ABSENT`](Self::ABSENT) for none.
+    per_row: usize,
+    /// The gradient, one value per logit; [`ABSENT`](Self::ABSENT) for none.
+    grad: usize,
+}
+
+impl Outputs {
+    /// No slice: an `f32` slice is never `usize::MAX` long.
+    const ABSENT: usize = usize::MAX;
+    /// No output or upstream slice.
+    pub(crate) const NONE: Self = Self {
+        per_row: Self::ABSENT,
+        grad: Self::ABSENT,
+    };
+
+    /// `out`, one value per row.
+    pub(crate) const fn per_row(n: usize) -> Self {
+        Self {
+            per_row: n,
+            grad: Self::ABSENT,
+        }
+    }
+
+    /// `grad`, one value per logit.
+    pub(crate) const fn grad(n: usize) -> Self {
+        Self {
+            per_row: Self::ABSENT,
+            grad: n,
+        }
+    }
+
+    /// `upstream`, one value per row, then `grad`.
+    pub(crate) const fn upstream_grad(upstream: usize, grad: usize) -> Self {
+        Self {
+            per_row: upstream,
+            grad,
+        }
+    }
+
+    /// Checks the lengths against `rows` rows of `len` logits, in argument order.
+    fn check(self, rows: usize, len: usize) -> Result<(), FocalError> {
+        if self.per_row != Self::ABSENT {
+            let what = if self.grad == Self::ABSENT {
+                "out"
+            } else {
+                "upstream"
+            };
+            check_len(what, rows, self.per_row)?;
+        }
+        if self.grad != Self::ABSENT {
+            check_len("grad", len, self.grad)?;
+        }
+        Ok(())
+    }
+}
+
 impl Default for SoftmaxFocal<'_> {
     fn default() -> Self {
         Self::new()
@@ -190,7 +255,7 @@ impl<'a> SoftmaxFocal<'a> {
         len: usize,
         num_classes: usize,
         labels: Labels<'_>,
-        outputs: &[(&'static str, usize, usize)],
+        outputs: Outputs,
     ) -> Result<Prepared, FocalError> {
         self.alpha.check_values()?;
         check_gamma(self.gamma)?;
@@ -209,9 +274,7 @@ impl<'a> SoftmaxFocal<'a> {
                 positions: rows,
             });
         }
-        for &(what, expected, found) in outputs {
-            check_len(what, expected, found)?;
-        }
+        outputs.check(rows, len)?;
         let valid = check_labels(b, labels, num_classes, self.ignore_index)?;
         Ok(Prepared { rows, valid, b })
     }
@@ -225,7 +288,7 @@ impl<'a> SoftmaxFocal<'a> {
         len: usize,
         num_classes: usize,
         labels: Labels<'_>,
-        outputs: &[(&'static str, usize, usize)],
+        outputs: Outputs,
     ) -> Result<Prepared, FocalError> {
         match spatial {
             Some(s) => self.prepare::<true>(s, r, len, num_classes, labels, outputs),
@@ -344,8 +407,9 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
+        let outs = Outputs::NONE;
         let Prepared { b, rows, valid } =
-            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, outs)?;
         let sum = self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, Mode::Sum);
         Ok(reduced(sum, r.divisor(rows, valid)))
     }
@@ -373,19 +437,12 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         out: &mut [f32],
     ) -> Result<(), FocalError> {
-        let rows = labels.len();
-        self.prepare::<CF>(
-            spatial,
-            None,
-            logits.len(),
-            num_classes,
-            labels,
-            &[("out", rows, out.len())],
-        )
-        .map(|Prepared { b, .. }| {
-            let mode = Mode::Loss(out.as_mut_ptr());
-            self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
-        })
+        let outs = Outputs::per_row(out.len());
+        let Prepared { b, .. } =
+            self.prepare::<CF>(spatial, None, logits.len(), num_classes, labels, outs)?;
+        let mode = Mode::Loss(out.as_mut_ptr());
+        self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
+        Ok(())
     }
 
     /// The gradient of `upstream · reduced loss` with respect to the logits.
@@ -416,9 +473,9 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: f32,
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
-        let outs = [("grad", logits.len(), grad.len())];
+        let outs = Outputs::grad(grad.len());
         let Prepared { b, rows, valid } =
-            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, outs)?;
         let mode = Mode::Grad(
             grad.as_mut_ptr(),
             grad_factor(upstream, r.divisor(rows, valid)),
@@ -453,12 +510,9 @@ impl<'a> SoftmaxFocal<'a> {
         upstream: &[f32],
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
-        let outs = [
-            ("upstream", labels.len(), upstream.len()),
-            ("grad", logits.len(), grad.len()),
-        ];
+        let outs = Outputs::upstream_grad(upstream.len(), grad.len());
         let Prepared { b, .. } =
-            self.prepare::<CF>(spatial, None, logits.len(), num_classes, labels, &outs)?;
+            self.prepare::<CF>(spatial, None, logits.len(), num_classes, labels, outs)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
         self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
         Ok(())
@@ -489,9 +543,9 @@ impl<'a> SoftmaxFocal<'a> {
         r: Reduction,
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
-        let outs = [("grad", logits.len(), grad.len())];
+        let outs = Outputs::grad(grad.len());
         let Prepared { b, rows, valid } =
-            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &outs)?;
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, outs)?;
         let div = r.divisor(rows, valid);
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, div));
         let sum = self.run::<CF>(spatial, b, logits.as_ptr(), num_classes, labels, mode);
@@ -521,8 +575,9 @@ impl<'a> SoftmaxFocal<'a> {
         labels: Labels<'_>,
         r: Reduction,
     ) -> Result<f32, FocalError> {
+        let outs = Outputs::NONE;
         let Prepared { b, rows, valid } =
-            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, &[])?;
+            self.prepare::<CF>(spatial, Some(r), logits.len(), num_classes, labels, outs)?;
         let div = r.divisor(rows, valid);
         // One pointer for both reading and writing.
         let z = logits.as_mut_ptr();
