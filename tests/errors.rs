@@ -444,6 +444,79 @@ fn softmax_parameter_errors() {
     }
 }
 
+/// Each softmax output or upstream slice of the wrong length is named, with the length it
+/// should have, in argument order (`upstream` before `grad`), in both layouts and with label
+/// smoothing; the chunk API names its gradient.
+#[test]
+fn softmax_length_errors_name_the_slice_in_argument_order() {
+    let (c, rows) = (3, 4);
+    let (z, labels) = good_softmax(c, rows);
+    let n = rows * c;
+    let mismatch = |what, expected, found| {
+        Err(FocalError::LengthMismatch {
+            what,
+            expected,
+            found,
+        })
+    };
+    for b in backends() {
+        for eps in [0.0f32, 0.1] {
+            let f = SoftmaxFocal::new().label_smoothing(eps).backend(b);
+            let cf = f.channels_first(2);
+            let (mut short, mut long) = (vec![0.0f32; n - 1], vec![0.0f32; n + 1]);
+            let (mut rows_short, up_long) = (vec![0.0f32; rows - 1], vec![1.0f32; rows + 1]);
+            let ones = vec![1.0f32; rows];
+            let mut full = vec![0.0f32; n];
+            let r = Reduction::Mean;
+            let ctx = format!("{b:?} eps {eps}");
+            let (out, grad, up) = ("out", "grad", "upstream");
+            let cases = [
+                (
+                    f.loss_per_row(&z, c, &labels, &mut rows_short),
+                    mismatch(out, rows, rows - 1),
+                ),
+                (
+                    cf.loss_per_position(&z, c, &labels, &mut rows_short),
+                    mismatch(out, rows, rows - 1),
+                ),
+                (
+                    f.grad(&z, c, &labels, r, 1.0, &mut long),
+                    mismatch(grad, n, n + 1),
+                ),
+                (
+                    cf.loss_and_grad(&z, c, &labels, r, &mut short).map(|_| ()),
+                    mismatch(grad, n, n - 1),
+                ),
+                // Both wrong: upstream first.
+                (
+                    f.grad_per_row(&z, c, &labels, &up_long, &mut short),
+                    mismatch(up, rows, rows + 1),
+                ),
+                (
+                    cf.grad_per_position(&z, c, &labels, &up_long, &mut long),
+                    mismatch(up, rows, rows + 1),
+                ),
+                (
+                    f.grad_per_row(&z, c, &labels, &ones, &mut long),
+                    mismatch(grad, n, n + 1),
+                ),
+                // A per-row slice of the right length is no gradient's.
+                (f.grad_per_row(&z, c, &labels, &ones, &mut full), Ok(())),
+            ];
+            for (i, (got, want)) in cases.into_iter().enumerate() {
+                assert_eq!(got, want, "{ctx} case {i}");
+            }
+            let plan = f.chunks(c, &labels, r).unwrap();
+            assert!(plan.loss(&z, &labels).is_ok(), "{ctx}");
+            assert_eq!(
+                plan.loss_and_grad(&z, &labels, &mut short).map(|_| ()),
+                mismatch("grad", n, n - 1),
+                "{ctx}"
+            );
+        }
+    }
+}
+
 #[test]
 fn softmax_shape_and_label_errors() {
     let (c, rows) = (4, 10);
