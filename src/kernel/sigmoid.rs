@@ -1089,10 +1089,14 @@ unsafe fn lanes<S: Lanes, F: Eval, const M: u8>(job: &Job, eval: &F) -> Total {
 /// `f32`, then into the [`Total`]), so this computes what `run::<Scalar, ..>` would, bit for
 /// bit.
 ///
+/// The choice of loop is inlined into the caller, so that form (B)'s loop runs beneath the
+/// method's frame rather than beneath form (A)'s: nested, the two loops' frames took 272
+/// bytes of a Cortex-M4F's stack, each saving every callee-saved register.
+///
 /// # Safety
 /// As for [`run`], and `job.mode` is mode `M` (or a mode whose loop `M` serves: see
 /// [`scalar_loop`]).
-#[inline(never)]
+#[inline(always)]
 pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
     if let Mode::Sum = job.mode {
         // SAFETY: the targets hold n values (contract).
@@ -1106,9 +1110,19 @@ pub(crate) unsafe fn run_scalar<const M: u8>(job: &Job, p: &Params) -> Total {
         if p.per_term {
             run_scalar_per_term(job, p)
         } else {
-            scalar_loop::<_, M>(job, &FormA(p, Runtime(p.code)))
+            run_scalar_a::<M>(job, p)
         }
     }
+}
+
+/// Form (A) on the scalar backend: [`scalar_loop`] for mode `M`, every `γ`.
+///
+/// # Safety
+/// As for [`run_scalar`].
+#[inline(never)]
+unsafe fn run_scalar_a<const M: u8>(job: &Job, p: &Params) -> Total {
+    // SAFETY: forwarded.
+    unsafe { scalar_loop::<_, M>(job, &FormA(p, Runtime(p.code))) }
 }
 
 /// Form (B) on the scalar backend: one loop for every mode (read at run time), since only
