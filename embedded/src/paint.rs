@@ -25,6 +25,23 @@ pub fn high_water(f: &mut dyn FnMut()) -> (usize, bool) {
     (a.max(b), a == b)
 }
 
+/// As [`high_water`], for a call that writes over its input (an in-place method): `fresh`
+/// is copied to `buf` before each painted run (before the painting, so the copy is not
+/// measured), and `f` runs on `buf`. Both runs then see the same input.
+pub fn high_water_fresh(
+    buf: &mut [f32],
+    fresh: &[f32],
+    f: &mut dyn FnMut(&mut [f32]),
+) -> (usize, bool) {
+    let mut run = |pattern| {
+        buf.copy_from_slice(fresh);
+        painted_run(&mut || f(buf), pattern)
+    };
+    let a = run(PATTERNS[0]);
+    let b = run(PATTERNS[1]);
+    (a.max(b), a == b)
+}
+
 #[inline(never)]
 fn painted_run(f: &mut dyn FnMut(), pattern: u32) -> usize {
     let sp: usize;
