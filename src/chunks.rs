@@ -13,9 +13,9 @@ use crate::error::FocalError;
 use crate::exact::Exact;
 use crate::kernel::Mode;
 use crate::label::{ClassIndex, Labels, erase};
-use crate::params::{Reduction, grad_factor, reduced};
+use crate::params::{Outputs, Reduction, grad_factor, reduced};
 use crate::sigmoid::SigmoidFocal;
-use crate::softmax::{Outputs, Prepared, SoftmaxFocal};
+use crate::softmax::{Prepared, SoftmaxFocal};
 use crate::split;
 use crate::targets::Targets;
 
@@ -120,7 +120,7 @@ impl SigmoidChunks {
     ) -> Result<Partial, FocalError> {
         let targets = targets.into();
         let (b, p) = self.focal.params(None)?;
-        let t = SigmoidFocal::inputs(b, logits.len(), targets, &[])?;
+        let t = SigmoidFocal::inputs(b, logits.len(), targets, Outputs::NONE)?;
         let sum = SigmoidFocal::run_exact(b, &p, logits.as_ptr(), t, Mode::Sum);
         Ok(Partial(sum))
     }
@@ -134,7 +134,7 @@ impl SigmoidChunks {
         grad: &mut [f32],
     ) -> Result<Partial, FocalError> {
         let (b, p) = self.focal.params(None)?;
-        let t = SigmoidFocal::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
+        let t = SigmoidFocal::inputs(b, logits.len(), targets.into(), Outputs::grad(grad.len()))?;
         let mode = Mode::SumGrad(grad.as_mut_ptr(), grad_factor(1.0, self.div));
         let sum = SigmoidFocal::run_exact(b, &p, logits.as_ptr(), t, mode);
         Ok(Partial(sum))
@@ -149,7 +149,7 @@ impl SigmoidChunks {
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.focal.params(None)?;
-        let t = SigmoidFocal::inputs(b, logits.len(), targets.into(), &[("grad", grad.len())])?;
+        let t = SigmoidFocal::inputs(b, logits.len(), targets.into(), Outputs::grad(grad.len()))?;
         let mode = Mode::Grad(grad.as_mut_ptr(), grad_factor(upstream, self.div));
         SigmoidFocal::run_exact(b, &p, logits.as_ptr(), t, mode);
         Ok(())

@@ -163,6 +163,72 @@ pub(crate) fn first_outside_unit(b: Ready, v: &[f32]) -> Option<(usize, f32)> {
     Some((index, v.get(index).copied().unwrap_or(f32::NAN)))
 }
 
+/// The lengths of a call's output and upstream slices, checked in argument order after the
+/// other shapes (their expected lengths follow from those). Two words, passed in registers:
+/// as a slice of `(name, expected, found)` the array stayed in each method's frame beside
+/// the kernel's job (32 bytes of a Cortex-M4F's stack for `grad_per_row`, 24 for the
+/// sigmoid's `grad_elementwise`), and as an enum of 12 bytes the methods without outputs
+/// built one in memory (8 bytes more).
+#[derive(Clone, Copy)]
+pub(crate) struct Outputs {
+    /// The per-row (sigmoid: per-element) slice: `out` of such a loss, or `upstream` beside
+    /// a gradient;
+    /// [`ABSENT`](Self::ABSENT) for none.
+    per_row: usize,
+    /// The gradient, one value per logit; [`ABSENT`](Self::ABSENT) for none.
+    grad: usize,
+}
+
+impl Outputs {
+    /// No slice: an `f32` slice is never `usize::MAX` long.
+    const ABSENT: usize = usize::MAX;
+    /// No output or upstream slice.
+    pub(crate) const NONE: Self = Self {
+        per_row: Self::ABSENT,
+        grad: Self::ABSENT,
+    };
+
+    /// `out`, one value per row (per element).
+    pub(crate) const fn per_row(n: usize) -> Self {
+        Self {
+            per_row: n,
+            grad: Self::ABSENT,
+        }
+    }
+
+    /// `grad`, one value per logit.
+    pub(crate) const fn grad(n: usize) -> Self {
+        Self {
+            per_row: Self::ABSENT,
+            grad: n,
+        }
+    }
+
+    /// `upstream`, one value per row (per element), then `grad`.
+    pub(crate) const fn upstream_grad(upstream: usize, grad: usize) -> Self {
+        Self {
+            per_row: upstream,
+            grad,
+        }
+    }
+
+    /// Checks the lengths against `rows` rows of `len` logits, in argument order.
+    pub(crate) fn check(self, rows: usize, len: usize) -> Result<(), FocalError> {
+        if self.per_row != Self::ABSENT {
+            let what = if self.grad == Self::ABSENT {
+                "out"
+            } else {
+                "upstream"
+            };
+            check_len(what, rows, self.per_row)?;
+        }
+        if self.grad != Self::ABSENT {
+            check_len("grad", len, self.grad)?;
+        }
+        Ok(())
+    }
+}
+
 pub(crate) fn check_len(
     what: &'static str,
     expected: usize,

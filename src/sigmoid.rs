@@ -5,7 +5,7 @@ use crate::error::FocalError;
 use crate::exact::Exact;
 use crate::kernel::Mode;
 use crate::kernel::sigmoid::{Job, Params, gamma_code};
-use crate::params::{Reduction, SigmoidForm, check_alpha, check_gamma, check_len, ready};
+use crate::params::{Outputs, Reduction, SigmoidForm, check_alpha, check_gamma, check_len, ready};
 use crate::targets::Targets;
 use crate::total::Total;
 
@@ -180,19 +180,17 @@ impl SigmoidFocal {
         ))
     }
 
-    /// Shape checks (targets, then each `(name, length)` output or upstream slice), then the
-    /// targets' values unless they were checked already; returns the targets.
+    /// Shape checks (targets, then each output or upstream slice), then the targets' values
+    /// unless they were checked already; returns the targets.
     #[inline(always)]
     pub(crate) fn inputs<'t>(
         b: Ready,
         logits: usize,
         targets: Targets<'t>,
-        others: &[(&'static str, usize)],
+        outs: Outputs,
     ) -> Result<&'t [f32], FocalError> {
         check_len("targets", logits, targets.values().len())?;
-        for &(what, len) in others {
-            check_len(what, logits, len)?;
-        }
+        outs.check(logits, logits)?;
         targets.in_unit(b)
     }
 
@@ -283,7 +281,7 @@ impl SigmoidFocal {
         out: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
-        let targets = Self::inputs(b, logits.len(), targets, &[("out", out.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets, Outputs::per_row(out.len()))?;
         Self::run(
             b,
             &p,
@@ -319,7 +317,7 @@ impl SigmoidFocal {
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets, Outputs::grad(grad.len()))?;
         let Some(div) = divisor(r, logits.len()) else {
             return Ok(());
         };
@@ -358,8 +356,8 @@ impl SigmoidFocal {
         grad: &mut [f32],
     ) -> Result<(), FocalError> {
         let (b, p) = self.params(None)?;
-        let others = [("upstream", upstream.len()), ("grad", grad.len())];
-        let targets = Self::inputs(b, logits.len(), targets, &others)?;
+        let outs = Outputs::upstream_grad(upstream.len(), grad.len());
+        let targets = Self::inputs(b, logits.len(), targets, outs)?;
         let mode = Mode::GradUpstream(grad.as_mut_ptr(), upstream.as_ptr());
         Self::run(b, &p, logits.as_ptr(), targets, mode);
         Ok(())
@@ -388,7 +386,7 @@ impl SigmoidFocal {
         grad: &mut [f32],
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = Self::inputs(b, logits.len(), targets, &[("grad", grad.len())])?;
+        let targets = Self::inputs(b, logits.len(), targets, Outputs::grad(grad.len()))?;
         let Some(div) = divisor(r, logits.len()) else {
             return Ok(0.0);
         };
@@ -418,7 +416,7 @@ impl SigmoidFocal {
         r: Reduction,
     ) -> Result<f32, FocalError> {
         let (b, p) = self.params(Some(r))?;
-        let targets = Self::inputs(b, logits.len(), targets, &[])?;
+        let targets = Self::inputs(b, logits.len(), targets, Outputs::NONE)?;
         let Some(div) = divisor(r, logits.len()) else {
             return Ok(0.0);
         };

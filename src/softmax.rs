@@ -8,8 +8,8 @@ use crate::kernel::sigmoid::gamma_code;
 use crate::kernel::softmax::{Job, NO_IGNORE};
 use crate::label::{ClassIndex, Labels, erase};
 use crate::params::{
-    Alpha, Reduction, check_gamma, check_labels, check_len, check_rows, check_smoothing,
-    grad_factor, ready, reduced,
+    Alpha, Outputs, Reduction, check_gamma, check_labels, check_rows, check_smoothing, grad_factor,
+    ready, reduced,
 };
 use crate::total::Total;
 
@@ -68,71 +68,6 @@ pub(crate) struct Prepared {
     pub(crate) rows: usize,
     pub(crate) valid: usize,
     pub(crate) b: Ready,
-}
-
-/// The lengths of a call's output and upstream slices, for
-/// [`prepare`](SoftmaxFocal::prepare) to check in argument order (their expected lengths
-/// follow from the shape). Two words, passed in registers: as a slice of `(name, expected,
-/// found)` the array stayed in each method's frame beside the job (32 bytes of a
-/// Cortex-M4F's stack for `grad_per_row`), and as an enum of 12 bytes the methods without
-/// outputs built one in memory (8 bytes more).
-#[derive(Clone, Copy)]
-pub(crate) struct Outputs {
-    /// The per-row slice: `out` of a per-row loss, or `upstream` beside a gradient;
-    /// [`ABSENT`](Self::ABSENT) for none.
-    per_row: usize,
-    /// The gradient, one value per logit; [`ABSENT`](Self::ABSENT) for none.
-    grad: usize,
-}
-
-impl Outputs {
-    /// No slice: an `f32` slice is never `usize::MAX` long.
-    const ABSENT: usize = usize::MAX;
-    /// No output or upstream slice.
-    pub(crate) const NONE: Self = Self {
-        per_row: Self::ABSENT,
-        grad: Self::ABSENT,
-    };
-
-    /// `out`, one value per row.
-    pub(crate) const fn per_row(n: usize) -> Self {
-        Self {
-            per_row: n,
-            grad: Self::ABSENT,
-        }
-    }
-
-    /// `grad`, one value per logit.
-    pub(crate) const fn grad(n: usize) -> Self {
-        Self {
-            per_row: Self::ABSENT,
-            grad: n,
-        }
-    }
-
-    /// `upstream`, one value per row, then `grad`.
-    pub(crate) const fn upstream_grad(upstream: usize, grad: usize) -> Self {
-        Self {
-            per_row: upstream,
-            grad,
-        }
-    }
-
-    /// Checks the lengths against `rows` rows of `len` logits, in argument order.
-    fn check(self, rows: usize, len: usize) -> Result<(), FocalError> {
-        if self.per_row != Self::ABSENT {
-            let what = if self.grad == Self::ABSENT {
-                "out"
-            } else {
-                "upstream"
-            };
-            check_len(what, rows, self.per_row)?;
-        }
-        if self.grad != Self::ABSENT {
-            check_len("grad", len, self.grad)?;
-        }
-        Ok(())
-    }
 }
 
 impl Default for SoftmaxFocal<'_> {

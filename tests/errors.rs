@@ -444,14 +444,11 @@ fn softmax_parameter_errors() {
     }
 }
 
-/// Each softmax output or upstream slice of the wrong length is named, with the length it
-/// should have, in argument order (`upstream` before `grad`), in both layouts and with label
-/// smoothing; the chunk API names its gradient.
+/// Each output or upstream slice of the wrong length is named, with the length it should
+/// have, in argument order (`upstream` before `grad`): the sigmoid's methods, the softmax's in
+/// both layouts and with label smoothing, and the chunk APIs' gradients.
 #[test]
-fn softmax_length_errors_name_the_slice_in_argument_order() {
-    let (c, rows) = (3, 4);
-    let (z, labels) = good_softmax(c, rows);
-    let n = rows * c;
+fn length_errors_name_the_slice_in_argument_order() {
     let mismatch = |what, expected, found| {
         Err(FocalError::LengthMismatch {
             what,
@@ -459,6 +456,55 @@ fn softmax_length_errors_name_the_slice_in_argument_order() {
             found,
         })
     };
+    let (x, t) = good_sigmoid();
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        let (mut short, mut long, mut full) = (vec![0.0f32; N - 1], vec![0.0; N + 1], vec![0.0; N]);
+        let (ones, up_long) = (vec![1.0f32; N], vec![1.0f32; N + 1]);
+        let r = Reduction::Mean;
+        let cases = [
+            (
+                f.loss_elementwise(&x, &t, &mut short),
+                mismatch("out", N, N - 1),
+            ),
+            (
+                f.grad(&x, &t, r, 1.0, &mut long),
+                mismatch("grad", N, N + 1),
+            ),
+            (
+                f.loss_and_grad(&x, &t, r, &mut short).map(|_| ()),
+                mismatch("grad", N, N - 1),
+            ),
+            // Both wrong: upstream first.
+            (
+                f.grad_elementwise(&x, &t, &up_long, &mut short),
+                mismatch("upstream", N, N + 1),
+            ),
+            (
+                f.grad_elementwise(&x, &t, &ones, &mut long),
+                mismatch("grad", N, N + 1),
+            ),
+            (f.grad_elementwise(&x, &t, &ones, &mut full), Ok(())),
+            (
+                f.chunks(N, r)
+                    .unwrap()
+                    .loss_and_grad(&x, &t, &mut long)
+                    .map(|_| ()),
+                mismatch("grad", N, N + 1),
+            ),
+            (
+                f.chunks(N, r).unwrap().grad(&x, &t, 1.0, &mut short),
+                mismatch("grad", N, N - 1),
+            ),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "{b:?} sigmoid case {i}");
+        }
+    }
+
+    let (c, rows) = (3, 4);
+    let (z, labels) = good_softmax(c, rows);
+    let n = rows * c;
     for b in backends() {
         for eps in [0.0f32, 0.1] {
             let f = SoftmaxFocal::new().label_smoothing(eps).backend(b);
