@@ -172,8 +172,7 @@ pub(crate) fn first_outside_unit(b: Ready, v: &[f32]) -> Option<(usize, f32)> {
 #[derive(Clone, Copy)]
 pub(crate) struct Outputs {
     /// The per-row (sigmoid: per-element) slice: `out` of such a loss, or `upstream` beside
-    /// a gradient;
-    /// [`ABSENT`](Self::ABSENT) for none.
+    /// a gradient; [`ABSENT`](Self::ABSENT) for none.
     per_row: usize,
     /// The gradient, one value per logit; [`ABSENT`](Self::ABSENT) for none.
     grad: usize,

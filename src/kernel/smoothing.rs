@@ -441,9 +441,9 @@ impl IsClass<Scalar> for OneClass {
 ///
 /// `NORMAL` (one lane, a row of normal span, [`RowStats`](super::softmax::RowStats)):
 /// class `m` is the maximum whose term is [`Top`]'s, and every other class, a tie too, is
-/// a class below it (as in that row's `S_rest`). Its term is the row's, computed once after the loop; the loop
-/// keeps two sums instead of four, with no selects, and adds no term that could be
-/// infinite ([`far_below`], [`mul_or_zero`]).
+/// a class below it (as in that row's `S_rest`). Its term is the row's, computed once
+/// after the loop; the loop keeps two sums instead of four, with no selects, and adds no
+/// term that could be infinite ([`far_below`], [`mul_or_zero`]).
 ///
 /// # Safety
 /// The block's `C` classes lie within the logits; `m < C` where `NORMAL`.

@@ -1537,10 +1537,9 @@ fn shortcuts() -> bool {
 
 /// The maximum, `S_rest` and the index of the (first) maximum of a row of two classes `a`,
 /// `b` (at `row` and `row + step`) whose logits are finite and at most 87 apart, which is
-/// then `exp(-|a - b|)`: what
-/// [`scalar_row_max`], [`short_row_sums`] and [`scalar_rest`] give such a row, bit for bit,
-/// without their loops, tie count and span test (on a Cortex-M4F 51 instructions a row
-/// where they took 126). With a non-null `kept`, the row's exponentials are written there
+/// then `exp(-|a - b|)`: what [`scalar_row_max`], [`short_row_sums`] and [`scalar_rest`]
+/// give such a row, bit for bit, without their loops, tie count and span test (on a
+/// Cortex-M4F 51 instructions a row where they took 126). With a non-null `kept`, the row's exponentials are written there
 /// as that pass writes them: 1 at the maximum (both, on a tie) and `exp(-|a - b|)` at the
 /// other class. `None` for any other row (NaN, infinite or farther apart), which takes the
 /// general loop.
