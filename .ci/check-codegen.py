@@ -31,7 +31,7 @@ entry = re.compile(
 SCALAR_HELPERS = {
     "focal_loss::kernel::softmax::fill_with",
     "focal_loss::kernel::softmax::run_scalar",
-    "focal_loss::kernel::sigmoid::run_scalar",
+    "focal_loss::kernel::sigmoid::run_scalar_a",
     "focal_loss::kernel::sigmoid::run_scalar_per_term",
     "focal_loss::kernel::sigmoid::eval_guarded",
     # The scalar backend's one `ln` for form (A)'s rare paths (soft targets at huge logits).
