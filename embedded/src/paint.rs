@@ -20,9 +20,7 @@ const PATTERNS: [u32; 2] = [0xA5A5_A5A5, 0x5AC3_3C5A];
 /// The deepest stack use of `f` in bytes, the larger of two painted runs, and whether the two
 /// runs agreed.
 pub fn high_water(f: &mut dyn FnMut()) -> (usize, bool) {
-    let a = painted_run(f, PATTERNS[0]);
-    let b = painted_run(f, PATTERNS[1]);
-    (a.max(b), a == b)
+    both_patterns(|pattern| painted_run(f, pattern))
 }
 
 /// As [`high_water`], for a call that writes over its input (an in-place method): `fresh`
@@ -33,10 +31,14 @@ pub fn high_water_fresh(
     fresh: &[f32],
     f: &mut dyn FnMut(&mut [f32]),
 ) -> (usize, bool) {
-    let mut run = |pattern| {
+    both_patterns(|pattern| {
         buf.copy_from_slice(fresh);
         painted_run(&mut || f(buf), pattern)
-    };
+    })
+}
+
+/// `run` with each pattern: the larger depth, and whether the two agreed.
+fn both_patterns(mut run: impl FnMut(u32) -> usize) -> (usize, bool) {
     let a = run(PATTERNS[0]);
     let b = run(PATTERNS[1]);
     (a.max(b), a == b)

@@ -42,11 +42,7 @@ impl Worst {
     fn measure(&mut self, m: usize, mut f: impl FnMut() -> bool) {
         let mut fine = true;
         let (bytes, agreed) = high_water(&mut || fine &= f());
-        self.ok &= fine && bytes < WINDOW;
-        if !agreed {
-            hprintln!("note: the two patterns disagreed for {}", self.names[m]);
-        }
-        self.bytes[m] = self.bytes[m].max(bytes);
+        self.record(m, bytes, agreed, fine);
     }
 
     /// As [`measure`](Self::measure), for an in-place method: `f` runs on `buf`, a fresh
@@ -60,6 +56,11 @@ impl Worst {
     ) {
         let mut fine = true;
         let (bytes, agreed) = high_water_fresh(buf, input, &mut |b| fine &= f(b));
+        self.record(m, bytes, agreed, fine);
+    }
+
+    /// Keeps `bytes` as method `m`'s depth if it is the larger; `fine`: every call succeeded.
+    fn record(&mut self, m: usize, bytes: usize, agreed: bool, fine: bool) {
         self.ok &= fine && bytes < WINDOW;
         if !agreed {
             hprintln!("note: the two patterns disagreed for {}", self.names[m]);
