@@ -1539,10 +1539,10 @@ fn shortcuts() -> bool {
 /// `b` (at `row` and `row + step`) whose logits are finite and at most 87 apart, which is
 /// then `exp(-|a - b|)`: what [`scalar_row_max`], [`short_row_sums`] and [`scalar_rest`]
 /// give such a row, bit for bit, without their loops, tie count and span test (on a
-/// Cortex-M4F 51 instructions a row where they took 126). With a non-null `kept`, the row's exponentials are written there
-/// as that pass writes them: 1 at the maximum (both, on a tie) and `exp(-|a - b|)` at the
-/// other class. `None` for any other row (NaN, infinite or farther apart), which takes the
-/// general loop.
+/// Cortex-M4F 51 instructions a row where they took 126). With a non-null `kept`, the
+/// row's exponentials are written there as that pass writes them: 1 at the maximum (both,
+/// on a tie) and `exp(-|a - b|)` at the other class. `None` for any other row (NaN,
+/// infinite or farther apart), which takes the general loop.
 ///
 /// The bits: `b - a = -(a - b)` exactly, so `-|a - b|` is the `z - max` of the smaller
 /// logit; on a tie it is `±0`, whose `exp` is 1, as the loop's tie count gives (`S_rest =
