@@ -346,6 +346,13 @@ impl Lanes for Avx2 {
         Avx2(avx2!(_mm256_blendv_ps(b.0, a.0, m)))
     }
     #[inline(always)]
+    fn add_where(self, m: __m256, v: Self) -> Self {
+        // Masks are whole lanes, so `m & v` is `v` or `+0`: the default's select, which
+        // LLVM lowers to a sign-bit test and an `and` (two operations, or three with a
+        // `not`, where `andnot` is one).
+        Avx2(avx2!(_mm256_add_ps(self.0, _mm256_and_ps(m, v.0))))
+    }
+    #[inline(always)]
     fn and(a: __m256, b: __m256) -> __m256 {
         avx2!(_mm256_and_ps(a, b))
     }
