@@ -16,11 +16,12 @@
 //! row-major kernel on the transposed logits, bit for bit, in that loop's stack frame (this
 //! kernel's gathered rows and lane state took a Cortex-M4F 136 bytes more).
 
-use crate::simd::{LINE, Lanes, MAX_WIDE, Total, prefetch};
+use crate::simd::{LINE, Lanes, MAX_WIDE, Outline, Total, prefetch};
 
 use super::sigmoid::Gamma;
 use super::softmax::{
     ClassLanes, Gathered, Job, Span, TIE_FLUSH, exp_below, gather_rows, lane_grad, lane_rows,
+    lane_span,
 };
 
 /// Runs `job` (channels-first, `job.spatial >= 1` positions per image) with lanes `S` and
@@ -43,7 +44,7 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
     debug_assert!(sp <= stride && (sp == stride || job.rows() == sp));
     let out = job.mode.parts().0;
     let grads = job.mode.grads();
-    let (zero, one) = (S::splat(0.0), S::splat(1.0));
+    let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
     let mut rows = Gathered::new();
     for image in 0..job.rows() / sp {
@@ -65,7 +66,8 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                 gather_rows::<S>(job, r0, n, S::N, false, &mut rows);
                 let kv = S::load(rows.kf.as_ptr());
                 // Pass 1: maxima and z_k (0 without a class).
-                let (mut max, mut zk) = (S::splat(f32::NEG_INFINITY), zero);
+                let (mut max, mut min) = (S::splat(f32::NEG_INFINITY), S::splat(f32::INFINITY));
+                let mut zk = zero;
                 let mut class = ClassLanes::new(&rows, kv);
                 for j in 0..c {
                     let p = job.z.add(base + j * stride);
@@ -78,32 +80,26 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                     }
                     let v = load::<S>(p, n);
                     max = max.max(v);
+                    min = min.min(v);
                     zk = S::select(class.is(j), v, zk);
                 }
                 // Pass 2: S_rest per lane, the exponentials kept in the gradient.
-                let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
-                for span in (0..c).step_by(TIE_FLUSH) {
-                    if span > 0 {
-                        sums = S::acc_add(sums, cnt);
-                        cnt = zero;
-                    }
-                    for j in span..c.min(span + TIE_FLUSH) {
-                        let at = base + j * stride;
-                        let (e, top) =
-                            exp_below(load::<S>(job.z.add(at), n), None, max, Span::Any, &mut part);
-                        cnt = cnt.add(S::select(top, one, zero));
-                        if grads {
-                            store(e, out.add(at), n);
-                        }
-                        if (j + 1) % 8 == 0 {
-                            sums = S::acc_add(sums, part);
-                            part = zero;
-                        }
-                    }
-                }
-                // The count of the maximum (what [`TIE_FLUSH`] left of it) is an integer
-                // below 2^24; removing the one that is not a term adds nothing inexact.
-                let s_rest = S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)));
+                let at = Block {
+                    z: job.z,
+                    out,
+                    base,
+                    stride,
+                    c,
+                    n,
+                    grads,
+                };
+                let s_rest = if !S::LANE_SPAN {
+                    rests(&at, max, Span::Any)
+                } else if lane_span(max, min) == Span::Normal {
+                    rests(&at, max, Span::Normal)
+                } else {
+                    S::outline(AnyRests { b: &at, max })
+                };
                 let (ok, fv, gk) = lane_rows(job, &rows, max, s_rest, zk, kv, g, r0, n, &mut acc);
                 if grads {
                     // Pass 3: w·e_j/S_{-k}·scale, and -w·scale at the class.
@@ -118,6 +114,84 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
         }
     }
     S::acc_sum(acc)
+}
+
+/// Where [`rests`] reads a block: class `j` of its `n <= S::N` positions at
+/// `z + base + j·stride`, and with `grads` the gradient output at the same offsets. Built
+/// only by [`run`], where its contract holds: for every class `j < c`, `n` values readable
+/// at `z + base + j·stride` and, with `grads`, writable at the same offset from `out`.
+struct Block {
+    z: *const f32,
+    out: *mut f32,
+    base: usize,
+    stride: usize,
+    c: usize,
+    n: usize,
+    grads: bool,
+}
+
+/// Pass 2 of [`run`] over block `b`: each lane's `S_rest` for its maximum, the exponentials
+/// ([`exp_below`] with `span`) kept in the gradient output when there is one. A function,
+/// not a closure (see [`load`]); called with each [`Span`] it may be given.
+///
+/// # Safety
+/// For every class `j < b.c`, `b.n` values readable at `b.z + b.base + j·b.stride` and, with
+/// `b.grads`, writable at the same offset from `b.out`.
+#[inline(always)]
+unsafe fn rests<S: Lanes>(b: &Block, max: S, span: Span) -> S {
+    let (zero, one) = (S::splat(0.0), S::splat(1.0));
+    let (mut cnt, mut part, mut sums) = (zero, zero, S::acc_zero());
+    for start in (0..b.c).step_by(TIE_FLUSH) {
+        if start > 0 {
+            sums = S::acc_add(sums, cnt);
+            cnt = zero;
+        }
+        for j in start..b.c.min(start + TIE_FLUSH) {
+            let at = b.base + j * b.stride;
+            // SAFETY: class j's values of the block are readable (and writable with
+            // `grads`) at `at` (contract).
+            unsafe {
+                let (e, top) = exp_below(load::<S>(b.z.add(at), b.n), None, max, span, &mut part);
+                cnt = cnt.add(S::select(top, one, zero));
+                if b.grads {
+                    store(e, b.out.add(at), b.n);
+                }
+            }
+            if (j + 1) % 8 == 0 {
+                sums = S::acc_add(sums, part);
+                part = zero;
+            }
+        }
+    }
+    // The count of the maximum (what [`TIE_FLUSH`] left of it) is an integer below 2^24;
+    // removing the one that is not a term adds nothing inexact.
+    S::acc_lanes(S::acc_add(S::acc_add(sums, part), cnt.sub(one)))
+}
+
+/// [`rests`] with [`Span::Any`], out of line ([`Lanes::outline`]): on backends with
+/// [`Lanes::LANE_SPAN`], one copy per backend, shared by every `γ`, for the blocks that are
+/// not normal (an infinite logit, or logits more than 87 apart). Inlined into each `γ`'s
+/// kernel beside the normal copy, it put the library's x86_64 `.text` over its budget. (The
+/// other backends keep their one copy inline: on AVX2, both spans out of line ran 0.95-1.00
+/// of the time before `LANE_SPAN`, against 0.90-0.91 with the normal copy inline.)
+struct AnyRests<'b, S> {
+    b: &'b Block,
+    max: S,
+}
+
+impl<S: Lanes> Outline for AnyRests<'_, S> {
+    type Out = S;
+
+    #[inline(always)]
+    fn run(self) -> S {
+        // SAFETY: a `Block` holds `rests`' contract (built only by `run`).
+        unsafe { rests(self.b, self.max, Span::Any) }
+    }
+
+    #[inline(never)]
+    fn run_baseline(self) -> S {
+        self.run()
+    }
 }
 
 /// The first `n` lanes from `p` (0 in the others). A function, not a closure: LLVM left a

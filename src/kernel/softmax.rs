@@ -1164,20 +1164,19 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         unsafe { S::load_columns(job.z.add(r0 * c), c, g, cols.as_mut_ptr(), 1) };
         // SAFETY: `kf` holds MAX_WIDE >= S::N values.
         let kv = unsafe { S::load(rows.kf.as_ptr()) };
-        let mut max = S::splat(f32::NEG_INFINITY);
+        let (mut max, mut min) = (S::splat(f32::NEG_INFINITY), S::splat(f32::INFINITY));
         // z_k: the column of the row's class (0 without one).
         let mut zk = zero;
         for (j, col) in cols[..c].iter().enumerate() {
             max = max.max(*col);
+            min = min.min(*col);
             zk = S::select(kv.eq(S::splat(j as f32)), *col, zk);
         }
-        let (mut cnt, mut part) = (zero, zero);
-        for col in &mut cols[..c] {
-            // The column now holds its exponentials, kept for the gradient.
-            let (e, top) = exp_below(*col, None, max, Span::Any, &mut part);
-            cnt = cnt.add(S::select(top, S::splat(1.0), zero));
-            *col = e;
-        }
+        // The columns now hold their exponentials, kept for the gradient.
+        let (cnt, part) = match lane_span(max, min) {
+            Span::Normal => lane_exps(&mut cols[..c], max, Span::Normal),
+            _ => lane_exps(&mut cols[..c], max, Span::Any),
+        };
         let s_rest = part.add(cnt.sub(S::splat(1.0)));
         // SAFETY (block): every array holds MAX_WIDE >= S::N values; the loss output holds rows
         // values; the gradient rows lie within rows·C values like the logits', whose reads
@@ -1195,6 +1194,37 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         r0 += g;
     }
     S::acc_sum(acc)
+}
+
+/// The [`Span`] of rows held one per lane, from their maxima and minima:
+/// [`Span::Normal`] when no lane's `max - min` exceeds 87 (the test of
+/// [`short_group_stats`]: it excludes infinities; a NaN that the maxima or minima kept fails
+/// it, and one they dropped is in the normal span's domain) on backends with
+/// [`Lanes::LANE_SPAN`], else [`Span::Any`]. With finite logits nearly every group is normal,
+/// whose `exp` drops the select of `z == max`, the clamp and the test for a subnormal
+/// result: the same bits.
+#[inline(always)]
+pub(super) fn lane_span<S: Lanes>(max: S, min: S) -> Span {
+    if S::LANE_SPAN && !S::any(S::not(max.sub(min).le(S::splat(87.0)))) {
+        Span::Normal
+    } else {
+        Span::Any
+    }
+}
+
+/// Replaces each column of rows held one per lane by `exp(z - max)` ([`exp_below`] with
+/// `span`); returns the lanes' counts of logits equal to their maximum and their sums of the
+/// exponentials below it.
+#[inline(always)]
+fn lane_exps<S: Lanes>(cols: &mut [S], max: S, span: Span) -> (S, S) {
+    let zero = S::splat(0.0);
+    let (mut cnt, mut part) = (zero, zero);
+    for col in cols {
+        let (e, top) = exp_below(*col, None, max, span, &mut part);
+        cnt = cnt.add(S::select(top, S::splat(1.0), zero));
+        *col = e;
+    }
+    (cnt, part)
 }
 
 /// Rows in groups of `R::N`, fewer for rows of more than [`GROUP_LOGITS`]` / R::N` classes

@@ -91,6 +91,7 @@ impl Lanes for Avx2 {
     /// Four vectors (measured: 1.3x the throughput of one at a time, eight spill too much).
     type Wide = super::Pair<super::Pair<Self>>;
     const UMAX_BITS: bool = true;
+    const LANE_SPAN: bool = true;
 
     super::with_features! { avx2;
         /// The SIMD entry points' features (`backend::entries!`), so that the work's loops

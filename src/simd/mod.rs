@@ -99,6 +99,14 @@ pub(crate) trait Lanes: Copy {
     const SCALEF: bool = false;
     /// [`umax_bits`](Lanes::umax_bits) is one instruction.
     const UMAX_BITS: bool = false;
+    /// The softmax kernels that hold rows one per lane (at most 16 classes, channels-first)
+    /// test each group's span and run their `exp` pass without the guards a group that is
+    /// not normal needs (`kernel::softmax::lane_span`), at the cost of a second copy of that
+    /// pass. AVX2 (Zen 3, `docs/tools/ab`): 0.86-0.91 of the fused call's time
+    /// channels-first and 0.84-0.93 at 10 classes, where the `and` of `add_where` alone gave
+    /// 0.95-0.97 and 1.00. The portable backend keeps one copy: on SSE2 it measured 1.04-1.06x
+    /// slower at 4 and 10 classes, and the copies are `.text` on every build.
+    const LANE_SPAN: bool = false;
     /// The sigmoid loop has its short path for hard targets (a loop of its own, about 2.6 KB
     /// per form and mode): everywhere but the portable backend on x86_64, a fallback for
     /// CPUs without AVX2 that is left its general path to keep the build small.

@@ -49,6 +49,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     type Wide = Self;
     const SCALEF: bool = S::SCALEF;
     const UMAX_BITS: bool = S::UMAX_BITS;
+    const LANE_SPAN: bool = S::LANE_SPAN;
     const HARD_PATH: bool = S::HARD_PATH;
     const MASK_REGS: bool = S::MASK_REGS;
     const GROUP: bool = true;
