@@ -38,20 +38,21 @@ pub(crate) fn exp<S: Lanes>(x: S) -> S {
 /// `e^x` for `x <= 0` (or NaN): [`exp`] without the upper clamp.
 #[inline(always)]
 pub(crate) fn exp_nonpos<S: Lanes>(x: S) -> S {
-    exp_nonpos_from(exp_nonpos_reduced(x))
+    let k = ExpK::new();
+    exp_nonpos_from(exp_nonpos_reduced(x, &k), &k)
 }
 
 /// The first half of [`exp_nonpos`] (the clamp and the reduction), for loops that start
 /// the next vector's exponential before they finish this one's ([`exp_nonpos_from`]).
 #[inline(always)]
-pub(crate) fn exp_nonpos_reduced<S: Lanes>(x: S) -> Reduced<S> {
-    reduce(S::splat(-104.0).max(x))
+pub(crate) fn exp_nonpos_reduced<S: Lanes>(x: S, k: &ExpK<S>) -> Reduced<S> {
+    reduce(S::splat(-104.0).max(x), k)
 }
 
 /// The second half of [`exp_nonpos`].
 #[inline(always)]
-pub(crate) fn exp_nonpos_from<S: Lanes>(x: Reduced<S>) -> S {
-    exp_clamped_from(x)
+pub(crate) fn exp_nonpos_from<S: Lanes>(x: Reduced<S>, k: &ExpK<S>) -> S {
+    exp_clamped_from(x, k)
 }
 
 /// `e^x` for `x` in `[-87, 0]` (or NaN), where every result is normal: [`exp`] without the
@@ -65,26 +66,27 @@ pub(crate) fn exp_nonpos_from<S: Lanes>(x: Reduced<S>) -> S {
 /// loop calls it.
 #[inline(always)]
 pub(crate) fn exp_normal_nonpos<S: Lanes>(x: S) -> S {
-    normal_nonpos_from::<S, true>(reduce(x))
+    let k = ExpK::new();
+    normal_nonpos_from::<S, true>(reduce(x, &k), &k)
 }
 
 /// The first half of [`exp_normal_nonpos`] (the reduction; see [`exp_nonpos_reduced`]).
 #[inline(always)]
-pub(crate) fn exp_normal_nonpos_reduced<S: Lanes>(x: S) -> Reduced<S> {
-    reduce(x)
+pub(crate) fn exp_normal_nonpos_reduced<S: Lanes>(x: S, k: &ExpK<S>) -> Reduced<S> {
+    reduce(x, k)
 }
 
 /// The second half of [`exp_normal_nonpos`], with the addends in registers (see
 /// [`polynomial`]): the softmax's exponential pass calls it.
 #[inline(always)]
-pub(crate) fn exp_normal_nonpos_from<S: Lanes>(x: Reduced<S>) -> S {
-    normal_nonpos_from::<S, false>(x)
+pub(crate) fn exp_normal_nonpos_from<S: Lanes>(x: Reduced<S>, k: &ExpK<S>) -> S {
+    normal_nonpos_from::<S, false>(x, k)
 }
 
 /// [`exp_normal_nonpos_from`], the addends as [`polynomial`]'s `ADDEND` says.
 #[inline(always)]
-fn normal_nonpos_from<S: Lanes, const ADDEND: bool>(x: Reduced<S>) -> S {
-    let (p, n, biased) = polynomial::<S, ADDEND>(x);
+fn normal_nonpos_from<S: Lanes, const ADDEND: bool>(x: Reduced<S>, k: &ExpK<S>) -> S {
+    let (p, n, biased) = polynomial::<S, ADDEND>(x, k);
     // |n| <= 126: 2^n is normal and one product rounds once.
     if S::SCALEF {
         p.ldexp(n)
@@ -96,13 +98,14 @@ fn normal_nonpos_from<S: Lanes, const ADDEND: bool>(x: Reduced<S>) -> S {
 /// `e^x` for `x` in `[-104, 89]` or NaN.
 #[inline(always)]
 fn exp_clamped<S: Lanes>(x: S) -> S {
-    exp_clamped_from(reduce(x))
+    let k = ExpK::new();
+    exp_clamped_from(reduce(x, &k), &k)
 }
 
 /// [`exp_clamped`] from its reduction.
 #[inline(always)]
-fn exp_clamped_from<S: Lanes>(x: Reduced<S>) -> S {
-    let (p, n, biased) = polynomial::<S, true>(x);
+fn exp_clamped_from<S: Lanes>(x: Reduced<S>, k: &ExpK<S>) -> S {
+    let (p, n, biased) = polynomial::<S, true>(x, k);
     // |n| <= 150. When every |n| <= 126 (every |x| < 87.3: nearly always) 2^n is normal
     // and one product rounds once, giving the bits of the two-step `ldexp` for less work.
     if !S::SCALEF && !S::any(S::splat(126.0).lt(n.abs())) {
@@ -124,17 +127,17 @@ pub(crate) struct Reduced<S> {
 
 /// The reduction of `exp` (see [`Reduced`]).
 #[inline(always)]
-fn reduce<S: Lanes>(x: S) -> Reduced<S> {
+fn reduce<S: Lanes>(x: S, k: &ExpK<S>) -> Reduced<S> {
     // Rounded to an integer by adding and removing 1.5·2^23 (exact for |x·log2 e| < 2^22,
     // which the callers' domains keep): the sum's ulp is 1. With a fused `mul_add` the
     // product is not rounded first, so `n` is the integer nearest the exact x·log2 e (the
     // reduction's bound holds either way), in two operations instead of three (a multiply
     // and `vrndscaleps`, two µops on AVX-512, or the add and subtract of `round`).
-    let magic = S::splat(12_582_912.0);
-    let biased = x.mul_add(S::splat(LOG2_E), magic);
+    let magic = k.0[K_MAGIC];
+    let biased = x.mul_add(k.0[K_LOG2_E], magic);
     let n = biased.sub(magic);
-    let r = n.neg_mul_add(S::splat(LN2_HI), x);
-    let r = n.neg_mul_add(S::splat(LN2_LO), r);
+    let r = n.neg_mul_add(k.0[K_LN2_HI], x);
+    let r = n.neg_mul_add(k.0[K_LN2_LO], r);
     Reduced {
         r,
         z: r.mul(r),
@@ -155,27 +158,78 @@ fn reduce<S: Lanes>(x: S) -> Reduced<S> {
 /// 111.1 and 106.7. On 2026-12-06 the sigmoid's too (the kernels having changed since):
 /// sigmoid 106.8 → 106.0, γ = 2.5 114.8 → 113.0, the softmax unchanged, 0.3 KB less flash.
 #[inline(always)]
-fn polynomial<S: Lanes, const ADDEND: bool>(x: Reduced<S>) -> (S, S, S) {
+fn polynomial<S: Lanes, const ADDEND: bool>(x: Reduced<S>, k: &ExpK<S>) -> (S, S, S) {
     let Reduced { r, z, n, biased } = x;
-    let c = |k: usize| {
+    let c = |i: usize| {
         if ADDEND {
-            S::addend(&EXP_P[k])
+            S::addend(&EXP_P[i])
         } else {
-            S::splat(EXP_P[k])
+            k.0[K_P + i]
         }
     };
-    let p = S::splat(1.987_569_1e-4)
+    let p = k.0[K_P0]
         .mul_add(r, c(0))
         .mul_add(r, c(1))
         .mul_add(r, c(2))
         .mul_add(r, c(3))
-        .mul_add(r, S::splat(0.5));
-    (p.mul_add(z, r).add(S::splat(1.0)), n, biased)
+        .mul_add(r, k.0[K_HALF]);
+    (p.mul_add(z, r).add(k.0[K_ONE]), n, biased)
 }
 
 /// The coefficients of `exp`'s polynomial after the first, each the addend of one step
 /// (read through [`Lanes::addend`]).
-static EXP_P: [f32; 4] = [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1];
+static EXP_P: [f32; 4] = EXP_P_VALUES;
+
+/// The values of [`EXP_P`].
+const EXP_P_VALUES: [f32; 4] = [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1];
+
+/// The constants of `exp`'s reduction and polynomial as values, indexed by the `K_`
+/// constants. [`ExpK::new`] gives them as splats, which the compiler folds into every use as
+/// it would the literals; a loop that holds more values than there are registers takes
+/// [`ExpK::held`] instead, so that they stay where the register allocator put them (see
+/// [`Lanes::HOLD_EXP`]).
+#[derive(Clone, Copy)]
+pub(crate) struct ExpK<S>([S; 11]);
+
+const K_LOG2_E: usize = 0;
+const K_MAGIC: usize = 1;
+const K_LN2_HI: usize = 2;
+const K_LN2_LO: usize = 3;
+/// The polynomial's first coefficient, then [`EXP_P`] from `K_P`.
+const K_P0: usize = 4;
+const K_P: usize = 5;
+const K_HALF: usize = 9;
+const K_ONE: usize = 10;
+
+impl<S: Lanes> ExpK<S> {
+    /// The constants.
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        let p = EXP_P_VALUES;
+        Self([
+            S::splat(LOG2_E),
+            S::splat(12_582_912.0),
+            S::splat(LN2_HI),
+            S::splat(LN2_LO),
+            S::splat(1.987_569_1e-4),
+            S::splat(p[0]),
+            S::splat(p[1]),
+            S::splat(p[2]),
+            S::splat(p[3]),
+            S::splat(0.5),
+            S::splat(1.0),
+        ])
+    }
+
+    /// The constants, each made opaque to the compiler ([`Lanes::opaque`]) once: it can no
+    /// longer fold them into their uses (a broadcast and an FMA, on AVX2) and keeps them in
+    /// registers or its stack frame (an FMA reading memory: one operation).
+    #[inline(always)]
+    pub(crate) fn held() -> Self {
+        let k = Self::new().0;
+        Self(core::array::from_fn(|i| k[i].opaque()))
+    }
+}
 
 /// The same for [`log1p_unit`].
 static LOG1P_UNIT_P: [f32; 8] = [

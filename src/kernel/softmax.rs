@@ -33,7 +33,7 @@
 use crate::Alpha;
 use crate::label::{ClassIndex, Labels, Visit};
 use crate::math::{
-    Reduced, exp, exp_nonpos_from, exp_nonpos_reduced, exp_normal_nonpos_from,
+    ExpK, Reduced, exp, exp_nonpos_from, exp_nonpos_reduced, exp_normal_nonpos_from,
     exp_normal_nonpos_reduced, ln, log1p, log1p_unit,
 };
 use crate::simd::{
@@ -254,6 +254,12 @@ unsafe fn row_sums<S: Lanes>(
 ) -> Sums<S> {
     let n = c - c % S::N;
     let mv = S::splat(max);
+    // (`HOLD_EXP`: a store and a load of each constant per row.)
+    let k = if S::HOLD_EXP {
+        ExpK::held()
+    } else {
+        ExpK::new()
+    };
     let mut sums = Sums::<S>::new();
     if !ahead.is_null() && c < LONG_ROW {
         // The line of its last value, which the loop misses when the row is not aligned.
@@ -274,28 +280,77 @@ unsafe fn row_sums<S: Lanes>(
             // backend 0.85 and 0.84, 0.89-0.99 at 80 classes; calls repeated on warm data
             // gained less (AVX-512 at 32000: 0.94). One vector ahead gained less at every
             // shape. The scalar loop, which microcontrollers run, keeps the source order.
-            let mut v = S::load(row);
-            let mut x = exp_below_reduced(v, mv, span);
+            // Unrolled by two, so that the pending vectors change places by register
+            // naming instead of a rotation of moves at every vector (eight `vmovaps` of
+            // about sixty instructions a vector on AVX2, on a core that issues about four a
+            // cycle: the loop was held by the instructions' count, not by a port), and the
+            // tests of the flush and of the prefetch are made once a pair. AVX2 (Zen 3
+            // VM, `docs/tools/ab`, the same bits): 0.91-0.92 of the fused call's time at
+            // 1000 and 32000 classes, even at 80.
+            let fetch = |j: usize, when: bool| {
+                if when && !ahead.is_null() {
+                    prefetch(ahead.wrapping_add(j));
+                }
+            };
+            let mut v0 = S::load(row);
+            let mut x0 = exp_below_reduced(v0, mv, span, &k);
             let mut v1 = S::load(row.add(S::N));
-            let mut x1 = exp_below_reduced(v1, mv, span);
+            let mut x1 = exp_below_reduced(v1, mv, span, &k);
             let mut j = 0;
-            while j + 2 * S::N < n {
-                let nv = S::load(row.add(j + 2 * S::N));
-                let nx = exp_below_reduced(nv, mv, span);
-                sums.step(j, j, v, x, mv, span, keep, out, ahead);
-                j += S::N;
-                (v, x) = (v1, x1);
-                (v1, x1) = (nv, nx);
+            while j + 3 * S::N < n {
+                // A pair starts on a multiple of 2·N: its first vector never ends a block of
+                // eight, its second does every fourth pair.
+                fetch(j, j % LINE < 2 * S::N);
+                sums.step(j, v0, x0, mv, span, &k, keep, out, false);
+                v0 = S::load(row.add(j + 2 * S::N));
+                x0 = exp_below_reduced(v0, mv, span, &k);
+                fetch(j + S::N, S::N >= LINE);
+                sums.step(
+                    j + S::N,
+                    v1,
+                    x1,
+                    mv,
+                    span,
+                    &k,
+                    keep,
+                    out,
+                    (j + 2 * S::N) % (8 * S::N) == 0,
+                );
+                v1 = S::load(row.add(j + 3 * S::N));
+                x1 = exp_below_reduced(v1, mv, span, &k);
+                j += 2 * S::N;
             }
-            sums.step(j, j, v, x, mv, span, keep, out, ahead);
-            sums.step(j + S::N, j + S::N, v1, x1, mv, span, keep, out, ahead);
+            for (at, v, x) in [(j, v0, x0), (j + S::N, v1, x1)] {
+                fetch(at, at % LINE < S::N);
+                sums.step(at, v, x, mv, span, &k, keep, out, Sums::<S>::flushes(at));
+            }
+            j += 2 * S::N;
+            if j < n {
+                let v = S::load(row.add(j));
+                let x = exp_below_reduced(v, mv, span, &k);
+                fetch(j, j % LINE < S::N);
+                sums.step(j, v, x, mv, span, &k, keep, out, Sums::<S>::flushes(j));
+            }
         } else {
             let mut j = 0;
             while j < n {
                 // (`step` is 1 for vectors.)
                 let v = S::load(row.add(j * step));
-                let x = exp_below_reduced(v, mv, span);
-                sums.step(j, j * step, v, x, mv, span, keep, out, ahead);
+                let x = exp_below_reduced(v, mv, span, &k);
+                if !ahead.is_null() && j % LINE < S::N {
+                    prefetch(ahead.wrapping_add(j));
+                }
+                sums.step(
+                    j * step,
+                    v,
+                    x,
+                    mv,
+                    span,
+                    &k,
+                    keep,
+                    out,
+                    Sums::<S>::flushes(j),
+                );
                 j += S::N;
             }
         }
@@ -309,8 +364,8 @@ unsafe fn row_sums<S: Lanes>(
             // on every row (an assist on AMD cores: 19 % of the fused call at 17 classes on
             // AVX2, Zen 4). The mask keeps them out of the sum, the count and the store.
             let v = load_tail::<S>(core::slice::from_raw_parts(row.add(n), c - n), max);
-            let x = exp_below_reduced(v, mv, span);
-            let e = sums.take(v, x, Some(first_lanes::<S>(c - n)), mv, span);
+            let x = exp_below_reduced(v, mv, span, &k);
+            let e = sums.take(v, x, Some(first_lanes::<S>(c - n)), mv, span, &k);
             if keep && !out.is_null() {
                 store_tail(e, core::slice::from_raw_parts_mut(out.add(n), c - n));
             }
@@ -343,8 +398,16 @@ impl<S: Lanes> Sums<S> {
     /// Takes the logits `v` (the `valid` lanes; all for `None`), whose exponentials'
     /// reduction is `x` ([`exp_below_reduced`]); returns their exponentials.
     #[inline(always)]
-    fn take(&mut self, v: S, x: Reduced<S>, valid: Option<S::Mask>, max: S, span: Span) -> S {
-        let (e, top) = exp_below_from(v, x, valid, max, span, &mut self.part);
+    fn take(
+        &mut self,
+        v: S,
+        x: Reduced<S>,
+        valid: Option<S::Mask>,
+        max: S,
+        span: Span,
+        k: &ExpK<S>,
+    ) -> S {
+        let (e, top) = exp_below_from(v, x, valid, max, span, k, &mut self.part);
         if S::TALLY {
             self.tally = S::tally(self.tally, top);
         } else {
@@ -353,9 +416,10 @@ impl<S: Lanes> Sums<S> {
         e
     }
 
-    /// [`take`](Self::take) for the whole vector at `j` of a row, with the prefetch, the
-    /// store of the exponentials (at `out + at`: `at` is `j` but in a channels-first
-    /// position on the scalar backend) and the flush of `part` of [`row_sums`].
+    /// [`take`](Self::take) for the whole vector at `j` of a row, with the store of the
+    /// exponentials (at `out + at`: `at` is `j` but in a channels-first position on the
+    /// scalar backend) and, with `flush` ([`flushes`](Self::flushes)`(j)`), the move of
+    /// `part` into the accumulator.
     ///
     /// # Safety
     /// With `keep` and a non-null `out`, `out + at` valid for writing `N` values.
@@ -363,28 +427,32 @@ impl<S: Lanes> Sums<S> {
     #[inline(always)]
     unsafe fn step(
         &mut self,
-        j: usize,
         at: usize,
         v: S,
         x: Reduced<S>,
         max: S,
         span: Span,
+        k: &ExpK<S>,
         keep: bool,
         out: *mut f32,
-        ahead: *const f32,
+        flush: bool,
     ) {
-        if !ahead.is_null() && j % LINE < S::N {
-            prefetch(ahead.wrapping_add(j));
-        }
-        let e = self.take(v, x, None, max, span);
+        let e = self.take(v, x, None, max, span, k);
         if keep && !out.is_null() {
             // SAFETY: forwarded.
             unsafe { e.store(out.add(at)) };
         }
-        if ((j + S::N) / S::N).is_multiple_of(8) {
+        if flush {
             self.acc = S::acc_add(self.acc, self.part);
             self.part = S::splat(0.0);
         }
+    }
+
+    /// Whether the vector at `j` of a row ends a block of eight, after which `part` moves
+    /// into the accumulator (a fixed structure: the sums' bits depend on it).
+    #[inline(always)]
+    fn flushes(j: usize) -> bool {
+        ((j + S::N) / S::N).is_multiple_of(8)
     }
 
     /// The count of elements equal to the maximum.
@@ -429,19 +497,20 @@ pub(super) fn exp_below<S: Lanes>(
     span: Span,
     part: &mut S,
 ) -> (S, S::Mask) {
-    let x = exp_below_reduced(v, max, span);
-    exp_below_from(v, x, valid, max, span, part)
+    let k = ExpK::new();
+    let x = exp_below_reduced(v, max, span, &k);
+    exp_below_from(v, x, valid, max, span, &k, part)
 }
 
 /// The first half of [`exp_below`]: the reduction of its exponential, which a loop may
 /// start for the next vector before it finishes this one ([`exp_below_from`]).
 #[inline(always)]
-pub(super) fn exp_below_reduced<S: Lanes>(v: S, max: S, span: Span) -> Reduced<S> {
+pub(super) fn exp_below_reduced<S: Lanes>(v: S, max: S, span: Span, k: &ExpK<S>) -> Reduced<S> {
     match span {
-        Span::Normal => exp_normal_nonpos_reduced(v.sub(max)),
-        Span::Finite => exp_nonpos_reduced(v.sub(max)),
+        Span::Normal => exp_normal_nonpos_reduced(v.sub(max), k),
+        Span::Finite => exp_nonpos_reduced(v.sub(max), k),
         // `z - max = 0` where `z == max` (also for infinite `z`).
-        Span::Any => exp_nonpos_reduced(S::select(v.eq(max), S::splat(0.0), v.sub(max))),
+        Span::Any => exp_nonpos_reduced(S::select(v.eq(max), S::splat(0.0), v.sub(max)), k),
     }
 }
 
@@ -453,6 +522,7 @@ pub(super) fn exp_below_from<S: Lanes>(
     valid: Option<S::Mask>,
     max: S,
     span: Span,
+    k: &ExpK<S>,
     part: &mut S,
 ) -> (S, S::Mask) {
     let top = v.eq(max);
@@ -473,8 +543,8 @@ pub(super) fn exp_below_from<S: Lanes>(
         Some(valid) => (S::and(S::not(top), valid), S::and(top, valid)),
     };
     let e = match span {
-        Span::Normal => exp_normal_nonpos_from(x),
-        Span::Finite | Span::Any => exp_nonpos_from(x),
+        Span::Normal => exp_normal_nonpos_from(x, k),
+        Span::Finite | Span::Any => exp_nonpos_from(x, k),
     };
     *part = part.add_where(below, e);
     (e, top)
@@ -556,17 +626,21 @@ impl RestParts {
 
 /// The statistics of the rows of one group in three sweeps over the group (maxima, sums,
 /// reductions), so that the long dependency chains of different rows overlap instead of
-/// running one row after the other. With `KEEP` the exponentials go to the gradient rows
-/// (see [`short_row_sums`]). `accs` is the caller's, for each row's sums: every entry is
-/// written (0 for rows without a class).
+/// running one row after the other. With a non-null `keep` the exponentials go to its rows,
+/// the gradient's (see [`short_row_sums`]). `accs` is the caller's, for each row's sums:
+/// every entry is written (0 for rows without a class).
+///
+/// One copy for both: without a gradient the loops test the null pointer once a vector,
+/// a branch always predicted (the loss alone at 80 classes on AVX2: even), where a second
+/// copy of the exponential pass per span cost 25.7 KB of the library's `.text` on x86_64.
 ///
 /// # Safety
-/// For every `i < g` with `class[i]` set, row `r0 + i` (and with `KEEP` its gradient row)
-/// lies within `rows·C` values; `g <= MAX_LANES`.
+/// For every `i < g` with `class[i]` set, row `r0 + i` (and with a non-null `keep` its
+/// gradient row) lies within `rows·C` values; `g <= MAX_LANES`.
 #[inline(always)]
-unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
+unsafe fn short_group_stats<S: Lanes>(
     job: &Job<'_>,
-    out: *mut f32,
+    keep: *mut f32,
     r0: usize,
     class: &[Option<usize>; MAX_LANES],
     max: &mut [f32; MAX_LANES],
@@ -613,7 +687,12 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
             } else {
                 Span::Any
             };
-            // SAFETY: the row (and with KEEP its gradient row) lie within rows·C values.
+            let out = if keep.is_null() {
+                keep
+            } else {
+                keep.wrapping_add(r * c)
+            };
+            // SAFETY: the row (and with `keep` its gradient row) lie within rows·C values.
             (accs[i], ties[i]) = unsafe {
                 short_row_sums::<S>(
                     job.z.add(r * c),
@@ -621,8 +700,8 @@ unsafe fn short_group_stats<S: Lanes, const KEEP: bool>(
                     1,
                     max[i],
                     span,
-                    KEEP,
-                    out.wrapping_add(r * c),
+                    true,
+                    out,
                     job.z.wrapping_add((r + ahead) * c),
                 )
                 .result()
@@ -1268,11 +1347,8 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
         // SAFETY: rows r0..r0 + g (and their gradient rows) lie within rows·C values; the
         // entries of `class` from g on are None.
         unsafe {
-            if grads {
-                short_group_stats::<S, true>(job, out, r0, &class, &mut max, &mut rest, &mut accs);
-            } else {
-                short_group_stats::<S, false>(job, out, r0, &class, &mut max, &mut rest, &mut accs);
-            }
+            let keep = if grads { out } else { core::ptr::null_mut() };
+            short_group_stats::<S>(job, keep, r0, &class, &mut max, &mut rest, &mut accs);
         }
         // SAFETY: the arrays hold MAX_LANES >= R::N values.
         let (loss, w, factor) = unsafe {
@@ -1598,7 +1674,10 @@ unsafe fn pair_row(row: *const f32, step: usize, kept: *mut f32) -> Option<(f32,
         return None;
     }
     let max = Scalar(a).max(Scalar(b)).0;
-    let e = exp_normal_nonpos_from(exp_normal_nonpos_reduced(d.abs().neg())).0;
+    let e = {
+        let k = ExpK::new();
+        exp_normal_nonpos_from(exp_normal_nonpos_reduced(d.abs().neg(), &k), &k).0
+    };
     if !kept.is_null() {
         // SAFETY: the contract.
         unsafe {
@@ -1677,7 +1756,10 @@ unsafe fn normal_row_rest(
             // written.
             unsafe {
                 let v = Scalar::load(row.add(j * step));
-                let e = exp_normal_nonpos_from(exp_normal_nonpos_reduced(v.sub(mv))).0;
+                let e = {
+                    let k = ExpK::new();
+                    exp_normal_nonpos_from(exp_normal_nonpos_reduced(v.sub(mv), &k), &k).0
+                };
                 part += e;
                 if !kept.is_null() {
                     *kept.add(j * step) = e;

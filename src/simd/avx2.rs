@@ -92,6 +92,8 @@ impl Lanes for Avx2 {
     type Wide = super::Pair<super::Pair<Self>>;
     const UMAX_BITS: bool = true;
     const LANE_SPAN: bool = true;
+    const TALLY: bool = true;
+    const HOLD_EXP: bool = true;
 
     super::with_features! { avx2;
         /// The SIMD entry points' features (`backend::entries!`), so that the work's loops

@@ -111,6 +111,15 @@ pub(crate) trait Lanes: Copy {
     /// per form and mode): everywhere but the portable backend on x86_64, a fallback for
     /// CPUs without AVX2 that is left its general path to keep the build small.
     const HARD_PATH: bool = true;
+    /// The softmax's exponential pass over a row (`kernel::softmax::row_sums`) holds the
+    /// `exp`'s constants as opaque values ([`math::ExpK::held`](crate::math::ExpK::held))
+    /// rather than constants: AVX2, whose sixteen registers do not hold them beside the
+    /// loop's pending vectors and which has no FMA with a broadcast operand, then reads
+    /// them as FMA memory operands instead of a broadcast and an FMA (about 36 instructions
+    /// a vector against 47). Zen 3 VM, `docs/tools/ab`, the same bits: 0.86-0.89 of the
+    /// fused call's time at 1000 and 32000 classes, 0.97-1.03 at 80. Made opaque crudely
+    /// for every `exp` instead, the sigmoid at γ = 2.5 measured 1.047x slower.
+    const HOLD_EXP: bool = false;
     /// Masks live in mask registers (AVX-512's eight `k` registers), not in vectors: code
     /// that would keep many of them live may compute one again where it is used instead.
     const MASK_REGS: bool = false;
@@ -120,8 +129,11 @@ pub(crate) trait Lanes: Copy {
     /// counters rather than adding up [`count`](Lanes::count)s: on the portable lanes,
     /// where `count` is a bit-counting sequence (x86_64's baseline has no `popcnt`, NEON no
     /// `movmskps`; measured on x86_64: 1.05-1.07x the softmax call at 1000 classes and
-    /// more). AVX2 measured even, AVX-512 0.98x at 80 classes (the tally's final reduction
-    /// against a `kmovw` and a `popcnt` per vector), and one lane counts in a register.
+    /// more). AVX2 too since its exponential pass runs in pairs (`vpsubd` against
+    /// `vmovmskps`, `popcnt` and an `add`: 0.90-0.95 of the fused call's time at 80, 1000
+    /// and 32000 classes on a Zen 3 VM, where it had measured even in the loop before);
+    /// AVX-512 measured 0.98x at 80 classes (the tally's final reduction against a `kmovw`
+    /// and a `popcnt` per vector); one lane counts in a register.
     const TALLY: bool = false;
 
     /// Loads `Self::N` values.
@@ -260,6 +272,12 @@ pub(crate) trait Lanes: Copy {
     /// `self · 2^n` for integral `n` in `[-127, 128]` given as `f32`: builds the power of two
     /// from its exponent bits (`n = -127` gives 0, `n = 128` gives +inf).
     fn mul_pow2(self, n: Self) -> Self;
+    /// `self`, through a barrier the compiler cannot see through (so it cannot fold the value
+    /// into its uses as a constant; see [`math::ExpK::held`](crate::math::ExpK::held)).
+    #[inline(always)]
+    fn opaque(self) -> Self {
+        core::hint::black_box(self)
+    }
     /// `splat(*c)`, for a constant that a polynomial step adds (`mul_add`'s third operand).
     /// The scalar backend on Arm reads it from memory at each use instead (see its impl).
     #[inline(always)]

@@ -18,7 +18,8 @@
 //! `gradup`; `/g25` at γ = 2.5, `/b` per-term, `/noalpha`, `/hard1` with 1 % positives and
 //! hard targets, else 10 % positives and 20 % soft targets) and the fused softmax at 256 Ki
 //! logits (`smax/C` row-major with PyTorch's preset, ignore index -100, at 32000 classes 32
-//! rows as in the benchmark; `smaxm/C` with mmcv's, no ignore index; `scf/C/S`
+//! rows as in the benchmark; `smaxm/C` with mmcv's, no ignore index; `smaxs/C` its loss
+//! alone (no gradient); `scf/C/S`
 //! channels-first; `ls/C` and `lscf/C/S` mmcv's with label smoothing ε = 0.1), on every
 //! backend the CPU has.
 use std::hint::black_box;
@@ -45,7 +46,7 @@ macro_rules! kernels {
                     .collect();
                 // `smaxm`: mmcv's preset (no ignore index); `ls`: the same with label
                 // smoothing ε = 0.1; else PyTorch's (-100).
-                let s = if case.starts_with("smaxm") {
+                let s = if case.starts_with("smaxm") || case.starts_with("smaxs") {
                     SoftmaxFocal::mmcv()
                 } else if case.starts_with("ls") {
                     SoftmaxFocal::mmcv().label_smoothing(0.1)
@@ -53,6 +54,10 @@ macro_rules! kernels {
                     SoftmaxFocal::torch()
                 };
                 let s = s.gamma(2.0).backend(b);
+                if case.starts_with("smaxs") {
+                    // The loss alone (no gradient).
+                    return s.loss(z, p[0], l, Reduction::Mean).unwrap().to_bits() as u64;
+                }
                 let mut h = if p.len() > 1 {
                     s.channels_first(p[1])
                         .loss_and_grad(z, p[0], l, Reduction::Mean, out)
@@ -240,6 +245,9 @@ fn main() {
         "smax/80",
         "smax/1000",
         "smax/32000",
+        "smaxs/80",
+        "smaxs/1000",
+        "smaxs/32000",
         "scf/80/1024",
         "scf/19/4096",
         "ls/80",
