@@ -209,6 +209,7 @@ unsafe fn short_row_sums<S: Lanes>(
     keep: bool,
     out: *mut f32,
     ahead: *const f32,
+    k: &ExpK<S>,
 ) -> Sums<S> {
     // SAFETY (block): forwarded.
     unsafe {
@@ -221,17 +222,17 @@ unsafe fn short_row_sums<S: Lanes>(
         // (`normal_row_rest` takes the others). Each arm inlines `row_sums` with its span
         // a constant.
         if S::N == 1 {
-            return row_sums::<S>(row, c, step, max, span, keep, out, ahead);
+            return row_sums::<S>(row, c, step, max, span, keep, out, ahead, k);
         }
         debug_assert_eq!(step, 1);
         match span {
             Span::Normal if !S::SCALEF => {
-                row_sums::<S>(row, c, 1, max, Span::Normal, keep, out, ahead)
+                row_sums::<S>(row, c, 1, max, Span::Normal, keep, out, ahead, k)
             }
             Span::Normal | Span::Finite => {
-                row_sums::<S>(row, c, 1, max, Span::Finite, keep, out, ahead)
+                row_sums::<S>(row, c, 1, max, Span::Finite, keep, out, ahead, k)
             }
-            Span::Any => row_sums::<S>(row, c, 1, max, Span::Any, keep, out, ahead),
+            Span::Any => row_sums::<S>(row, c, 1, max, Span::Any, keep, out, ahead, k),
         }
     }
 }
@@ -251,15 +252,10 @@ unsafe fn row_sums<S: Lanes>(
     keep: bool,
     out: *mut f32,
     ahead: *const f32,
+    k: &ExpK<S>,
 ) -> Sums<S> {
     let n = c - c % S::N;
     let mv = S::splat(max);
-    // (`HOLD_EXP`: a store and a load of each constant per row.)
-    let k = if S::HOLD_EXP {
-        ExpK::held()
-    } else {
-        ExpK::new()
-    };
     let mut sums = Sums::<S>::new();
     if !ahead.is_null() && c < LONG_ROW {
         // The line of its last value, which the loop misses when the row is not aligned.
@@ -293,17 +289,17 @@ unsafe fn row_sums<S: Lanes>(
                 }
             };
             let mut v0 = S::load(row);
-            let mut x0 = exp_below_reduced(v0, mv, span, &k);
+            let mut x0 = exp_below_reduced(v0, mv, span, k);
             let mut v1 = S::load(row.add(S::N));
-            let mut x1 = exp_below_reduced(v1, mv, span, &k);
+            let mut x1 = exp_below_reduced(v1, mv, span, k);
             let mut j = 0;
             while j + 3 * S::N < n {
                 // A pair starts on a multiple of 2·N: its first vector never ends a block of
                 // eight, its second does every fourth pair.
                 fetch(j, j % LINE < 2 * S::N);
-                sums.step(j, v0, x0, mv, span, &k, keep, out, false);
+                sums.step(j, v0, x0, mv, span, k, keep, out, false);
                 v0 = S::load(row.add(j + 2 * S::N));
-                x0 = exp_below_reduced(v0, mv, span, &k);
+                x0 = exp_below_reduced(v0, mv, span, k);
                 fetch(j + S::N, S::N >= LINE);
                 sums.step(
                     j + S::N,
@@ -311,32 +307,32 @@ unsafe fn row_sums<S: Lanes>(
                     x1,
                     mv,
                     span,
-                    &k,
+                    k,
                     keep,
                     out,
                     (j + 2 * S::N) % (8 * S::N) == 0,
                 );
                 v1 = S::load(row.add(j + 3 * S::N));
-                x1 = exp_below_reduced(v1, mv, span, &k);
+                x1 = exp_below_reduced(v1, mv, span, k);
                 j += 2 * S::N;
             }
             for (at, v, x) in [(j, v0, x0), (j + S::N, v1, x1)] {
                 fetch(at, at % LINE < S::N);
-                sums.step(at, v, x, mv, span, &k, keep, out, Sums::<S>::flushes(at));
+                sums.step(at, v, x, mv, span, k, keep, out, Sums::<S>::flushes(at));
             }
             j += 2 * S::N;
             if j < n {
                 let v = S::load(row.add(j));
-                let x = exp_below_reduced(v, mv, span, &k);
+                let x = exp_below_reduced(v, mv, span, k);
                 fetch(j, j % LINE < S::N);
-                sums.step(j, v, x, mv, span, &k, keep, out, Sums::<S>::flushes(j));
+                sums.step(j, v, x, mv, span, k, keep, out, Sums::<S>::flushes(j));
             }
         } else {
             let mut j = 0;
             while j < n {
                 // (`step` is 1 for vectors.)
                 let v = S::load(row.add(j * step));
-                let x = exp_below_reduced(v, mv, span, &k);
+                let x = exp_below_reduced(v, mv, span, k);
                 if !ahead.is_null() && j % LINE < S::N {
                     prefetch(ahead.wrapping_add(j));
                 }
@@ -346,7 +342,7 @@ unsafe fn row_sums<S: Lanes>(
                     x,
                     mv,
                     span,
-                    &k,
+                    k,
                     keep,
                     out,
                     Sums::<S>::flushes(j),
@@ -364,8 +360,8 @@ unsafe fn row_sums<S: Lanes>(
             // on every row (an assist on AMD cores: 19 % of the fused call at 17 classes on
             // AVX2, Zen 4). The mask keeps them out of the sum, the count and the store.
             let v = load_tail::<S>(core::slice::from_raw_parts(row.add(n), c - n), max);
-            let x = exp_below_reduced(v, mv, span, &k);
-            let e = sums.take(v, x, Some(first_lanes::<S>(c - n)), mv, span, &k);
+            let x = exp_below_reduced(v, mv, span, k);
+            let e = sums.take(v, x, Some(first_lanes::<S>(c - n)), mv, span, k);
             if keep && !out.is_null() {
                 store_tail(e, core::slice::from_raw_parts_mut(out.add(n), c - n));
             }
@@ -637,6 +633,7 @@ impl RestParts {
 /// # Safety
 /// For every `i < g` with `class[i]` set, row `r0 + i` (and with a non-null `keep` its
 /// gradient row) lies within `rows·C` values; `g <= MAX_LANES`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn short_group_stats<S: Lanes>(
     job: &Job<'_>,
@@ -646,6 +643,7 @@ unsafe fn short_group_stats<S: Lanes>(
     max: &mut [f32; MAX_LANES],
     rest: &mut RestParts,
     accs: &mut [S::Acc; MAX_LANES],
+    exp_k: &ExpK<S>,
 ) {
     const { assert!(S::N <= MAX_LANES) };
     let c = job.c;
@@ -703,6 +701,7 @@ unsafe fn short_group_stats<S: Lanes>(
                     true,
                     out,
                     job.z.wrapping_add((r + ahead) * c),
+                    exp_k,
                 )
                 .result()
             };
@@ -1335,6 +1334,12 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     // call on AVX-512 took 0.97-0.98 of the time at 80 classes (`docs/tools/ab`), 0.95 at
     // 32 (a throwaway program).
     let mut accs = [S::acc_zero(); MAX_LANES];
+    // The `exp`'s constants of the exponential passes, held once a call (`HOLD_EXP`).
+    let k = if S::HOLD_EXP {
+        ExpK::held()
+    } else {
+        ExpK::new()
+    };
     let (mut r0, n) = (0, job.rows());
     while r0 < n {
         let g = (n - r0).min(per_group);
@@ -1348,7 +1353,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
         // entries of `class` from g on are None.
         unsafe {
             let keep = if grads { out } else { core::ptr::null_mut() };
-            short_group_stats::<S>(job, keep, r0, &class, &mut max, &mut rest, &mut accs);
+            short_group_stats::<S>(job, keep, r0, &class, &mut max, &mut rest, &mut accs, &k);
         }
         // SAFETY: the arrays hold MAX_LANES >= R::N values.
         let (loss, w, factor) = unsafe {
@@ -1615,6 +1620,7 @@ pub(super) unsafe fn scalar_row_stats(
                         true,
                         kept,
                         core::ptr::null(),
+                        &ExpK::new(),
                     );
                     scalar_rest(sums, c)
                 };

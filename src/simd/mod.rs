@@ -111,14 +111,17 @@ pub(crate) trait Lanes: Copy {
     /// per form and mode): everywhere but the portable backend on x86_64, a fallback for
     /// CPUs without AVX2 that is left its general path to keep the build small.
     const HARD_PATH: bool = true;
-    /// The softmax's exponential pass over a row (`kernel::softmax::row_sums`) holds the
-    /// `exp`'s constants as opaque values ([`math::ExpK::held`](crate::math::ExpK::held))
-    /// rather than constants: AVX2, whose sixteen registers do not hold them beside the
-    /// loop's pending vectors and which has no FMA with a broadcast operand, then reads
-    /// them as FMA memory operands instead of a broadcast and an FMA (about 36 instructions
-    /// a vector against 47). Zen 3 VM, `docs/tools/ab`, the same bits: 0.86-0.89 of the
-    /// fused call's time at 1000 and 32000 classes, 0.97-1.03 at 80. Made opaque crudely
-    /// for every `exp` instead, the sigmoid at γ = 2.5 measured 1.047x slower.
+    /// The softmax's exponential pass over rows of more than 16 classes
+    /// (`kernel::softmax::row_sums`) takes the `exp`'s constants as opaque values, held
+    /// once a call ([`math::ExpK::held`](crate::math::ExpK::held)), rather than as
+    /// constants: AVX2, whose sixteen registers do not hold them beside the loop's pending
+    /// vectors and which has no FMA with a broadcast operand, then reads them from its stack
+    /// frame (mostly as FMA operands) instead of a broadcast before each use (about 36
+    /// instructions a vector against 47). Zen 3 VM, `docs/tools/ab`, the same bits: held
+    /// once a row, 0.86-0.89 of the fused call's time at 1000 and 32000 classes and
+    /// 0.97-1.03 at 80; once a call, 0.89-0.94 of that at 80 and even at 1000 and 32000.
+    /// Made opaque crudely for every `exp` instead, the sigmoid at γ = 2.5 measured 1.047x
+    /// slower.
     const HOLD_EXP: bool = false;
     /// Masks live in mask registers (AVX-512's eight `k` registers), not in vectors: code
     /// that would keep many of them live may compute one again where it is used instead.
