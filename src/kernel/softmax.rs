@@ -663,7 +663,7 @@ unsafe fn short_group_stats<S: Lanes>(
     unsafe { mv.store(max.as_mut_ptr()) };
     let mut normal = [0.0f32; MAX_LANES];
     if !S::SCALEF {
-        let ok = mv.add(S::max_each(&negmins)).le(S::splat(87.0));
+        let ok = normal_lanes(mv, S::max_each(&negmins));
         // SAFETY: `normal` holds MAX_LANES >= N values.
         unsafe { S::select(ok, S::splat(1.0), S::splat(0.0)).store(normal.as_mut_ptr()) };
     }
@@ -1287,19 +1287,28 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
 }
 
 /// The [`Span`] of rows held one per lane, from their maxima and minima:
-/// [`Span::Normal`] when no lane's `max - min` exceeds 87 (the test of
-/// [`short_group_stats`]: it excludes infinities; a NaN that the maxima or minima kept fails
-/// it, and one they dropped is in the normal span's domain) on backends with
-/// [`Lanes::LANE_SPAN`], else [`Span::Any`]. With finite logits nearly every group is normal,
+/// [`Span::Normal`] when no lane's `max - min` exceeds 87 ([`normal_lanes`], as
+/// [`short_group_stats`] tests each row: it excludes infinities; a NaN that the maxima or
+/// minima kept fails it, and one they dropped is in the normal span's domain) on backends
+/// with [`Lanes::LANE_SPAN`], else [`Span::Any`]. With finite logits nearly every group is normal,
 /// whose `exp` drops the select of `z == max`, the clamp and the test for a subnormal
 /// result: the same bits.
 #[inline(always)]
 pub(super) fn lane_span<S: Lanes>(max: S, min: S) -> Span {
-    if S::LANE_SPAN && !S::any(S::not(max.sub(min).le(S::splat(87.0)))) {
+    if S::LANE_SPAN && !S::any(S::not(normal_lanes(max, min.neg()))) {
         Span::Normal
     } else {
         Span::Any
     }
+}
+
+/// The lanes whose row lies in the normal span, from its maximum and the maximum of its
+/// negated logits: `max + neg_min = max - min <= 87` (the same value either way; false for
+/// an infinite bound and for NaN). Every `z - max` of such a row lies in `[-87, 0]`, the
+/// domain of [`Span::Normal`]; [`short_group_stats`] and [`lane_span`] test it.
+#[inline(always)]
+fn normal_lanes<S: Lanes>(max: S, neg_min: S) -> S::Mask {
+    max.add(neg_min).le(S::splat(87.0))
 }
 
 /// Replaces each column of rows held one per lane by `exp(z - max)` ([`exp_below`] with
