@@ -83,6 +83,14 @@ pub(crate) fn exp_normal_nonpos_from<S: Lanes>(x: Reduced<S>, k: &ExpK<S>) -> S 
     normal_nonpos_from::<S, false>(x, k)
 }
 
+/// [`exp_normal_nonpos`] with the addends in registers: [`exp_normal_nonpos_from`] of
+/// its reduction, for the softmax's callers that take both halves at once.
+#[inline(always)]
+pub(crate) fn exp_normal_nonpos_reg<S: Lanes>(x: S) -> S {
+    let k = ExpK::new();
+    exp_normal_nonpos_from(exp_normal_nonpos_reduced(x, &k), &k)
+}
+
 /// [`exp_normal_nonpos_from`], the addends as [`polynomial`]'s `ADDEND` says.
 #[inline(always)]
 fn normal_nonpos_from<S: Lanes, const ADDEND: bool>(x: Reduced<S>, k: &ExpK<S>) -> S {

@@ -27,9 +27,7 @@
 //!
 //! `ε = 0` never comes here: those calls take the unsmoothed kernels and their bits.
 
-use crate::math::{
-    ExpK, exp, exp_nonpos, exp_normal_nonpos_from, exp_normal_nonpos_reduced, ln, log1p,
-};
+use crate::math::{exp, exp_nonpos, exp_normal_nonpos_reg, ln, log1p};
 use crate::simd::{Lanes, MAX_WIDE, Scalar, Total, mul_or_zero};
 
 use core::ptr::null_mut;
@@ -118,8 +116,7 @@ impl<S: Lanes> RowTerms<S> {
         let d = S::select(top, S::splat(0.0), v.sub(self.max));
         let ell = d.sub(self.lsr);
         let e = if NORMAL {
-            let k = ExpK::new();
-            exp_normal_nonpos_from(exp_normal_nonpos_reduced(d, &k), &k)
+            exp_normal_nonpos_reg(d)
         } else {
             exp_nonpos(d)
         };

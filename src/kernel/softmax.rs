@@ -34,7 +34,7 @@ use crate::Alpha;
 use crate::label::{ClassIndex, Labels, Visit};
 use crate::math::{
     ExpK, Reduced, exp, exp_nonpos_from, exp_nonpos_reduced, exp_normal_nonpos_from,
-    exp_normal_nonpos_reduced, ln, log1p, log1p_unit,
+    exp_normal_nonpos_reduced, exp_normal_nonpos_reg, ln, log1p, log1p_unit,
 };
 use crate::simd::{
     LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Outline, Scalar, Total, first_lanes, load_tail,
@@ -186,18 +186,18 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (S, S) {
 /// The second pass over a row, which the first ([`short_row_max`]) brought into the cache:
 /// per lane, the sum of `exp(z - max)` over the elements below `max`, and the count of those
 /// equal to it (no rescaling, as an online pass would need whenever a lane's maximum grows,
-/// which is often in a row of a thousand classes). With `keep` and a non-null `out`, each
+/// which is often in a row of a thousand classes). With a non-null `out`, each
 /// `exp(z_j - max)` (1 where `z_j` is the maximum) is also written to `out`, so that the
 /// gradient is one multiply per element instead of a second `exp`. [`short_row_rest`]
-/// reduces the result. (`keep` is a constant in the SIMD loops; the scalar one passes `true`
-/// and a null `out` when it keeps nothing, and so has one copy of this loop.) `span` says
+/// reduces the result. (Every caller, SIMD or scalar, passes a null `out` when it keeps
+/// nothing: one copy of this loop, which tests the pointer.) `span` says
 /// which exponential the row allows ([`Span`]). A non-null `ahead` (a row to come, on
 /// x86_64) is prefetched line by line along the way, so that that row's first pass, which
 /// only compares, does not wait for memory.
 ///
 /// # Safety
-/// `row` must be valid for reading `c >= 1` values; with `keep`, `out` is null or valid for
-/// writing `c` values (it may be `row` itself). `ahead` may be any address.
+/// `row` must be valid for reading `c >= 1` values; `out` is null or valid for writing `c`
+/// values (it may be `row` itself). `ahead` may be any address.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn short_row_sums<S: Lanes>(
@@ -206,7 +206,6 @@ unsafe fn short_row_sums<S: Lanes>(
     step: usize,
     max: f32,
     span: Span,
-    keep: bool,
     out: *mut f32,
     ahead: *const f32,
     k: &ExpK<S>,
@@ -222,17 +221,17 @@ unsafe fn short_row_sums<S: Lanes>(
         // (`normal_row_rest` takes the others). Each arm inlines `row_sums` with its span
         // a constant.
         if S::N == 1 {
-            return row_sums::<S>(row, c, step, max, span, keep, out, ahead, k);
+            return row_sums::<S>(row, c, step, max, span, out, ahead, k);
         }
         debug_assert_eq!(step, 1);
         match span {
             Span::Normal if !S::SCALEF => {
-                row_sums::<S>(row, c, 1, max, Span::Normal, keep, out, ahead, k)
+                row_sums::<S>(row, c, 1, max, Span::Normal, out, ahead, k)
             }
             Span::Normal | Span::Finite => {
-                row_sums::<S>(row, c, 1, max, Span::Finite, keep, out, ahead, k)
+                row_sums::<S>(row, c, 1, max, Span::Finite, out, ahead, k)
             }
-            Span::Any => row_sums::<S>(row, c, 1, max, Span::Any, keep, out, ahead, k),
+            Span::Any => row_sums::<S>(row, c, 1, max, Span::Any, out, ahead, k),
         }
     }
 }
@@ -249,7 +248,6 @@ unsafe fn row_sums<S: Lanes>(
     step: usize,
     max: f32,
     span: Span,
-    keep: bool,
     out: *mut f32,
     ahead: *const f32,
     k: &ExpK<S>,
@@ -261,6 +259,12 @@ unsafe fn row_sums<S: Lanes>(
         // The line of its last value, which the loop misses when the row is not aligned.
         prefetch(ahead.wrapping_add(c - 1));
     }
+    // The prefetch of `ahead`'s line at `j`, `when` it starts one.
+    let fetch = |j: usize, when: bool| {
+        if when && !ahead.is_null() {
+            prefetch(ahead.wrapping_add(j));
+        }
+    };
     // SAFETY (block): every vector loaded and stored lies below n <= c; vector j is loaded
     // before the store to the same place.
     unsafe {
@@ -283,11 +287,6 @@ unsafe fn row_sums<S: Lanes>(
             // tests of the flush and of the prefetch are made once a pair. AVX2 (Zen 3
             // VM, `docs/tools/ab`, the same bits): 0.91-0.92 of the fused call's time at
             // 1000 and 32000 classes, even at 80.
-            let fetch = |j: usize, when: bool| {
-                if when && !ahead.is_null() {
-                    prefetch(ahead.wrapping_add(j));
-                }
-            };
             let mut v0 = S::load(row);
             let mut x0 = exp_below_reduced(v0, mv, span, k);
             let mut v1 = S::load(row.add(S::N));
@@ -297,7 +296,7 @@ unsafe fn row_sums<S: Lanes>(
                 // A pair starts on a multiple of 2·N: its first vector never ends a block of
                 // eight, its second does every fourth pair.
                 fetch(j, j % LINE < 2 * S::N);
-                sums.step(j, v0, x0, mv, span, k, keep, out, false);
+                sums.step(j, v0, x0, mv, span, k, out, false);
                 v0 = S::load(row.add(j + 2 * S::N));
                 x0 = exp_below_reduced(v0, mv, span, k);
                 fetch(j + S::N, S::N >= LINE);
@@ -308,9 +307,8 @@ unsafe fn row_sums<S: Lanes>(
                     mv,
                     span,
                     k,
-                    keep,
                     out,
-                    (j + 2 * S::N) % (8 * S::N) == 0,
+                    Sums::<S>::flushes(j + S::N),
                 );
                 v1 = S::load(row.add(j + 3 * S::N));
                 x1 = exp_below_reduced(v1, mv, span, k);
@@ -318,14 +316,14 @@ unsafe fn row_sums<S: Lanes>(
             }
             for (at, v, x) in [(j, v0, x0), (j + S::N, v1, x1)] {
                 fetch(at, at % LINE < S::N);
-                sums.step(at, v, x, mv, span, k, keep, out, Sums::<S>::flushes(at));
+                sums.step(at, v, x, mv, span, k, out, Sums::<S>::flushes(at));
             }
             j += 2 * S::N;
             if j < n {
                 let v = S::load(row.add(j));
                 let x = exp_below_reduced(v, mv, span, k);
                 fetch(j, j % LINE < S::N);
-                sums.step(j, v, x, mv, span, k, keep, out, Sums::<S>::flushes(j));
+                sums.step(j, v, x, mv, span, k, out, Sums::<S>::flushes(j));
             }
         } else {
             let mut j = 0;
@@ -333,20 +331,8 @@ unsafe fn row_sums<S: Lanes>(
                 // (`step` is 1 for vectors.)
                 let v = S::load(row.add(j * step));
                 let x = exp_below_reduced(v, mv, span, k);
-                if !ahead.is_null() && j % LINE < S::N {
-                    prefetch(ahead.wrapping_add(j));
-                }
-                sums.step(
-                    j * step,
-                    v,
-                    x,
-                    mv,
-                    span,
-                    k,
-                    keep,
-                    out,
-                    Sums::<S>::flushes(j),
-                );
+                fetch(j, j % LINE < S::N);
+                sums.step(j * step, v, x, mv, span, k, out, Sums::<S>::flushes(j));
                 j += S::N;
             }
         }
@@ -362,7 +348,7 @@ unsafe fn row_sums<S: Lanes>(
             let v = load_tail::<S>(core::slice::from_raw_parts(row.add(n), c - n), max);
             let x = exp_below_reduced(v, mv, span, k);
             let e = sums.take(v, x, Some(first_lanes::<S>(c - n)), mv, span, k);
-            if keep && !out.is_null() {
+            if !out.is_null() {
                 store_tail(e, core::slice::from_raw_parts_mut(out.add(n), c - n));
             }
         }
@@ -418,7 +404,7 @@ impl<S: Lanes> Sums<S> {
     /// `part` into the accumulator.
     ///
     /// # Safety
-    /// With `keep` and a non-null `out`, `out + at` valid for writing `N` values.
+    /// With a non-null `out`, `out + at` valid for writing `N` values.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn step(
@@ -429,12 +415,11 @@ impl<S: Lanes> Sums<S> {
         max: S,
         span: Span,
         k: &ExpK<S>,
-        keep: bool,
         out: *mut f32,
         flush: bool,
     ) {
         let e = self.take(v, x, None, max, span, k);
-        if keep && !out.is_null() {
+        if !out.is_null() {
             // SAFETY: forwarded.
             unsafe { e.store(out.add(at)) };
         }
@@ -698,7 +683,6 @@ unsafe fn short_group_stats<S: Lanes>(
                     1,
                     max[i],
                     span,
-                    true,
                     out,
                     job.z.wrapping_add((r + ahead) * c),
                     exp_k,
@@ -1638,7 +1622,6 @@ pub(super) unsafe fn scalar_row_stats(
                         step,
                         max,
                         span,
-                        true,
                         kept,
                         core::ptr::null(),
                         &ExpK::new(),
@@ -1701,10 +1684,7 @@ unsafe fn pair_row(row: *const f32, step: usize, kept: *mut f32) -> Option<(f32,
         return None;
     }
     let max = Scalar(a).max(Scalar(b)).0;
-    let e = {
-        let k = ExpK::new();
-        exp_normal_nonpos_from(exp_normal_nonpos_reduced(d.abs().neg(), &k), &k).0
-    };
+    let e = exp_normal_nonpos_reg(d.abs().neg()).0;
     if !kept.is_null() {
         // SAFETY: the contract.
         unsafe {
@@ -1783,10 +1763,7 @@ unsafe fn normal_row_rest(
             // written.
             unsafe {
                 let v = Scalar::load(row.add(j * step));
-                let e = {
-                    let k = ExpK::new();
-                    exp_normal_nonpos_from(exp_normal_nonpos_reduced(v.sub(mv), &k), &k).0
-                };
+                let e = exp_normal_nonpos_reg(v.sub(mv)).0;
                 part += e;
                 if !kept.is_null() {
                     *kept.add(j * step) = e;
