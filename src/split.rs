@@ -78,11 +78,7 @@ pub(crate) fn first_index(
             let first = k * BLOCK;
             find(first, BLOCK.min(items - first)).map(|i| first + i)
         };
-        if rayon::current_thread_index().is_none() {
-            return outside::first(blocks, &block);
-        }
-        use rayon::prelude::*;
-        return (0..blocks).into_par_iter().find_map_first(block);
+        return team::first(blocks, &block);
     }
     find(0, items)
 }
@@ -130,28 +126,27 @@ pub(crate) fn exact(
     };
     #[cfg(feature = "parallel")]
     if blocks >= PARALLEL_MIN_BLOCKS && rayon::current_num_threads() > 1 {
-        if rayon::current_thread_index().is_none() {
-            return outside::exact(blocks, &one);
-        }
-        use rayon::prelude::*;
-        return (0..blocks)
-            .into_par_iter()
-            .map(one)
-            .reduce(|| Exact::ZERO, |a, b| a.join(&b));
+        return team::exact(blocks, &one);
     }
     (0..blocks).map(one).fold(Exact::ZERO, |a, b| a.join(&b))
 }
 
-/// Calls from a thread outside rayon's pool (a program's main thread, a framework's own
-/// threads, a C caller): there a parallel iterator hands the whole call to the pool and the
-/// caller only waits, so each call pays for waking the pool's threads before any work starts
-/// (on a 2-core VM, the fused sigmoid at 64 Ki ran at 0.7-1.3x one thread instead of 1.8x
-/// from inside the pool). Here the caller works from the start: it asks `P - 1` of the
-/// pool's `P` threads to help and takes blocks itself; every participant takes the next
-/// block not yet taken (one atomic counter), so whoever starts late takes fewer. The totals
-/// are joined exactly, in any order: the same bits as on one thread.
+/// How a call shares its blocks with rayon's pool: the caller works from the start, asks
+/// `P - 1` of the current pool's `P` threads to help, and takes blocks itself; every
+/// participant takes the next block not yet taken (one atomic counter), so whoever starts
+/// late takes fewer. The totals are joined exactly, in any order: the same bits as on one
+/// thread.
+///
+/// From a thread outside the pool (a program's main thread, a framework's own threads, a C
+/// caller) a parallel iterator hands the whole call to the pool and the caller only waits,
+/// so each call paid for waking the pool's threads before any work started (on a 2-core VM,
+/// the fused sigmoid at 64 Ki ran at 0.7-1.3x one thread instead of 1.8x from inside the
+/// pool). From one of the pool's threads the parallel iterators' halving split did worse
+/// than this counter (Zen 3 VM, 2 cores, 1 Mi sigmoid fused: 1.45-1.67x one thread against
+/// 1.93-2.0x; softmax 16384 × 80: 1.67x against 1.94x; `benches/parallel.rs`,
+/// 2026-12-07), so every call takes this path.
 #[cfg(feature = "parallel")]
-mod outside {
+mod team {
     use super::Exact;
     use std::sync::Mutex;
     use std::sync::atomic::{
@@ -169,10 +164,11 @@ mod outside {
     /// than there are `blocks` to share), and returns when every one has returned.
     fn share(blocks: usize, work: &(dyn Fn() + Sync)) {
         let helpers = (rayon::current_num_threads() - 1).min(blocks - 1);
-        let done = AtomicUsize::new(0);
+        let (started, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
         rayon::in_place_scope(|s| {
             for _ in 0..helpers {
                 s.spawn(|_| {
+                    started.fetch_add(1, Relaxed);
                     work();
                     done.fetch_add(1, Release);
                 });
@@ -181,9 +177,13 @@ mod outside {
             // The scope's own wait puts this thread to sleep until the last helper wakes it,
             // which took longer than a small call's work; spinning for at most `SPIN` first
             // sees the helpers finish their last blocks (64 Ki sigmoid: 1.2-1.4x one thread
-            // without it, 1.8x with it).
+            // without it, 1.8x with it). Only for helpers that have started: one no thread
+            // has taken yet (every thread of the pool busy elsewhere) would find no block
+            // left, and the scope runs it on this thread at once. (Both threads of a 2-thread
+            // pool each making 2000 calls of 64 Ki, as a batch's samples would: 97-99 µs a
+            // call, as with the parallel iterators; spinning for every helper, 198-218.)
             let start = Instant::now();
-            while done.load(Acquire) < helpers {
+            while done.load(Acquire) < started.load(Relaxed) {
                 for _ in 0..64 {
                     core::hint::spin_loop();
                 }
