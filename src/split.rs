@@ -177,13 +177,24 @@ mod team {
             // The scope's own wait puts this thread to sleep until the last helper wakes it,
             // which took longer than a small call's work; spinning for at most `SPIN` first
             // sees the helpers finish their last blocks (64 Ki sigmoid: 1.2-1.4x one thread
-            // without it, 1.8x with it). Only for helpers that have started: one no thread
-            // has taken yet (every thread of the pool busy elsewhere) would find no block
-            // left, and the scope runs it on this thread at once. (Both threads of a 2-thread
-            // pool each making 2000 calls of 64 Ki, as a batch's samples would: 97-99 µs a
-            // call, as with the parallel iterators; spinning for every helper, 198-218.)
+            // without it, 1.8x with it). On one of the pool's threads, only for helpers
+            // that have started: one that no thread has taken yet (every thread of the pool
+            // busy with calls of its own) is still in this thread's queue, where it would
+            // find no block left, and the scope runs it here at once. (Both threads of a
+            // 2-thread pool each making 2000 calls of 64 Ki, as a batch's samples would:
+            // 97-99 µs a call, as with the parallel iterators; spinning for every helper,
+            // 198-218.) From outside the pool a helper waits in the pool's queue, which
+            // this thread cannot run: there the spin waits for every helper.
+            let inside = rayon::current_thread_index().is_some();
+            let awaited = || {
+                if inside {
+                    started.load(Relaxed)
+                } else {
+                    helpers
+                }
+            };
             let start = Instant::now();
-            while done.load(Acquire) < started.load(Relaxed) {
+            while done.load(Acquire) < awaited() {
                 for _ in 0..64 {
                     core::hint::spin_loop();
                 }
