@@ -1,8 +1,8 @@
 //! Feature `parallel`: every method of both kernels gives the same bits on 1, 2, 3 and 7
 //! threads (dedicated rayon pools) as on one thread, on every backend, for inputs of several
 //! blocks; and called from a thread of no pool, which shares the work with rayon's global
-//! pool (here 3 threads) in another way (`split::outside`), also with several such callers
-//! and tasks on the pool calling at once. (That the calls use the threads is what the
+//! pool (here 3 threads) and spins for every helper it asked for (`split::team`), also with
+//! several such callers and tasks on the pool calling at once. (That the calls use the threads is what the
 //! `parallel` bench group measures.)
 //!
 //! `cargo test --features parallel --test parallel`
@@ -94,11 +94,12 @@ fn softmax_same_bits_for_any_thread_count() {
 }
 
 /// Many calls at once, as a server's request threads or a framework's workers make them:
-/// four threads of no pool (each sharing its blocks with the global pool's helpers,
-/// `split::outside`) and two tasks on the pool's own threads (parallel iterators) call every
-/// method of both kernels together, on the pool's 3 threads. Helpers of one call then
-/// wait behind another's blocks, and a caller may finish its blocks before its helpers
-/// start; each call must still return and write the bits of one thread.
+/// four threads of no pool and two tasks on the pool's own threads (each caller sharing its
+/// blocks with the pool's helpers, `split::team`) call every method of both kernels
+/// together, on the pool's 3 threads. Helpers of one call then wait behind another's
+/// blocks, and a caller may finish its blocks before its helpers start (a task on the pool
+/// then runs its own queued helpers); each call must still return and write the bits of one
+/// thread.
 #[test]
 fn concurrent_callers_get_the_bits_of_one_thread() {
     global_pool();
