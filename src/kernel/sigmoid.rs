@@ -220,10 +220,17 @@ fn logs<S: Lanes>(x: S, big: bool) -> Logs<S> {
     } else {
         exp_normal_nonpos(a.neg())
     };
+    logs_from(x, e)
+}
+
+/// [`logs`] of `x` from its exponential `e = exp(-|x|)`, computed beforehand (by [`logs`],
+/// or a turn ahead by [`hard_run`]): the same operations.
+#[inline(always)]
+fn logs_from<S: Lanes>(x: S, e: S) -> Logs<S> {
     let d = S::splat(1.0).add(e).recip_1_2();
     let l = log1p_unit(e);
     Logs {
-        a,
+        a: x.abs(),
         e,
         d,
         l,
@@ -330,6 +337,13 @@ trait Eval {
     /// Whether the SIMD loop takes [`eval_hard`](Eval::eval_hard) for hard targets: for
     /// `γ` fixed at compile time only (2, see [`Gamma::SHORT`]).
     const SHORT: bool;
+    /// Whether that short path is software-pipelined where the backend asks for it
+    /// ([`Lanes::PIPELINED_HARD`], see [`hard_run`]). Form (A) only, the default and
+    /// torchvision's: form (B)'s hard targets gained less (0.94 of the fused call's time,
+    /// against 0.86-0.87 for form (A); Zen 3 VM, `docs/tools/ab`), and its fused call on
+    /// soft targets measured 1.04-1.05x (its general loop is the same code, so perhaps
+    /// layout, which moves identical code by as much in that harness), for 2 KB of `.text`.
+    const PIPELINED: bool;
     /// `big` is [`big`]`(x)`.
     #[inline(always)]
     fn eval<S: Lanes>(&self, x: S, t: S, big: bool) -> Out<S> {
@@ -354,6 +368,7 @@ struct FormB<'p, G>(&'p Params, G);
 impl<G: Gamma> Eval for FormA<'_, G> {
     type G = G;
     const SHORT: bool = G::SHORT;
+    const PIPELINED: bool = true;
     #[inline(always)]
     fn eval_logs<S: Lanes>(&self, k: Logs<S>, t: S, big: bool) -> Out<S> {
         eval_a(k, t, big, self.0, self.1)
@@ -375,6 +390,7 @@ impl<G: Gamma> Eval for FormA<'_, G> {
 impl<G: Gamma> Eval for FormB<'_, G> {
     type G = G;
     const SHORT: bool = G::SHORT;
+    const PIPELINED: bool = false;
     #[inline(always)]
     fn eval_logs<S: Lanes>(&self, k: Logs<S>, t: S, big: bool) -> Out<S> {
         eval_b(k, t, big, self.0, self.1)
@@ -955,6 +971,85 @@ fn prefetch_ahead<W: Lanes>(job: &Job, d: &Dest, i: usize) {
     }
 }
 
+/// The short path of [`wide`](fn@wide): the groups from `i` on while they are hard
+/// ([`all_hard`], no `|x| > 87`). Returns where it stopped: the first group that is not, or
+/// the last whole group's end.
+///
+/// With [`Lanes::PIPELINED_HARD`] each turn computes the exponential of the next group
+/// beside the rest of this one's evaluation: one group's chain of dependent operations
+/// (`exp`, then `log1p`, the loss and the gradient) is longer than the core's window of
+/// pending work, so neighbouring groups overlapped little. (Zen 3 VM, one turn removed from
+/// the chain at a time, `docs/performance.md`: each FMA of `log1p_unit`'s polynomial cost
+/// about 3.7 % of the call, while the blends, compares and constants beside the chain cost
+/// nothing measurable.) The same operations for every element: the same bits.
+///
+/// # Safety
+/// As for [`run`], with `d` made by [`Dest::new`] for this job.
+#[inline(always)]
+unsafe fn hard_run<W: Lanes, F: Eval, const M: u8>(
+    job: &Job,
+    m: u8,
+    eval: &F,
+    d: &Dest,
+    s: &mut Sink<W>,
+    mut i: usize,
+) -> usize {
+    let n = job.n;
+    if !(W::PIPELINED_HARD && F::PIPELINED) {
+        while i + W::N <= n {
+            prefetch_ahead::<W>(job, d, i);
+            // SAFETY: i + W::N <= n and every pointer is valid for n elements (contract of
+            // `run`); the stores come after the loads, so the output may be the logits.
+            let (t, x) = unsafe { (W::load(job.t.add(i)), W::load(job.x.add(i))) };
+            if big(x) || !all_hard(t) {
+                break;
+            }
+            let o = eval.eval_hard(logs(x, false), t);
+            // SAFETY: as above.
+            unsafe { s.take::<M>(job, m, d, o, t, i) };
+            i += W::N;
+        }
+        return i;
+    }
+    if i + W::N > n {
+        return i;
+    }
+    // SAFETY: i + W::N <= n and every pointer is valid for n elements (contract of `run`).
+    let (t, x) = unsafe { (W::load(job.t.add(i)), W::load(job.x.add(i))) };
+    if big(x) || !all_hard(t) {
+        return i;
+    }
+    // `e`: the exponential of the group at `i`, which has passed the test. (A loop that
+    // also took the first group's, with a flag for "no group yet", measured 0.91-1.0 of
+    // the plain loop's time against this one's 0.86-0.87: one copy of `exp` more.)
+    let mut e = exp_normal_nonpos(x.abs().neg());
+    loop {
+        prefetch_ahead::<W>(job, d, i);
+        let j = i + W::N;
+        let mut next = None;
+        if j + W::N <= n {
+            // SAFETY: as above, at j.
+            let (t, x) = unsafe { (W::load(job.t.add(j)), W::load(job.x.add(j))) };
+            if !big(x) && all_hard(t) {
+                next = Some(exp_normal_nonpos(x.abs().neg()));
+            }
+        }
+        // The group at i again (in L1 now) rather than its registers, held across the
+        // next group's work.
+        // SAFETY: as above; the stores come after the loads, so the output may be the
+        // logits.
+        let (t, x) = unsafe { (W::load(job.t.add(i)), W::load(job.x.add(i))) };
+        let o = eval.eval_hard(logs_from(x, e), t);
+        // SAFETY: as above.
+        unsafe { s.take::<M>(job, m, d, o, t, i) };
+        i = j;
+        match next {
+            Some(v) => e = v,
+            None => return i,
+        }
+    }
+}
+
 /// The main loop over groups `W` (several vectors evaluated in lockstep, see
 /// [`Lanes::Wide`]) from element `i`, prefetching ahead. Returns where it stopped, the
 /// accumulator, the `f32` partial sums not yet added to it (zeros unless the mode sums) and
@@ -994,20 +1089,8 @@ unsafe fn wide<W: Lanes, F: Eval, const M: u8>(
             .is_none_or(|a| a.to_bits() != (-0.0f32).to_bits());
     while i + W::N <= n {
         if short {
-            while i + W::N <= n {
-                prefetch_ahead::<W>(job, &d, i);
-                // SAFETY: i + W::N <= n and every pointer is valid for n elements (contract
-                // of `run`); the stores come after the loads, so the output may be the
-                // logits.
-                let (t, x) = unsafe { (W::load(job.t.add(i)), W::load(job.x.add(i))) };
-                if big(x) || !all_hard(t) {
-                    break;
-                }
-                let o = eval.eval_hard(logs(x, false), t);
-                // SAFETY: as above.
-                unsafe { s.take::<M>(job, m, &d, o, t, i) };
-                i += W::N;
-            }
+            // SAFETY: forwarded.
+            i = unsafe { hard_run::<W, F, M>(job, m, eval, &d, &mut s, i) };
         }
         let stop = if short {
             n.min(i.saturating_add(LOOK * W::N))

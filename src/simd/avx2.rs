@@ -94,6 +94,7 @@ impl Lanes for Avx2 {
     const LANE_SPAN: bool = true;
     const TALLY: bool = true;
     const HOLD_EXP: bool = true;
+    const PIPELINED_HARD: bool = true;
 
     super::with_features! { avx2;
         /// The SIMD entry points' features (`backend::entries!`), so that the work's loops

@@ -51,6 +51,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     const UMAX_BITS: bool = S::UMAX_BITS;
     const LANE_SPAN: bool = S::LANE_SPAN;
     const HARD_PATH: bool = S::HARD_PATH;
+    const PIPELINED_HARD: bool = S::PIPELINED_HARD;
     const MASK_REGS: bool = S::MASK_REGS;
     const GROUP: bool = true;
     const TALLY: bool = S::TALLY;

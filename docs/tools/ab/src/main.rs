@@ -298,6 +298,11 @@ fn main() {
         "fused/noalpha",
         "fused/hard1",
         "grad/hard1",
+        "sum/hard1",
+        "loss/hard1",
+        "gradup/hard1",
+        "fused/b/hard1",
+        "fused/noalpha/hard1",
     ];
     for &b in &backends {
         for case in cases {
