@@ -978,10 +978,11 @@ fn prefetch_ahead<W: Lanes>(job: &Job, d: &Dest, i: usize) {
 /// With [`Lanes::PIPELINED_HARD`] each turn computes the exponential of the next group
 /// beside the rest of this one's evaluation: one group's chain of dependent operations
 /// (`exp`, then `log1p`, the loss and the gradient) is longer than the core's window of
-/// pending work, so neighbouring groups overlapped little. (Zen 3 VM, one turn removed from
-/// the chain at a time, `docs/performance.md`: each FMA of `log1p_unit`'s polynomial cost
-/// about 3.7 % of the call, while the blends, compares and constants beside the chain cost
-/// nothing measurable.) The same operations for every element: the same bits.
+/// pending work, so neighbouring groups overlapped little. (Zen 3 VM, operations removed
+/// from the loop one kind at a time, `docs/performance.md`: each FMA of `log1p_unit`'s
+/// polynomial, which lies on the chain, cost about 3.7 % of the call, while the blends,
+/// compares and constants beside the chain cost nothing measurable.) The same operations
+/// for every element: the same bits.
 ///
 /// # Safety
 /// As for [`run`], with `d` made by [`Dest::new`] for this job.
@@ -1020,8 +1021,8 @@ unsafe fn hard_run<W: Lanes, F: Eval, const M: u8>(
         return i;
     }
     // `e`: the exponential of the group at `i`, which has passed the test. (A loop that
-    // also took the first group's, with a flag for "no group yet", measured 0.91-1.0 of
-    // the plain loop's time against this one's 0.86-0.87: one copy of `exp` more.)
+    // also took the first group's, with a flag for "no group yet", saved this second copy
+    // of `exp` but measured 0.91-1.0 of the plain loop's time, against 0.86-0.87 here.)
     let mut e = exp_normal_nonpos(x.abs().neg());
     loop {
         prefetch_ahead::<W>(job, d, i);
