@@ -2,8 +2,8 @@
 //! threads (dedicated rayon pools) as on one thread, on every backend, for inputs of several
 //! blocks; and called from a thread of no pool, which shares the work with rayon's global
 //! pool (here 3 threads) and spins for every helper it asked for (`split::team`), also with
-//! several such callers and tasks on the pool calling at once. (That the calls use the threads is what the
-//! `parallel` bench group measures.)
+//! several such callers and tasks on the pool calling at once. (That the calls use the
+//! threads is what the `parallel` bench group measures.)
 //!
 //! `cargo test --features parallel --test parallel`
 #![cfg(feature = "parallel")]
