@@ -850,7 +850,7 @@ unsafe fn scale_row<S: Lanes>(out: *mut f32, c: usize, step: usize, f: f32, k: u
 pub(crate) unsafe fn run_short<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     debug_assert!(short::<S>(job));
     // SAFETY: forwarded.
-    unsafe { small_rows::<S::Wide, G>(job) }
+    unsafe { small_rows::<S, S::Wide, G>(job) }
 }
 
 /// Runs `job` (any row length) with lanes `S`, a group of rows at a time ([`groups`]), `γ`
@@ -1216,7 +1216,7 @@ const SMALL_C: usize = MAX_COLUMNS;
 /// # Safety
 /// As [`run_short`], and `C <= SMALL_C`.
 #[inline(always)]
-unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
+unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     const { assert!(S::N <= MAX_WIDE) };
     let c = job.c.min(SMALL_C);
     let out = job.mode.parts().0;
@@ -1235,7 +1235,7 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         // their logits: both are masked out of the results below.
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
         // vectors and C <= SMALL_C = MAX_COLUMNS, g <= S::N.
-        unsafe { S::load_columns(job.z.add(r0 * c), c, g, cols.as_mut_ptr(), 1) };
+        unsafe { columns::<V, S>(job.z.add(r0 * c).cast_mut(), c, g, &mut cols, true) };
         // SAFETY: `kf` holds MAX_WIDE >= S::N values.
         let kv = unsafe { S::load(rows.kf.as_ptr()) };
         let (mut max, mut min) = (S::splat(f32::NEG_INFINITY), S::splat(f32::INFINITY));
@@ -1262,12 +1262,69 @@ unsafe fn small_rows<S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
                 for (j, col) in cols.iter_mut().enumerate().take(c) {
                     *col = lane_grad(kv.eq(S::splat(j as f32)), *col, fv, gk, ok);
                 }
-                S::store_columns(out.add(r0 * c), c, g, cols.as_ptr(), 1);
+                columns::<V, S>(out.add(r0 * c), c, g, &mut cols, false);
             }
         }
         r0 += g;
     }
     S::acc_sum(acc)
+}
+
+/// [`Lanes::load_columns`] (`load`) or [`Lanes::store_columns`] of `n` rows of `c`
+/// classes at `p` for a lockstep group `S` (`V::Wide`), in a loop over its blocks of `V::N`
+/// rows: one copy of `V`'s transposes, where `S`'s own method inlines one per vector of the
+/// group (AVX2: four of each kind in each of [`small_rows`]' copies).
+///
+/// # Safety
+/// As for those methods with `step = 1` (`p` is only read when `load`); `S` is `V::Wide`:
+/// `S::N / V::N` consecutive `V` values.
+#[inline(always)]
+unsafe fn columns<V: Lanes, S: Lanes>(
+    p: *mut f32,
+    c: usize,
+    n: usize,
+    cols: &mut [S; SMALL_C],
+    load: bool,
+) {
+    const {
+        assert!(S::N.is_multiple_of(V::N));
+        assert!(size_of::<S>() == S::N / V::N * size_of::<V>());
+    };
+    if !V::COLUMN_LOOP {
+        // SAFETY: forwarded.
+        unsafe {
+            if load {
+                S::load_columns(p, c, n, cols.as_mut_ptr(), 1);
+            } else {
+                S::store_columns(p, c, n, cols.as_ptr(), 1);
+            }
+        }
+        return;
+    }
+    let parts = S::N / V::N;
+    let cols = cols.as_mut_ptr().cast::<V>();
+    // A trip count known only at run time: the loop is not unrolled into one copy per
+    // block.
+    let blocks = n.div_ceil(V::N);
+    // SAFETY (block): block k holds rows k·V::N.. of the n, within the n·c values; column
+    // j of block k is the `V` at j·parts + k of the columns (contract).
+    unsafe {
+        for k in 0..blocks {
+            let (q, m) = (p.add(k * V::N * c), (n - k * V::N).min(V::N));
+            if load {
+                V::load_columns(q, c, m, cols.add(k), parts);
+            } else {
+                V::store_columns(q, c, m, cols.add(k), parts);
+            }
+        }
+        if load {
+            for k in blocks..parts {
+                for j in 0..c {
+                    cols.add(j * parts + k).write(V::splat(0.0));
+                }
+            }
+        }
+    }
 }
 
 /// The [`Span`] of rows held one per lane, from their maxima and minima:

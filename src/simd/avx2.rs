@@ -83,6 +83,89 @@ fn transpose(v: &mut [__m256; 8]) {
     }
 }
 
+/// The 4 × 4 transposes of [`transpose`]'s first two steps, in each 128-bit half: rows
+/// `v[0..4]` (columns 0-3 in the low half, the same columns of four other rows in the high
+/// one) become columns 0-3 of both groups of rows, and back. For the last columns of a row
+/// (fewer than 8) in blocks of at most 4, where the whole transpose would move an unused
+/// half as well.
+#[inline(always)]
+fn transpose4(v: &mut [__m256; 4]) {
+    let t = avx2!([
+        _mm256_unpacklo_ps(v[0], v[1]),
+        _mm256_unpackhi_ps(v[0], v[1]),
+        _mm256_unpacklo_ps(v[2], v[3]),
+        _mm256_unpackhi_ps(v[2], v[3]),
+    ]);
+    *v = avx2!([
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xee>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xee>(t[1], t[3]),
+    ]);
+}
+
+/// Loads the first `w <= 4` values at `q`, the other lanes 0.
+///
+/// # Safety
+/// `q` valid for reading `w` values.
+#[inline(always)]
+unsafe fn load_quarter(q: *const f32, w: usize) -> __m128 {
+    // SAFETY: `vmaskmovps` reads only the first w lanes (contract); a whole load when w = 4.
+    unsafe {
+        if w >= 4 {
+            _mm_loadu_ps(q)
+        } else {
+            _mm_maskload_ps(q, _mm256_castsi256_si128(lane_mask(w)))
+        }
+    }
+}
+
+/// [`load_quarter`] of row `r` of `n` (`w` values from column `b` of `c`), or 0 for a row
+/// from `n` on.
+///
+/// # Safety
+/// Rows `0..n` of `c` values at `p` readable; `b + w <= c`.
+#[inline(always)]
+unsafe fn load_row_quarter(
+    p: *const f32,
+    r: usize,
+    n: usize,
+    c: usize,
+    b: usize,
+    w: usize,
+) -> __m128 {
+    if r < n {
+        // SAFETY: p[r·c + b..r·c + b + w] lies within the n·c values (contract).
+        unsafe { load_quarter(p.add(r * c + b), w) }
+    } else {
+        avx2!(_mm_setzero_ps())
+    }
+}
+
+/// Stores the first `w <= 4` lanes of `v` at `q` with plain stores (see
+/// [`Lanes::store_first`]).
+///
+/// # Safety
+/// `q` valid for writing `w` values.
+#[inline(always)]
+unsafe fn store_quarter(q: *mut f32, v: __m128, w: usize) {
+    // SAFETY: each store writes lanes below the first w at q (contract).
+    unsafe {
+        if w >= 4 {
+            return _mm_storeu_ps(q, v);
+        }
+        let (mut q, mut v) = (q, v);
+        if w >= 2 {
+            _mm_storel_pd(q.cast::<f64>(), _mm_castps_pd(v));
+            v = _mm_movehl_ps(v, v);
+            q = q.add(2);
+        }
+        if w & 1 == 1 {
+            _mm_store_ss(q, v);
+        }
+    }
+}
+
 impl Lanes for Avx2 {
     const N: usize = 8;
     type Mask = __m256;
@@ -93,6 +176,7 @@ impl Lanes for Avx2 {
     const UMAX_BITS: bool = true;
     const LANE_SPAN: bool = true;
     const TALLY: bool = true;
+    const COLUMN_LOOP: bool = true;
     const HOLD_EXP: bool = true;
     const PIPELINED_HARD: bool = true;
 
@@ -171,54 +255,96 @@ impl Lanes for Avx2 {
             }
         }
     }
-    /// Each block of 8 columns by one load per row (masked for the last, partial block)
-    /// and an 8 × 8 transpose in registers, not one scalar load per value.
+    /// Each block of 8 columns by one load per row and an 8 × 8 transpose in registers, not
+    /// one scalar load per value; the last columns (fewer than 8) by blocks of at most 4,
+    /// one load of at most 4 values per row, two rows to a vector, and [`transpose4`]. The
+    /// last columns once went through the 8 × 8 transpose too, which moved an unused half
+    /// (at 10 classes three quarters of it), with masked loads of up to 8 values and a chain
+    /// of tests per row for the stores: against that, the blocks of 4 alone took 0.78 of
+    /// the fused call's time at 4 classes and 0.96-0.97 at 10 (Zen 3 VM, `docs/tools/ab`,
+    /// the same bits; with [`COLUMN_LOOP`](Lanes::COLUMN_LOOP), 0.71-0.78 and 0.85-0.92).
     #[inline(always)]
     unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
         let mut b = 0;
-        while b < c {
-            let w = (c - b).min(8);
+        while b + 8 <= c {
             // Row i < n of the block's columns in v[i], the rows from n on 0.
             let mut v = [avx2!(_mm256_setzero_ps()); 8];
             for (i, vi) in v.iter_mut().enumerate().take(n.min(8)) {
-                // SAFETY: p[i·c + b..i·c + b + w] lies within the n·c readable values
-                // (contract: i < n, b + w <= c); the masked load touches only the first w.
-                *vi = unsafe {
-                    let q = p.add(i * c + b);
-                    if w == 8 {
-                        _mm256_loadu_ps(q)
-                    } else {
-                        _mm256_maskload_ps(q, lane_mask(w))
-                    }
-                };
+                // SAFETY: p[i·c + b..i·c + b + 8] lies within the n·c readable values
+                // (contract: i < n, b + 8 <= c).
+                *vi = unsafe { _mm256_loadu_ps(p.add(i * c + b)) };
             }
             transpose(&mut v);
-            for (j, vj) in v.iter().enumerate().take(w) {
+            for (j, vj) in v.iter().enumerate() {
                 // SAFETY: cols.add((b + j)·step) is writable for b + j < c (contract).
                 unsafe { cols.add((b + j) * step).write(Avx2(*vj)) };
             }
             b += 8;
         }
+        while b < c {
+            let w = (c - b).min(4);
+            // Rows i and i + 4 in the two halves of v[i], the rows from n on 0.
+            let mut v = [avx2!(_mm256_setzero_ps()); 4];
+            for (i, vi) in v.iter_mut().enumerate() {
+                // SAFETY: row r < n holds w values from p + r·c + b, within the n·c
+                // (contract: b + w <= c); rows from n on are not read.
+                let (lo, hi) = unsafe {
+                    (
+                        load_row_quarter(p, i, n, c, b, w),
+                        load_row_quarter(p, i + 4, n, c, b, w),
+                    )
+                };
+                *vi = avx2!(_mm256_set_m128(hi, lo));
+            }
+            transpose4(&mut v);
+            for (j, vj) in v.iter().enumerate().take(w) {
+                // SAFETY: cols.add((b + j)·step) is writable for b + j < c (contract).
+                unsafe { cols.add((b + j) * step).write(Avx2(*vj)) };
+            }
+            b += 4;
+        }
     }
-    /// The inverse of `load_columns`: a transpose per block of 8 columns, then one store
-    /// per row ([`Lanes::store_first`] for the last, partial block).
+    /// The inverse of `load_columns`: the same blocks, each transposed back, then one store
+    /// per row.
     #[inline(always)]
     unsafe fn store_columns(p: *mut f32, c: usize, n: usize, cols: *const Self, step: usize) {
         let mut b = 0;
-        while b < c {
-            let w = (c - b).min(8);
+        while b + 8 <= c {
             let mut v = [avx2!(_mm256_setzero_ps()); 8];
-            for (j, vj) in v.iter_mut().enumerate().take(w) {
+            for (j, vj) in v.iter_mut().enumerate() {
                 // SAFETY: cols.add((b + j)·step) is readable for b + j < c (contract).
                 *vj = unsafe { cols.add((b + j) * step).read().0 };
             }
             transpose(&mut v);
             for (i, vi) in v.iter().enumerate().take(n.min(8)) {
-                // SAFETY: p[i·c + b..i·c + b + w] lies within the n·c writable values
-                // (contract: i < n, b + w <= c), and only those w values are written.
-                unsafe { Avx2(*vi).store_first(p.add(i * c + b), w) };
+                // SAFETY: p[i·c + b..i·c + b + 8] lies within the n·c writable values
+                // (contract: i < n, b + 8 <= c).
+                unsafe { _mm256_storeu_ps(p.add(i * c + b), *vi) };
             }
             b += 8;
+        }
+        while b < c {
+            let w = (c - b).min(4);
+            let mut v = [avx2!(_mm256_setzero_ps()); 4];
+            for (j, vj) in v.iter_mut().enumerate().take(w) {
+                // SAFETY: cols.add((b + j)·step) is readable for b + j < c (contract).
+                *vj = unsafe { cols.add((b + j) * step).read().0 };
+            }
+            // Rows i and i + 4 in the two halves of v[i].
+            transpose4(&mut v);
+            for (i, vi) in v.iter().enumerate() {
+                // SAFETY: row r < n has w values to write at p + r·c + b, within the n·c
+                // (contract: b + w <= c).
+                unsafe {
+                    if i < n {
+                        store_quarter(p.add(i * c + b), _mm256_castps256_ps128(*vi), w);
+                    }
+                    if i + 4 < n {
+                        store_quarter(p.add((i + 4) * c + b), _mm256_extractf128_ps::<1>(*vi), w);
+                    }
+                }
+            }
+            b += 4;
         }
     }
     #[inline(always)]

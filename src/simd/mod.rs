@@ -132,6 +132,16 @@ pub(crate) trait Lanes: Copy {
     /// Made opaque crudely for every `exp` instead, the sigmoid at γ = 2.5 measured 1.047x
     /// slower.
     const HOLD_EXP: bool = false;
+    /// The softmax over rows of at most 16 classes moves a group's rows into columns and
+    /// back (`kernel::softmax::columns`) in a loop over the group's vectors, one copy of
+    /// this type's [`load_columns`](Lanes::load_columns) and
+    /// [`store_columns`](Lanes::store_columns), rather than through the group's own
+    /// methods, which inline one copy per vector. AVX2 (Zen 3 VM, `docs/tools/ab`, four
+    /// runs, the same bits): 0.71-0.85 of the fused call's time at 4 classes and 0.85-0.92
+    /// at 10 (with its transposes by blocks of 4 for the last columns), and the library's
+    /// `.text` 899 804 → 887 271 B. The portable backend on SSE2 measured 1.03-1.10x slower
+    /// with it; AVX-512, not measured, keeps its four copies.
+    const COLUMN_LOOP: bool = false;
     /// Masks live in mask registers (AVX-512's eight `k` registers), not in vectors: code
     /// that would keep many of them live may compute one again where it is used instead.
     const MASK_REGS: bool = false;

@@ -52,6 +52,7 @@ impl<S: Lanes> Lanes for Pair<S> {
     const LANE_SPAN: bool = S::LANE_SPAN;
     const HARD_PATH: bool = S::HARD_PATH;
     const PIPELINED_HARD: bool = S::PIPELINED_HARD;
+    const COLUMN_LOOP: bool = S::COLUMN_LOOP;
     const MASK_REGS: bool = S::MASK_REGS;
     const GROUP: bool = true;
     const TALLY: bool = S::TALLY;
