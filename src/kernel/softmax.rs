@@ -1205,13 +1205,13 @@ impl<'r, S: Lanes> ClassLanes<'r, S> {
 /// Rows at most this long are computed across rows: one lane per row.
 const SMALL_C: usize = MAX_COLUMNS;
 
-/// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row: the
-/// group's block of rows is read as one vector per class ([`Lanes::load_columns`]: permutes
-/// or a transpose on AVX-512, transposes on AVX2), every step of the row computation is a
-/// vector operation across rows, the exponentials of the statistics pass are kept for the
-/// gradient, and the gradient columns are written back as rows ([`Lanes::store_columns`]).
-/// (Within a row such short rows would leave most lanes idle and pay the per-row reductions
-/// every time.)
+/// Rows of at most [`SMALL_C`] classes, `S::N` rows at a time with one lane per row (`S` is
+/// the lockstep group `V::Wide`): the group's block of rows is read as one vector per class
+/// ([`columns`], [`Lanes::load_columns`]: permutes or a transpose on AVX-512, transposes on
+/// AVX2), every step of the row computation is a vector operation across rows, the
+/// exponentials of the statistics pass are kept for the gradient, and the gradient columns
+/// are written back as rows ([`Lanes::store_columns`]). (Within a row such short rows would
+/// leave most lanes idle and pay the per-row reductions every time.)
 ///
 /// # Safety
 /// As [`run_short`], and `C <= SMALL_C`.

@@ -262,7 +262,7 @@ impl Lanes for Avx2 {
     /// (at 10 classes three quarters of it), with masked loads of up to 8 values and a chain
     /// of tests per row for the stores: against that, the blocks of 4 alone took 0.78 of
     /// the fused call's time at 4 classes and 0.96-0.97 at 10 (Zen 3 VM, `docs/tools/ab`,
-    /// the same bits; with [`COLUMN_LOOP`](Lanes::COLUMN_LOOP), 0.71-0.78 and 0.85-0.92).
+    /// the same bits; with [`COLUMN_LOOP`](Lanes::COLUMN_LOOP), 0.71-0.85 and 0.85-0.92).
     #[inline(always)]
     unsafe fn load_columns(p: *const f32, c: usize, n: usize, cols: *mut Self, step: usize) {
         let mut b = 0;
