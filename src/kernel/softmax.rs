@@ -1235,7 +1235,7 @@ unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         // their logits: both are masked out of the results below.
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
         // vectors and C <= SMALL_C = MAX_COLUMNS, g <= S::N.
-        unsafe { columns::<V, S>(job.z.add(r0 * c).cast_mut(), c, g, &mut cols, true) };
+        unsafe { columns::<V, S>(Columns::Load(job.z.add(r0 * c)), c, g, &mut cols) };
         // SAFETY: `kf` holds MAX_WIDE >= S::N values.
         let kv = unsafe { S::load(rows.kf.as_ptr()) };
         let (mut max, mut min) = (S::splat(f32::NEG_INFINITY), S::splat(f32::INFINITY));
@@ -1262,7 +1262,7 @@ unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
                 for (j, col) in cols.iter_mut().enumerate().take(c) {
                     *col = lane_grad(kv.eq(S::splat(j as f32)), *col, fv, gk, ok);
                 }
-                columns::<V, S>(out.add(r0 * c), c, g, &mut cols, false);
+                columns::<V, S>(Columns::Store(out.add(r0 * c)), c, g, &mut cols);
             }
         }
         r0 += g;
@@ -1270,22 +1270,26 @@ unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     S::acc_sum(acc)
 }
 
-/// [`Lanes::load_columns`] (`load`) or [`Lanes::store_columns`] of `n` rows of `c`
-/// classes at `p` for a lockstep group `S` (`V::Wide`), in a loop over its blocks of `V::N`
-/// rows: one copy of `V`'s transposes, where `S`'s own method inlines one per vector of the
-/// group (AVX2: four of each kind in each of [`small_rows`]' copies).
+/// Which way [`columns`] moves a group's rows: from the logits at the pointer into the
+/// columns, or from the columns to the gradient at the pointer.
+#[derive(Clone, Copy)]
+enum Columns {
+    /// [`Lanes::load_columns`] from rows at this pointer.
+    Load(*const f32),
+    /// [`Lanes::store_columns`] to rows at this pointer.
+    Store(*mut f32),
+}
+
+/// [`Lanes::load_columns`] or [`Lanes::store_columns`] (as `way` says) of `n` rows of `c`
+/// classes for a lockstep group `S` (`V::Wide`), in a loop over its blocks of `V::N` rows:
+/// one copy of `V`'s transposes, where `S`'s own method inlines one per vector of the group
+/// (AVX2: four of each kind in each of [`small_rows`]' copies).
 ///
 /// # Safety
-/// As for those methods with `step = 1` (`p` is only read when `load`); `S` is `V::Wide`:
-/// `S::N / V::N` consecutive `V` values.
+/// As for those methods with `step = 1` at `way`'s pointer; `S` is `V::Wide`: `S::N / V::N`
+/// consecutive `V` values.
 #[inline(always)]
-unsafe fn columns<V: Lanes, S: Lanes>(
-    p: *mut f32,
-    c: usize,
-    n: usize,
-    cols: &mut [S; SMALL_C],
-    load: bool,
-) {
+unsafe fn columns<V: Lanes, S: Lanes>(way: Columns, c: usize, n: usize, cols: &mut [S; SMALL_C]) {
     const {
         assert!(S::N.is_multiple_of(V::N));
         assert!(size_of::<S>() == S::N / V::N * size_of::<V>());
@@ -1293,10 +1297,9 @@ unsafe fn columns<V: Lanes, S: Lanes>(
     if !V::COLUMN_LOOP {
         // SAFETY: forwarded.
         unsafe {
-            if load {
-                S::load_columns(p, c, n, cols.as_mut_ptr(), 1);
-            } else {
-                S::store_columns(p, c, n, cols.as_ptr(), 1);
+            match way {
+                Columns::Load(p) => S::load_columns(p, c, n, cols.as_mut_ptr(), 1),
+                Columns::Store(p) => S::store_columns(p, c, n, cols.as_ptr(), 1),
             }
         }
         return;
@@ -1310,14 +1313,13 @@ unsafe fn columns<V: Lanes, S: Lanes>(
     // j of block k is the `V` at j·parts + k of the columns (contract).
     unsafe {
         for k in 0..blocks {
-            let (q, m) = (p.add(k * V::N * c), (n - k * V::N).min(V::N));
-            if load {
-                V::load_columns(q, c, m, cols.add(k), parts);
-            } else {
-                V::store_columns(q, c, m, cols.add(k), parts);
+            let (at, m) = (k * V::N * c, (n - k * V::N).min(V::N));
+            match way {
+                Columns::Load(p) => V::load_columns(p.add(at), c, m, cols.add(k), parts),
+                Columns::Store(p) => V::store_columns(p.add(at), c, m, cols.add(k), parts),
             }
         }
-        if load {
+        if let Columns::Load(_) = way {
             for k in blocks..parts {
                 for j in 0..c {
                     cols.add(j * parts + k).write(V::splat(0.0));

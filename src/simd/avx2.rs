@@ -245,14 +245,7 @@ impl Lanes for Avx2 {
                 v = _mm256_extractf128_ps::<1>(self.0);
                 (q, n) = (q.add(4), n - 4);
             }
-            if n >= 2 {
-                _mm_storel_pd(q.cast::<f64>(), _mm_castps_pd(v));
-                v = _mm_movehl_ps(v, v);
-                (q, n) = (q.add(2), n - 2);
-            }
-            if n >= 1 {
-                _mm_store_ss(q, v);
-            }
+            store_quarter(q, v, n);
         }
     }
     /// Each block of 8 columns by one load per row and an 8 × 8 transpose in registers, not
