@@ -195,6 +195,7 @@ impl Lanes for Avx512 {
     const SCALEF: bool = true;
     const MASK_REGS: bool = true;
     const UMAX_BITS: bool = true;
+    const LANE_SPAN: bool = true;
 
     super::with_features! { avx512;
         /// The SIMD entry points' features (`backend::entries!`), so that the work's loops

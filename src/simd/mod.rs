@@ -104,8 +104,10 @@ pub(crate) trait Lanes: Copy {
     /// not normal needs (`kernel::softmax::lane_span`), at the cost of a second copy of that
     /// pass. AVX2 (Zen 3, `docs/tools/ab`): 0.86-0.91 of the fused call's time
     /// channels-first and 0.84-0.93 at 10 classes, where the `and` of `add_where` alone gave
-    /// 0.95-0.97 and 1.00. The portable backend keeps one copy: on SSE2 it measured 1.04-1.06x
-    /// slower at 4 and 10 classes, and the copies are `.text` on every build.
+    /// 0.95-0.97 and 1.00. AVX-512 (Intel Xeon VM, 2026-12-07, four runs): 0.90-0.95 at 4
+    /// classes, even at 10 and channels-first (0.97-1.03), for 4.9 KB of `.text`. The
+    /// portable backend keeps one copy: on SSE2 it measured 1.04-1.06x slower at 4 and 10
+    /// classes, and the copies are `.text` on every build.
     const LANE_SPAN: bool = false;
     /// The sigmoid loop has its short path for hard targets (a loop of its own, about 2.6 KB
     /// per form and mode): everywhere but the portable backend on x86_64, a fallback for
@@ -117,8 +119,8 @@ pub(crate) trait Lanes: Copy {
     /// neighbouring groups overlap. The same operations for every element: the same bits.
     /// AVX2 (Zen 3 VM, `docs/tools/ab`, fused, 64 Ki, 1 % positives): 0.86-0.87 of the
     /// call's time. The first group's `exp` is a second copy in each form and mode (about
-    /// 400 B of `.text` each); AVX-512, where it has not been measured yet, keeps the
-    /// plain loop.
+    /// 400 B of `.text` each). AVX-512 keeps the plain loop: 0.96-1.02 there (Intel Xeon
+    /// VM, 2026-12-07, three runs), for 2.6 KB.
     const PIPELINED_HARD: bool = false;
     /// The softmax's exponential pass over rows of more than 16 classes
     /// (`kernel::softmax::row_sums`) takes the `exp`'s constants as opaque values, held
@@ -130,7 +132,8 @@ pub(crate) trait Lanes: Copy {
     /// once a row, 0.86-0.89 of the fused call's time at 1000 and 32000 classes and
     /// 0.97-1.03 at 80; once a call, 0.89-0.94 of that at 80 and even at 1000 and 32000.
     /// Made opaque crudely for every `exp` instead, the sigmoid at γ = 2.5 measured 1.047x
-    /// slower.
+    /// slower. AVX-512, with its 32 registers and broadcast operands, measured even
+    /// (0.98-1.01 at 80, 1000 and 32000 classes; Intel Xeon VM, 2026-12-07).
     const HOLD_EXP: bool = false;
     /// The softmax over rows of at most 16 classes moves a group's rows into columns and
     /// back (`kernel::softmax::columns`) in a loop over the group's vectors, one copy of
@@ -140,7 +143,9 @@ pub(crate) trait Lanes: Copy {
     /// runs, the same bits): 0.71-0.85 of the fused call's time at 4 classes and 0.85-0.92
     /// at 10 (with its transposes by blocks of 4 for the last columns), and the library's
     /// `.text` 899 804 → 887 271 B. The portable backend on SSE2 measured 1.03-1.10x slower
-    /// with it; AVX-512, not measured, keeps its four copies.
+    /// with it; AVX-512 keeps its four copies: with the loop 1.03-1.08x slower at 4
+    /// classes and even at 10 (Intel Xeon VM, 2026-12-07, three runs), for 27.5 KB less
+    /// `.text`.
     const COLUMN_LOOP: bool = false;
     /// Masks live in mask registers (AVX-512's eight `k` registers), not in vectors: code
     /// that would keep many of them live may compute one again where it is used instead.
