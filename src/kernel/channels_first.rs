@@ -16,7 +16,7 @@
 //! row-major kernel on the transposed logits, bit for bit, in that loop's stack frame (this
 //! kernel's gathered rows and lane state took a Cortex-M4F 136 bytes more).
 
-use crate::simd::{LINE, Lanes, MAX_WIDE, Outline, Total, prefetch};
+use crate::simd::{LINE, Lanes, MAX_WIDE, Outline, Total, prefetch, prefetch_write};
 
 use super::sigmoid::Gamma;
 use super::softmax::{
@@ -76,6 +76,10 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                     let mut l = S::N;
                     while l < 2 * S::N {
                         prefetch(p.wrapping_add(l));
+                        if grads {
+                            // And the lines its gradient will be written to, owned.
+                            prefetch_write(out.wrapping_add(base + j * stride + l));
+                        }
                         l += LINE;
                     }
                     let v = load::<S>(p, n);

@@ -38,7 +38,7 @@ use crate::math::{
 };
 use crate::simd::{
     LINE, Lanes, MAX_COLUMNS, MAX_LANES, MAX_WIDE, Outline, Scalar, Total, first_lanes, load_tail,
-    mul_or_zero, prefetch, store_tail,
+    mul_or_zero, prefetch, prefetch_write, store_tail,
 };
 
 use super::Mode;
@@ -193,11 +193,15 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (S, S) {
 /// nothing: one copy of this loop, which tests the pointer.) `span` says
 /// which exponential the row allows ([`Span`]). A non-null `ahead` (a row to come, on
 /// x86_64) is prefetched line by line along the way, so that that row's first pass, which
-/// only compares, does not wait for memory.
+/// only compares, does not wait for memory; with a non-null `out`, so is that row's output
+/// (where its pass will write), for writing (`prefetch_write`): its stores then find their
+/// lines owned instead of waiting for each to arrive (Intel Xeon VM, criterion, one thread:
+/// the fused call at 209715 × 80, out of cache, 1.71x as fast; 1.15x at 16384 × 80).
 ///
 /// # Safety
 /// `row` must be valid for reading `c >= 1` values; `out` is null or valid for writing `c`
-/// values (it may be `row` itself). `ahead` may be any address.
+/// values (it may be `row` itself). `ahead` may be any address; `ahead`'s output is taken
+/// to lie as far from `out` as `ahead` from `row` (a hint only: any address is allowed).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn short_row_sums<S: Lanes>(
@@ -255,16 +259,23 @@ unsafe fn row_sums<S: Lanes>(
     let n = c - c % S::N;
     let mv = S::splat(max);
     let mut sums = Sums::<S>::new();
-    if !ahead.is_null() && c < LONG_ROW {
-        // The line of its last value, which the loop misses when the row is not aligned.
-        prefetch(ahead.wrapping_add(c - 1));
-    }
-    // The prefetch of `ahead`'s line at `j`, `when` it starts one.
+    // `ahead`'s row of the output: as far from `out` as `ahead` is from `row`.
+    let out_ahead =
+        out.wrapping_byte_offset((ahead.addr() as isize).wrapping_sub(row.addr() as isize));
+    // The prefetch of `ahead`'s line at `j`, `when` it starts one, and of the same line of
+    // its output, owned, when this pass writes one.
     let fetch = |j: usize, when: bool| {
         if when && !ahead.is_null() {
             prefetch(ahead.wrapping_add(j));
+            if !out.is_null() {
+                prefetch_write(out_ahead.wrapping_add(j));
+            }
         }
     };
+    if c < LONG_ROW {
+        // The line of its last value, which the loop misses when the row is not aligned.
+        fetch(c - 1, true);
+    }
     // SAFETY (block): every vector loaded and stored lies below n <= c; vector j is loaded
     // before the store to the same place.
     unsafe {
