@@ -1247,6 +1247,19 @@ unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
         // vectors and C <= SMALL_C = MAX_COLUMNS, g <= S::N.
         unsafe { columns::<V, S>(Columns::Load(job.z.add(r0 * c)), c, g, &mut cols) };
+        // The next group's logits, and its gradient rows for writing (`prefetch_write`),
+        // in a burst. Out of cache (`docs/tools/ab`, 16 Mi logits, the same bits): 0.77-0.78
+        // of the fused call's time at 4 and 10 classes on AVX-512, 0.75-0.82 on AVX2,
+        // 0.86-0.94 on the portable backend; in cache even. Two groups ahead: the same.
+        let next = (r0 + S::N) * c;
+        let mut l = 0;
+        while l < S::N * c {
+            prefetch(job.z.wrapping_add(next + l));
+            if grads {
+                prefetch_write(out.wrapping_add(next + l));
+            }
+            l += LINE;
+        }
         // SAFETY: `kf` holds MAX_WIDE >= S::N values.
         let kv = unsafe { S::load(rows.kf.as_ptr()) };
         let (mut max, mut min) = (S::splat(f32::NEG_INFINITY), S::splat(f32::INFINITY));

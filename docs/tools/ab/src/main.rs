@@ -19,7 +19,7 @@
 //! hard targets, else 10 % positives and 20 % soft targets) and the fused softmax at 256 Ki
 //! logits (`smax/C` row-major with PyTorch's preset, ignore index -100, at 32000 classes 32
 //! rows as in the benchmark; `smaxm/C` with mmcv's, no ignore index; `smaxs/C` its loss
-//! alone (no gradient); `scf/C/S`
+//! alone (no gradient); `smaxl/C` as `smax/C` at 16 Mi logits, out of cache; `scf/C/S`
 //! channels-first; `ls/C` and `lscf/C/S` mmcv's with label smoothing ε = 0.1), on every
 //! backend the CPU has.
 use std::hint::black_box;
@@ -248,6 +248,9 @@ fn main() {
         "smaxs/80",
         "smaxs/1000",
         "smaxs/32000",
+        "smaxl/4",
+        "smaxl/10",
+        "smaxl/80",
         "scf/80/1024",
         "scf/19/4096",
         "ls/80",
@@ -261,8 +264,16 @@ fn main() {
             }
             let c: usize = case.split('/').nth(1).unwrap().parse().unwrap();
             // 32 rows of 32000 classes (the benchmark's shape, 4 MB: out of L2), else
-            // 256 Ki logits.
-            let (z, _) = inputs(if c >= 32000 { 32 * c } else { n * 4 }, 9, false);
+            // 256 Ki logits, or:
+            // `smaxl`: 16 Mi logits (64 MB, out of every cache).
+            let len = if case.starts_with("smaxl") {
+                1 << 24
+            } else if c >= 32000 {
+                32 * c
+            } else {
+                n * 4
+            };
+            let (z, _) = inputs(len, 9, false);
             let sp: usize = case
                 .split('/')
                 .nth(2)
