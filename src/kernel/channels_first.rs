@@ -76,8 +76,10 @@ pub(crate) unsafe fn run<S: Lanes, G: Gamma>(job: &Job<'_>, g: G) -> Total {
                     let mut l = S::N;
                     while l < 2 * S::N {
                         prefetch(p.wrapping_add(l));
-                        if grads {
-                            // And the lines its gradient will be written to, owned.
+                        if grads && s0 + l < sp {
+                            // And the lines its gradient will be written to, owned, where
+                            // they are this job's (a line another thread writes is not
+                            // taken from it).
                             prefetch_write(out.wrapping_add(base + j * stride + l));
                         }
                         l += LINE;
