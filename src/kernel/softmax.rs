@@ -187,8 +187,8 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (S, S) {
 /// that that row's first pass, which only compares, does not wait for memory, and where its
 /// own pass will write (`out`), for writing (`prefetch_write`), so that those stores find
 /// their lines owned instead of waiting for each to arrive (Intel Xeon VM, criterion, one
-/// thread: the fused call at 209715 × 80, out of cache, 1.71x as fast; 1.15x at 16384 × 80).
-/// Null pointers are not prefetched.
+/// thread: the fused call at 209715 × 80, out of cache, 0.909 → 1.42-1.53 G/s; at
+/// 16384 × 80 1.98 → 2.25-2.29). Null pointers are not prefetched.
 #[derive(Clone, Copy)]
 struct Ahead {
     z: *const f32,
@@ -689,7 +689,7 @@ unsafe fn short_group_stats<S: Lanes>(
     // (An ignored row has no passes, so the row it would prefetch is read cold.) Only rows
     // of this job: its gradient lines are prefetched for writing, and on several threads
     // the rows past the job's are another thread's to write (criterion, Intel Xeon VM, 2
-    // threads at 1 Mi logits: 1.70-1.76x one thread with the rows past it, 1.83-1.84x without).
+    // threads at 1 Mi logits: 1.70-1.76x one thread with the rows past it, 1.81-1.85x without).
     let ahead = if c >= LONG_ROW { 1 } else { MAX_LANES };
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
