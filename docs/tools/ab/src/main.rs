@@ -12,6 +12,8 @@
 //! cd docs/tools/ab && cargo build --release
 //! taskset -c 1 target/release/focal-loss-ab 15            # every case; 15 rounds
 //! taskset -c 1 target/release/focal-loss-ab 15 "avx2 sum"  # the cases whose name holds it
+//! cargo build --release --features parallel               # both sides split over threads:
+//! AB_THREADS=2 target/release/focal-loss-ab 15 "smaxl"     # every case in a pool of 2
 //! ```
 //!
 //! Cases: the sigmoid at 64 Ki elements (`fused`, `sum`, `grad`, `loss` elementwise,
@@ -229,6 +231,19 @@ fn compare(
 }
 
 fn main() {
+    #[cfg(feature = "parallel")]
+    if let Ok(t) = std::env::var("AB_THREADS") {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t.parse().expect("AB_THREADS: a number of threads"))
+            .build()
+            .unwrap();
+        return pool.install(cases);
+    }
+    cases()
+}
+
+/// Runs the cases the arguments select.
+fn cases() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(11);
     let filter = args.get(2).cloned().unwrap_or_default();
@@ -251,6 +266,7 @@ fn main() {
         "smaxl/4",
         "smaxl/10",
         "smaxl/80",
+        "smaxl/1000",
         "scf/80/1024",
         "scf/19/4096",
         "ls/80",
