@@ -594,7 +594,7 @@ int32_t focal_softmax_chunks_i64(const focal_softmax_params *params, size_t num_
                                  int32_t reduction, float normalizer,
                                  focal_softmax_plan *out_plan, focal_error *err);
 
-/* Every softmax chunk but the last holds a multiple of this many rows (about 16384 logits'
+/* Every softmax chunk but the last holds a multiple of this many rows (about 32768 logits'
    worth, at least 1); 0 if plan is NULL or not a valid plan: num_classes 0, or params that
    hold an unknown code or an invalid class_alpha buffer (NULL with a length, misaligned). */
 size_t focal_softmax_rows_per_chunk(const focal_softmax_plan *plan);

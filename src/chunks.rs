@@ -279,7 +279,7 @@ impl<'a> SoftmaxChunks<'a> {
         })
     }
 
-    /// Every chunk but the last holds a multiple of this many rows (about 16384 logits'
+    /// Every chunk but the last holds a multiple of this many rows (about 32768 logits'
     /// worth, at least one row; channels-first, positions: whole images, at least one).
     pub fn rows_per_chunk(&self) -> usize {
         let (c, s) = (self.num_classes, self.spatial.unwrap_or(1));

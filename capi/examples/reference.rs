@@ -451,7 +451,7 @@ struct Big {
     lab: Vec<Option<i64>>,
 }
 
-const BROWS: usize = 3271;
+const BROWS: usize = 6551;
 
 fn big() -> Big {
     let mut r = Rng(0x2545_f491);

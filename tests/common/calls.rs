@@ -90,11 +90,12 @@ pub fn sigmoid_calls(b: Backend, n: usize) -> Vec<Bits> {
 }
 
 /// Every softmax method (row-major and channels-first, with and without label smoothing)
-/// on backend `b`, for shapes of several blocks each.
+/// on backend `b`, for shapes of several blocks each (at least the 4 that the `parallel`
+/// feature shares out, see `split::rows_per_block`).
 pub fn softmax_calls(b: Backend) -> Vec<Bits> {
     let mut out = Vec::new();
     let weights = [0.25, 0.5, 1.0, 0.75, 0.1];
-    for (rows, c) in [(3000, 80), (40, 1000), (3, 17000), (20000, 4)] {
+    for (rows, c) in [(3000, 80), (160, 1000), (5, 17000), (40000, 4)] {
         let (z, labels) = softmax_inputs(rows as u64 * 31 + c as u64, rows, c);
         let per_class: Vec<f32> = (0..c).map(|j| weights[j % weights.len()]).collect();
         let up: Vec<f32> = (0..rows).map(|i| 1.0 + (i % 3) as f32).collect();
