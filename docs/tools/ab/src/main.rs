@@ -18,7 +18,8 @@
 //!
 //! Cases: the sigmoid at 64 Ki elements (`fused`, `sum`, `grad`, `loss` elementwise,
 //! `gradup`; `/g25` at γ = 2.5, `/b` per-term, `/noalpha`, `/hard1` with 1 % positives and
-//! hard targets, else 10 % positives and 20 % soft targets) and the fused softmax at 256 Ki
+//! hard targets, else 10 % positives and 20 % soft targets; `/l` at 16 Mi elements, out of
+//! cache) and the fused softmax at 256 Ki
 //! logits (`smax/C` row-major with PyTorch's preset, ignore index -100, at 32000 classes 32
 //! rows as in the benchmark; `smaxm/C` with mmcv's, no ignore index; `smaxs/C` its loss
 //! alone (no gradient); `smaxl/C` as `smax/C` at 16 Mi logits, out of cache; `scf/C/S`
@@ -330,6 +331,8 @@ fn cases() {
         "gradup/hard1",
         "fused/b/hard1",
         "fused/noalpha/hard1",
+        "fused/l",
+        "fused/hard1/l",
     ];
     for &b in &backends {
         for case in cases {
@@ -337,6 +340,8 @@ fn cases() {
             if !id.contains(&filter) {
                 continue;
             }
+            // `/l`: 16 Mi elements (64 MB each of inputs, targets and gradient: out of cache).
+            let n = if case.ends_with("/l") { 1 << 24 } else { n };
             let (x, t) = inputs(n + 3, 7, case.contains("hard1"));
             let up: Vec<f32> = x.iter().map(|v| v * 0.01 + 1.0).collect();
             let o = std::cell::RefCell::new(vec![0.0f32; n + 3]);
