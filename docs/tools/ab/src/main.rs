@@ -23,7 +23,7 @@
 //! logits (`smax/C` row-major with PyTorch's preset, ignore index -100, at 32000 classes 32
 //! rows as in the benchmark; `smaxm/C` with mmcv's, no ignore index; `smaxs/C` its loss
 //! alone (no gradient); `smaxl/C` as `smax/C` at 16 Mi logits, out of cache; `scf/C/S`
-//! channels-first; `ls/C` and `lscf/C/S` mmcv's with label smoothing ε = 0.1), on every
+//! channels-first, `scfl/C/S` at 16 Mi logits; `ls/C` and `lscf/C/S` mmcv's with label smoothing ε = 0.1), on every
 //! backend the CPU has.
 use std::hint::black_box;
 use std::time::Instant;
@@ -270,6 +270,8 @@ fn cases() {
         "smaxl/1000",
         "scf/80/1024",
         "scf/19/4096",
+        "scfl/80/4096",
+        "scfl/19/65536",
         "ls/80",
         "lscf/80/1024",
     ];
@@ -282,8 +284,8 @@ fn cases() {
             let c: usize = case.split('/').nth(1).unwrap().parse().unwrap();
             // 32 rows of 32000 classes (the benchmark's shape, 4 MB: out of L2), else
             // 256 Ki logits, or:
-            // `smaxl`: 16 Mi logits (64 MB, out of every cache).
-            let len = if case.starts_with("smaxl") {
+            // `smaxl`, `scfl`: 16 Mi logits (64 MB, out of every cache).
+            let len = if case.starts_with("smaxl") || case.starts_with("scfl") {
                 1 << 24
             } else if c >= 32000 {
                 32 * c
