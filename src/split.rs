@@ -3,7 +3,7 @@
 //!
 //! A call's items (sigmoid elements, softmax rows, channels-first images) are cut into
 //! consecutive blocks whose size depends only on the shape (about [`BLOCK`] logits each,
-//! [`ROW_BLOCK`] for softmax rows: see [`rows_per_block`]). Each block runs the kernel's entry point as a call of its own and
+//! [`SOFTMAX_BLOCK`] for the softmax: see [`rows_per_block`], [`positions_per_block`]). Each block runs the kernel's entry point as a call of its own and
 //! gives a [`Total`]; the blocks' totals are added exactly ([`Exact`]), so neither their order
 //! nor their grouping changes the result. A call of one block returns the kernel's total as
 //! it is. The scalar backend does not block its calls (see `backend::blocked`).
@@ -19,24 +19,26 @@ use crate::total::Total;
 /// threads.
 pub(crate) const BLOCK: usize = 1 << 14;
 
-/// Logits per block of a row-major softmax call: twice [`BLOCK`]. Each row prefetches the
-/// row 16 on (`kernel::softmax`), its gradient row only within its block (past it, with
-/// several threads, the rows are another thread's to write), so the first rows of a block
-/// start cold and a block of 16 rows (1000 classes) had no gradient prefetch at all; and on
+/// Logits per block of a softmax call: twice [`BLOCK`]. Each row prefetches the row 16 on
+/// (`kernel::softmax`), its gradient row only within its block (past it, with several
+/// threads, the rows are another thread's to write), so the first rows of a block start
+/// cold and a block of 16 rows (1000 classes) had no gradient prefetch at all; and on
 /// several threads consecutive blocks go to different threads, so each block starts a new
 /// stream. Measured with `docs/tools/ab` (Intel Xeon VM, 2026-12-07, against `BLOCK`), on two
 /// threads (`AB_THREADS=2`): at 16 Mi logits 0.84 of the time at 1000 classes on AVX-512
 /// (0.89 on AVX2), 0.94 (0.95) at 80, 0.96-0.99 at 4 and 10; in cache (256 Ki logits) 0.95-0.97
 /// at 80 and 1000 (0.91-0.95), 0.86-0.92 at 4 and 10 (0.95-0.97). On one thread: 0.96 at 16 Mi
-/// of 1000 classes, 0.97 at 80, even in cache. Four times `BLOCK` gained little more (0.76 at
-/// 16 Mi of 1000 classes, 0.92 at 80, on two threads) and leaves a call of 160 Ki logits three
-/// blocks to share. Channels-first images keep `BLOCK` (not measured with a larger block).
-pub(crate) const ROW_BLOCK: usize = 2 * BLOCK;
+/// of 1000 classes, 0.97 at 80, even in cache. Channels-first (blocks of whole images or of
+/// parts of one): 0.85-0.88 at 16 Mi on two threads (AVX2 0.90-0.92), 0.92-0.95 in cache;
+/// one thread 0.93 at 16 Mi of 80 classes, even elsewhere. Four times `BLOCK` gained little
+/// more (0.76 at 16 Mi of 1000 classes, 0.92 at 80, on two threads) and leaves a call of
+/// 160 Ki logits three blocks to share.
+pub(crate) const SOFTMAX_BLOCK: usize = 2 * BLOCK;
 
-/// Rows of `c` logits per block: `ROW_BLOCK / c`, rounded down to a multiple of 16 (the
+/// Rows of `c` logits per block: `SOFTMAX_BLOCK / c`, rounded down to a multiple of 16 (the
 /// widest lockstep group of rows) when that is at least 16, and at least one row.
 pub(crate) const fn rows_per_block(c: usize) -> usize {
-    let r = ROW_BLOCK / if c == 0 { 1 } else { c };
+    let r = SOFTMAX_BLOCK / if c == 0 { 1 } else { c };
     if r >= 16 {
         r & !15
     } else if r == 0 {
@@ -52,7 +54,7 @@ pub(crate) const fn rows_per_block(c: usize) -> usize {
 /// still starts on a block boundary.)
 pub(crate) const fn positions_per_block(c: usize, spatial: usize) -> usize {
     let image = c.saturating_mul(spatial);
-    let images = BLOCK / if image == 0 { 1 } else { image };
+    let images = SOFTMAX_BLOCK / if image == 0 { 1 } else { image };
     let sp = if spatial == 0 { 1 } else { spatial };
     (if images == 0 { 1 } else { images }).saturating_mul(sp)
 }
@@ -317,16 +319,16 @@ impl crate::kernel::softmax::Job<'_> {
 
     /// How a channels-first job whose images are larger than a block is cut: `(blocks per
     /// image, positions per block)`, the positions a multiple of 64 (the widest lockstep
-    /// group of positions) near `BLOCK / C`, so that an image of any size (`N = 1` too) is
+    /// group of positions) near `SOFTMAX_BLOCK / C`, so that an image of any size (`N = 1` too) is
     /// shared between threads. `None` when an image fits in a block: then blocks are whole
     /// images ([`rows_per_block`](Self::rows_per_block)).
     #[cfg(any(focal_portable, target_arch = "x86_64"))]
     pub(crate) fn image_split(&self) -> Option<(usize, usize)> {
         let sp = self.spatial.max(1);
-        if self.c.saturating_mul(sp) <= BLOCK {
+        if self.c.saturating_mul(sp) <= SOFTMAX_BLOCK {
             return None;
         }
-        let per = (BLOCK / self.c.max(1)) & !63;
+        let per = (SOFTMAX_BLOCK / self.c.max(1)) & !63;
         let per = per.max(64);
         Some((sp.div_ceil(per), per))
     }
@@ -356,11 +358,11 @@ mod tests {
 
     #[test]
     fn rows_per_block_is_a_function_of_c() {
-        assert_eq!(rows_per_block(1), ROW_BLOCK);
+        assert_eq!(rows_per_block(1), SOFTMAX_BLOCK);
         assert_eq!(rows_per_block(80), 400);
         assert_eq!(rows_per_block(1000), 32);
         assert_eq!(rows_per_block(2100), 15);
         assert_eq!(rows_per_block(32000), 1);
-        assert_eq!(rows_per_block(0), ROW_BLOCK);
+        assert_eq!(rows_per_block(0), SOFTMAX_BLOCK);
     }
 }

@@ -32,8 +32,8 @@ fn every_method_equals_row_major_on_the_transposed_logits() {
     let mut rng = Rng::new(7);
     let class_alpha: Vec<f32> = (0..250).map(|k| (k % 5) as f32 / 4.0).collect();
     // (N, C, S): S below, at and above every lane count, with tails; C = 1; one image.
-    // Images of more than 16384 logits run as parts of an image on the SIMD backends (blocks
-    // of 832, 384 and 64 positions here, the last one shorter).
+    // Images of more than 32768 logits run as parts of an image on the SIMD backends (blocks
+    // of 1664, 768 and 128 positions here, the last one shorter).
     for (n, c, s) in [
         (3, 5, 37),
         (2, 1, 20),
@@ -44,7 +44,7 @@ fn every_method_equals_row_major_on_the_transposed_logits() {
         (2, 7, 33),
         (1, 19, 2000),
         (2, 40, 1000),
-        (1, 250, 100),
+        (1, 250, 200),
     ] {
         let positions = n * s;
         // A logit far below the others here and there: rows whose span is not normal (more
@@ -204,7 +204,7 @@ fn shape_errors_write_nothing() {
     }
 }
 
-/// An empty tensor of images larger than a block (`C·S` above 16384 logits, which the SIMD
+/// An empty tensor of images larger than a block (`C·S` above 32768 logits, which the SIMD
 /// backends cut into parts of an image): every method returns zeros and writes nothing.
 /// Until 2026-12-04 the blocked path ran one part of "image 0" of the empty tensor, reading
 /// and writing up to a block's logits beyond the empty slices (found by an adversarial
@@ -213,7 +213,7 @@ fn shape_errors_write_nothing() {
 fn empty_tensor_of_large_images_writes_nothing() {
     const SENTINEL: f32 = -7.0;
     // (C, S): parts of one image on the SIMD backends, and one position wider than a block.
-    for (c, s) in [(20usize, 1000usize), (16385, 1), (3, 6000)] {
+    for (c, s) in [(20usize, 2000usize), (32769, 1), (3, 12000)] {
         for b in backends() {
             let cf = SoftmaxFocal::torch().backend(b).channels_first(s);
             let logits = vec![0.5f32; 2 * c * s];

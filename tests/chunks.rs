@@ -174,7 +174,7 @@ fn softmax_chunks_give_the_single_calls_bits() {
             (50, 1000, None),
             (3, 17000, None),
             (9000, 4, None),
-            (3, 19, Some(1000)),
+            (3, 19, Some(2000)),
             (40, 5, Some(300)),
             (5, 80, Some(64)),
             (900, 40, Some(1)),

@@ -103,7 +103,7 @@ enum Layout {
     Small(u8),
     /// `S` from 0 to 255.
     Raw(u8),
-    /// Images of more than a block's 16384 logits (`C·S` above it, `S` up to 255 more), which
+    /// Images of more than a block's 32768 logits (`C·S` above it, `S` up to 255 more), which
     /// the SIMD backends cut into parts of an image: with at most 63 positions, a valid shape
     /// here is an empty tensor (the out-of-bounds write fixed in 81792c2).
     Large(u8),
@@ -116,7 +116,7 @@ impl Layout {
             Layout::AllPositions => Some(positions),
             Layout::Small(s) => Some(1 + usize::from(s % 8)),
             Layout::Raw(s) => Some(usize::from(s)),
-            Layout::Large(s) => Some(16384 / c.max(1) + 1 + usize::from(s)),
+            Layout::Large(s) => Some(32768 / c.max(1) + 1 + usize::from(s)),
         }
     }
 }
