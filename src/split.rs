@@ -26,8 +26,8 @@ pub(crate) const BLOCK: usize = 1 << 14;
 /// several threads consecutive blocks go to different threads, so each block starts a new
 /// stream. Measured with `docs/tools/ab` (Intel Xeon VM, 2026-12-07, against `BLOCK`), on two
 /// threads (`AB_THREADS=2`): at 16 Mi logits 0.84 of the time at 1000 classes on AVX-512
-/// (0.89 on AVX2), 0.94 (0.95) at 80, 0.96-0.99 at 4 and 10; in cache (256 Ki logits) 0.95-0.97
-/// at 80 and 1000 (0.91-0.95), 0.86-0.92 at 4 and 10 (0.95-0.97). On one thread: 0.96 at 16 Mi
+/// (0.89 on AVX2), 0.94 (0.95) at 80, 0.95-0.99 at 4 and 10; in cache (256 Ki logits) 0.94-0.97
+/// at 80 and 1000 (0.91-0.95), 0.86-0.98 at 4 and 10 (0.92-0.98). On one thread: 0.96 at 16 Mi
 /// of 1000 classes, 0.97 at 80, even in cache. Channels-first (blocks of whole images or of
 /// parts of one): 0.85-0.88 at 16 Mi on two threads (AVX2 0.90-0.92), 0.92-0.95 in cache;
 /// one thread 0.93 at 16 Mi of 80 classes, even elsewhere. Four times `BLOCK` gained little
