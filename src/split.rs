@@ -3,10 +3,11 @@
 //!
 //! A call's items (sigmoid elements, softmax rows, channels-first images) are cut into
 //! consecutive blocks whose size depends only on the shape (about [`BLOCK`] logits each,
-//! [`SOFTMAX_BLOCK`] for the softmax: see [`rows_per_block`], [`positions_per_block`]). Each block runs the kernel's entry point as a call of its own and
-//! gives a [`Total`]; the blocks' totals are added exactly ([`Exact`]), so neither their order
-//! nor their grouping changes the result. A call of one block returns the kernel's total as
-//! it is. The scalar backend does not block its calls (see `backend::blocked`).
+//! [`SOFTMAX_BLOCK`] for the softmax: see [`rows_per_block`], [`positions_per_block`]). Each
+//! block runs the kernel's entry point as a call of its own and gives a [`Total`]; the
+//! blocks' totals are added exactly ([`Exact`]), so neither their order nor their grouping
+//! changes the result. A call of one block returns the kernel's total as it is. The scalar
+//! backend does not block its calls (see `backend::blocked`).
 //!
 //! [`Partial`]: crate::Partial
 
@@ -319,8 +320,8 @@ impl crate::kernel::softmax::Job<'_> {
 
     /// How a channels-first job whose images are larger than a block is cut: `(blocks per
     /// image, positions per block)`, the positions a multiple of 64 (the widest lockstep
-    /// group of positions) near `SOFTMAX_BLOCK / C`, so that an image of any size (`N = 1` too) is
-    /// shared between threads. `None` when an image fits in a block: then blocks are whole
+    /// group of positions) near `SOFTMAX_BLOCK / C`, so that an image of any size (`N = 1`
+    /// too) is shared between threads. `None` when an image fits in a block: then blocks are whole
     /// images ([`rows_per_block`](Self::rows_per_block)).
     #[cfg(any(focal_portable, target_arch = "x86_64"))]
     pub(crate) fn image_split(&self) -> Option<(usize, usize)> {
