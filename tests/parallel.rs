@@ -178,6 +178,51 @@ fn exact_sums_are_the_same_for_any_thread_count() {
     }
 }
 
+/// Long calls: a participant claims runs of consecutive blocks (`blocks / (P·16)` a claim,
+/// `split::team::exact`), which the calls above, of at most a few dozen blocks, never reach.
+/// 100 sigmoid blocks (a run of 3 blocks on 2 threads, 2 on 3) and 75 blocks of softmax rows
+/// (2 on 2 threads): the exact sums and the gradients of every pool equal one thread's.
+/// (Skipped under ThreadSanitizer, `.ci/run`: the same claims as above, at 30x the size.)
+#[test]
+fn long_calls_in_runs_of_blocks_give_the_same_bits() {
+    use common::calls::{sigmoid_inputs, softmax_inputs};
+    use focal_loss::{Partial, Reduction, SigmoidFocal, SoftmaxFocal};
+    let n = 100 * 16384 + 3;
+    let (x, t) = sigmoid_inputs(8, n);
+    let (z, labels) = softmax_inputs(9, 30_000, 80);
+    for b in backends() {
+        let f = SigmoidFocal::new().backend(b);
+        let s = SoftmaxFocal::torch().backend(b);
+        let sums = |threads: usize| -> (Vec<Partial>, Vec<u32>) {
+            let run = || {
+                let plan = f.chunks(n, Reduction::Sum).unwrap();
+                let mut g = vec![0.0; n];
+                let splan = s.chunks(80, &labels, Reduction::Sum).unwrap();
+                let mut gz = vec![0.0; z.len()];
+                let p = vec![
+                    plan.loss_and_grad(&x, &t[..], &mut g).unwrap(),
+                    splan.loss_and_grad(&z, &labels, &mut gz).unwrap(),
+                ];
+                (p, g.iter().chain(&gz).map(|v| v.to_bits()).collect())
+            };
+            if threads == 0 {
+                return outside(run);
+            }
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(run)
+        };
+        let one = sums(1);
+        for threads in [2, 3, 0] {
+            let got = sums(threads);
+            assert_eq!(one.0, got.0, "{b:?}, {threads} threads (0: outside a pool)");
+            assert!(one.1 == got.1, "{b:?}, {threads} threads: gradients differ");
+        }
+    }
+}
+
 /// Unchecked targets are checked block by block on the pool (see `split::first_index`): the
 /// error still names the first bad target, whichever block a thread reached first, and the
 /// output is not written. Bad targets in several blocks, the first one placed in the first,
