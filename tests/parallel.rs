@@ -13,14 +13,6 @@ mod common;
 use common::backends;
 use common::calls::{Bits, sigmoid_calls, softmax_calls};
 
-fn on(threads: usize, f: impl FnOnce() -> Vec<Bits> + Send) -> Vec<Bits> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
-}
-
 /// Builds rayon's global pool with 3 threads (more than the two cores CI has, so that
 /// helpers start late), once, before any test of this binary uses it.
 fn global_pool() {
@@ -48,6 +40,19 @@ fn outside<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// Runs `f` on a dedicated pool of `threads` threads, or with 0 from a thread of no pool
+/// ([`outside`]).
+fn pooled<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    if threads == 0 {
+        return outside(f);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 fn same(what: &str, threads: usize, want: &[Bits], got: &[Bits]) {
     assert_eq!(want.len(), got.len());
     for ((w_tag, w), (g_tag, g)) in want.iter().zip(got) {
@@ -67,13 +72,13 @@ fn sigmoid_same_bits_for_any_thread_count() {
     for b in backends() {
         // 5 full blocks and a short one; and a length of exactly two blocks.
         for n in [5 * 16384 + 77, 2 * 16384] {
-            let one = on(1, || sigmoid_calls(b, n));
+            let one = pooled(1, || sigmoid_calls(b, n));
             for threads in [2, 3, 7] {
                 same(
                     "sigmoid",
                     threads,
                     &one,
-                    &on(threads, || sigmoid_calls(b, n)),
+                    &pooled(threads, || sigmoid_calls(b, n)),
                 );
             }
             // From outside any pool (reported as 0 threads).
@@ -85,9 +90,14 @@ fn sigmoid_same_bits_for_any_thread_count() {
 #[test]
 fn softmax_same_bits_for_any_thread_count() {
     for b in backends() {
-        let one = on(1, || softmax_calls(b));
+        let one = pooled(1, || softmax_calls(b));
         for threads in [2, 3, 7] {
-            same("softmax", threads, &one, &on(threads, || softmax_calls(b)));
+            same(
+                "softmax",
+                threads,
+                &one,
+                &pooled(threads, || softmax_calls(b)),
+            );
         }
         same("softmax", 0, &one, &outside(|| softmax_calls(b)));
     }
@@ -105,7 +115,10 @@ fn concurrent_callers_get_the_bits_of_one_thread() {
     global_pool();
     let n = 3 * 16384 + 5;
     for b in backends() {
-        let want = (on(1, || sigmoid_calls(b, n)), on(1, || softmax_calls(b)));
+        let want = (
+            pooled(1, || sigmoid_calls(b, n)),
+            pooled(1, || softmax_calls(b)),
+        );
         let want = &want;
         let check = move |who: &str| {
             same(who, 0, &want.0, &sigmoid_calls(b, n));
@@ -158,14 +171,7 @@ fn exact_sums_are_the_same_for_any_thread_count() {
                     splan.loss_and_grad(&z, &labels, &mut gz).unwrap(),
                 ]
             };
-            if threads == 0 {
-                return outside(run);
-            }
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(run)
+            pooled(threads, run)
         };
         let one = sums(1);
         for threads in [2, 3, 7, 0] {
@@ -205,14 +211,7 @@ fn long_calls_in_runs_of_blocks_give_the_same_bits() {
                 ];
                 (p, g.iter().chain(&gz).map(|v| v.to_bits()).collect())
             };
-            if threads == 0 {
-                return outside(run);
-            }
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(run)
+            pooled(threads, run)
         };
         let one = sums(1);
         for threads in [2, 3, 0] {
