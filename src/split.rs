@@ -24,8 +24,9 @@ pub(crate) const BLOCK: usize = 1 << 14;
 /// (`kernel::softmax`), its gradient row only within its block (past it, with several
 /// threads, the rows are another thread's to write), so the first rows of a block start
 /// cold and a block of 16 rows (1000 classes) had no gradient prefetch at all; and on
-/// several threads consecutive blocks go to different threads, so each block starts a new
-/// stream. Measured with `docs/tools/ab` (Intel Xeon VM, 2026-12-07, against `BLOCK`), on two
+/// several threads consecutive blocks went to different threads, so each block started a
+/// new stream (since f1c9648 long calls hand out runs of blocks, see `team::exact`; these
+/// figures are from before). Measured with `docs/tools/ab` (Intel Xeon VM, 2026-12-07, against `BLOCK`), on two
 /// threads (`AB_THREADS=2`): at 16 Mi logits 0.84 of the time at 1000 classes on AVX-512
 /// (0.89 on AVX2), 0.94 (0.95) at 80, 0.95-0.99 at 4 and 10; in cache (256 Ki logits) 0.94-0.97
 /// at 80 and 1000 (0.91-0.95), 0.86-0.98 at 4 and 10 (0.92-0.98). On one thread: 0.96 at 16 Mi
@@ -151,8 +152,8 @@ pub(crate) fn exact(
 /// How a call shares its blocks with rayon's pool: the caller works from the start, asks
 /// `P - 1` of the current pool's `P` threads to help, and takes blocks itself; every
 /// participant takes the next run of blocks not yet taken (one atomic counter), so whoever
-/// starts late takes fewer. The totals are joined exactly, in any order: the same bits as on one
-/// thread.
+/// starts late takes fewer. The totals are joined exactly, in any order: the same bits as on
+/// one thread.
 ///
 /// From a thread outside the pool (a program's main thread, a framework's own threads, a C
 /// caller) a parallel iterator hands the whole call to the pool and the caller only waits,

@@ -145,59 +145,17 @@ fn concurrent_callers_get_the_bits_of_one_thread() {
     }
 }
 
-/// The exact sum behind a reduced loss (the chunk API's [`Partial`] of the whole input), the
-/// same on every pool: a check that sees every bit of the sum, where the rounded loss
-/// would hide most differences in how blocks were summed.
-#[test]
-fn exact_sums_are_the_same_for_any_thread_count() {
+/// The exact sums behind a reduced loss (the chunk API's [`Partial`] of the whole input:
+/// `loss` and `loss_and_grad` of a sigmoid of `n` elements, γ = `gamma`, and of `rows` softmax
+/// rows of 80 classes) and the gradients, on pools of 1 and `threads` threads (0: from a
+/// thread of no pool), on every backend: each pool's must equal one thread's.
+fn same_sums_on_every_pool(n: usize, rows: usize, seed: u64, gamma: f32, threads: &[usize]) {
     use common::calls::{sigmoid_inputs, softmax_inputs};
     use focal_loss::{Partial, Reduction, SigmoidFocal, SoftmaxFocal};
-    let n = 9 * 16384 + 3;
-    let (x, t) = sigmoid_inputs(5, n);
-    let (z, labels) = softmax_inputs(6, 4000, 80);
+    let (x, t) = sigmoid_inputs(seed, n);
+    let (z, labels) = softmax_inputs(seed + 1, rows, 80);
     for b in backends() {
-        let f = SigmoidFocal::new().gamma(2.5).backend(b);
-        let s = SoftmaxFocal::torch().backend(b);
-        let sums = |threads: usize| -> Vec<Partial> {
-            let run = || {
-                let plan = f.chunks(n, Reduction::Sum).unwrap();
-                let mut g = vec![0.0; n];
-                let splan = s.chunks(80, &labels, Reduction::Sum).unwrap();
-                let mut gz = vec![0.0; z.len()];
-                vec![
-                    plan.loss(&x, &t[..]).unwrap(),
-                    plan.loss_and_grad(&x, &t[..], &mut g).unwrap(),
-                    splan.loss(&z, &labels).unwrap(),
-                    splan.loss_and_grad(&z, &labels, &mut gz).unwrap(),
-                ]
-            };
-            pooled(threads, run)
-        };
-        let one = sums(1);
-        for threads in [2, 3, 7, 0] {
-            assert_eq!(
-                one,
-                sums(threads),
-                "{b:?}, {threads} threads (0: outside a pool)"
-            );
-        }
-    }
-}
-
-/// Long calls: a participant claims runs of consecutive blocks (`blocks / (P·16)` a claim,
-/// `split::team::exact`), which the calls above, of at most a few dozen blocks, never reach.
-/// 100 sigmoid blocks (a run of 3 blocks on 2 threads, 2 on 3) and 75 blocks of softmax rows
-/// (2 on 2 threads): the exact sums and the gradients of every pool equal one thread's.
-/// (Skipped under ThreadSanitizer, `.ci/run`: the same claims as above, at 30x the size.)
-#[test]
-fn long_calls_in_runs_of_blocks_give_the_same_bits() {
-    use common::calls::{sigmoid_inputs, softmax_inputs};
-    use focal_loss::{Partial, Reduction, SigmoidFocal, SoftmaxFocal};
-    let n = 100 * 16384 + 3;
-    let (x, t) = sigmoid_inputs(8, n);
-    let (z, labels) = softmax_inputs(9, 30_000, 80);
-    for b in backends() {
-        let f = SigmoidFocal::new().backend(b);
+        let f = SigmoidFocal::new().gamma(gamma).backend(b);
         let s = SoftmaxFocal::torch().backend(b);
         let sums = |threads: usize| -> (Vec<Partial>, Vec<u32>) {
             let run = || {
@@ -206,7 +164,9 @@ fn long_calls_in_runs_of_blocks_give_the_same_bits() {
                 let splan = s.chunks(80, &labels, Reduction::Sum).unwrap();
                 let mut gz = vec![0.0; z.len()];
                 let p = vec![
+                    plan.loss(&x, &t[..]).unwrap(),
                     plan.loss_and_grad(&x, &t[..], &mut g).unwrap(),
+                    splan.loss(&z, &labels).unwrap(),
                     splan.loss_and_grad(&z, &labels, &mut gz).unwrap(),
                 ];
                 (p, g.iter().chain(&gz).map(|v| v.to_bits()).collect())
@@ -214,12 +174,29 @@ fn long_calls_in_runs_of_blocks_give_the_same_bits() {
             pooled(threads, run)
         };
         let one = sums(1);
-        for threads in [2, 3, 0] {
+        for &threads in threads {
             let got = sums(threads);
             assert_eq!(one.0, got.0, "{b:?}, {threads} threads (0: outside a pool)");
             assert!(one.1 == got.1, "{b:?}, {threads} threads: gradients differ");
         }
     }
+}
+
+/// The exact sum behind a reduced loss, the same on every pool: a check that sees every bit
+/// of the sum, where the rounded loss would hide most differences in how blocks were summed.
+#[test]
+fn exact_sums_are_the_same_for_any_thread_count() {
+    same_sums_on_every_pool(9 * 16384 + 3, 4000, 5, 2.5, &[2, 3, 7, 0]);
+}
+
+/// Long calls: a participant claims runs of consecutive blocks (`blocks / (P·16)` a claim,
+/// `split::team::exact`), which the calls above, of at most a few dozen blocks, never reach.
+/// 101 sigmoid blocks (a run of 3 blocks on 2 threads, 2 on 3) and 75 blocks of softmax rows
+/// (2 on 2 threads): the exact sums and the gradients of every pool equal one thread's.
+/// (Skipped under ThreadSanitizer, `.ci/run`: the same claims as above, at 30x the size.)
+#[test]
+fn long_calls_in_runs_of_blocks_give_the_same_bits() {
+    same_sums_on_every_pool(100 * 16384 + 3, 30_000, 8, 2.0, &[2, 3, 0]);
 }
 
 /// Unchecked targets are checked block by block on the pool (see `split::first_index`): the

@@ -23,8 +23,8 @@
 //! logits (`smax/C` row-major with PyTorch's preset, ignore index -100, at 32000 classes 32
 //! rows as in the benchmark; `smaxm/C` with mmcv's, no ignore index; `smaxs/C` its loss
 //! alone (no gradient); `smaxl/C` as `smax/C` at 16 Mi logits, out of cache; `scf/C/S`
-//! channels-first, `scfl/C/S` at 16 Mi logits; `ls/C` and `lscf/C/S` mmcv's with label smoothing ε = 0.1), on every
-//! backend the CPU has.
+//! channels-first, `scfl/C/S` at 16 Mi logits; `ls/C` and `lscf/C/S` mmcv's with label
+//! smoothing ε = 0.1), on every backend the CPU has.
 use std::hint::black_box;
 use std::time::Instant;
 
