@@ -101,6 +101,29 @@ pub(crate) fn has_avx512f() -> bool {
     cpu().has_avx512f()
 }
 
+/// Whether the CPU is an AMD one (vendor `AuthenticAMD`, or `HygonGenuine`, Zen cores made
+/// under licence): the kernels tune a prefetch by vendor (see
+/// [`grad_rows_ahead`](super::grad_rows_ahead)).
+#[allow(unused_unsafe)] // as in `cpu`
+pub(crate) fn is_amd() -> bool {
+    if cfg!(miri) {
+        return false;
+    }
+    // SAFETY: `cpuid` exists on every x86_64 CPU and has no preconditions; leaf 0 gives the
+    // vendor string in EBX, EDX, ECX.
+    let v = unsafe { __cpuid(0) };
+    amd_vendor(v.ebx, v.edx, v.ecx)
+}
+
+/// Whether leaf 0's vendor words (EBX, EDX, ECX) name AMD or Hygon.
+fn amd_vendor(ebx: u32, edx: u32, ecx: u32) -> bool {
+    let mut name = [0u8; 12];
+    name[..4].copy_from_slice(&ebx.to_le_bytes());
+    name[4..8].copy_from_slice(&edx.to_le_bytes());
+    name[8..].copy_from_slice(&ecx.to_le_bytes());
+    &name == b"AuthenticAMD" || &name == b"HygonGenuine"
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -118,7 +141,28 @@ mod tests {
             && std::is_x86_feature_detected!("f16c");
         assert_eq!(has_avx2_fma(), avx2);
         assert_eq!(has_avx512f(), avx512);
-        std::println!("avx2+fma: {avx2}, avx512f: {avx512}");
+        std::println!("avx2+fma: {avx2}, avx512f: {avx512}, amd: {}", is_amd());
+    }
+
+    #[test]
+    fn vendors() {
+        // Each name as `cpuid` leaf 0 gives it: EBX, EDX, ECX, four bytes each.
+        let words = |name: &[u8; 12]| {
+            let w = |i: usize| u32::from_le_bytes(name[i..i + 4].try_into().unwrap());
+            (w(0), w(4), w(8))
+        };
+        for (name, amd) in [
+            (b"AuthenticAMD", true),
+            (b"HygonGenuine", true),
+            (b"GenuineIntel", false),
+            (b"CentaurHauls", false),
+            (b"AuthenticAMX", false),
+        ] {
+            let (ebx, edx, ecx) = words(name);
+            assert_eq!(amd_vendor(ebx, edx, ecx), amd, "{name:?}");
+        }
+        // Leaf 0 of an AMD CPU, as documented: EBX "Auth", EDX "enti", ECX "cAMD".
+        assert!(amd_vendor(0x6874_7541, 0x6974_6e65, 0x444d_4163));
     }
 
     #[test]

@@ -117,6 +117,9 @@ impl Backend {
 const AVX2: u8 = 1;
 #[cfg(target_arch = "x86_64")]
 const AVX512: u8 = 2;
+/// Not a feature: the CPU is not an AMD one (see [`grad_rows_ahead`]).
+#[cfg(target_arch = "x86_64")]
+const GRAD_AHEAD: u8 = 4;
 
 /// The x86_64 features, detected once: `cpuid` is slow (it traps to the hypervisor in a VM),
 /// and forced-backend calls ask on every call.
@@ -129,9 +132,28 @@ fn x86_features() -> u8 {
         return f;
     }
     let f = if detect::has_avx2_fma() { AVX2 } else { 0 }
-        | if detect::has_avx512f() { AVX512 } else { 0 };
+        | if detect::has_avx512f() { AVX512 } else { 0 }
+        | if detect::is_amd() { 0 } else { GRAD_AHEAD };
     FEATURES.store(f, Ordering::Relaxed);
     f
+}
+
+/// Whether the row-major softmax kernels prefetch the gradient rows to come for writing
+/// beside their logits, on this CPU: not on AMD's. On an Intel Xeon VM the prefetch took
+/// the fused call at 209715 × 80 from 0.51 to 0.70 of the two-thread streaming floor; on an
+/// AMD EPYC (Zen 4) VM the call without it took, out of cache (`docs/tools/ab`, 16 Mi
+/// logits, fused AVX-512, the same bits), 0.85-0.89 of the time at 80 classes, 0.90-0.91 at
+/// 10, 0.93-0.94 at 1000 and 0.96-0.99 at 32000 on one thread and on two, with AVX2 even
+/// (0.95-1.03) and every call in cache even (`docs/performance.md`). The channels-first
+/// kernel and the sigmoid keep their prefetches for writing on every CPU: on that Zen 4
+/// without them the call took 1.10x the time (channels-first, 19 classes) and 1.03-1.06x
+/// (the sigmoid at 16 Mi on two threads). Only x86_64 prefetches for writing at all.
+#[inline]
+pub(crate) fn grad_rows_ahead() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return x86_features() & GRAD_AHEAD != 0;
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 const PORTABLE: bool = cfg!(focal_portable);

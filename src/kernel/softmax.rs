@@ -188,7 +188,8 @@ unsafe fn short_row_max<S: Lanes>(row: *const f32, c: usize) -> (S, S) {
 /// own pass will write (`out`), for writing (`prefetch_write`), so that those stores find
 /// their lines owned instead of waiting for each to arrive (Intel Xeon VM, criterion, one
 /// thread: the fused call at 209715 × 80, out of cache, 0.909 → 1.42-1.53 G/s; at
-/// 16384 × 80 1.98 → 2.25-2.29). Null pointers are not prefetched.
+/// 16384 × 80 1.98 → 2.25-2.29), on the CPUs where that helps
+/// ([`grad_rows_ahead`](crate::backend::grad_rows_ahead)). Null pointers are not prefetched.
 #[derive(Clone, Copy)]
 struct Ahead {
     z: *const f32,
@@ -638,7 +639,9 @@ impl RestParts {
 /// reductions), so that the long dependency chains of different rows overlap instead of
 /// running one row after the other. With a non-null `keep` the exponentials go to its rows,
 /// the gradient's (see [`short_row_sums`]). `accs` is the caller's, for each row's sums:
-/// every entry is written (0 for rows without a class).
+/// every entry is written (0 for rows without a class). With `grads_ahead` (and a non-null
+/// `keep`) each row's pass also prefetches the gradient row it prefetches the logits of
+/// ([`grad_rows_ahead`](crate::backend::grad_rows_ahead)).
 ///
 /// One copy for both: without a gradient the loops test the null pointer once a vector,
 /// a branch always predicted (the loss alone at 80 classes on AVX2: even), where a second
@@ -652,6 +655,7 @@ impl RestParts {
 unsafe fn short_group_stats<S: Lanes>(
     job: &Job<'_>,
     keep: *mut f32,
+    grads_ahead: bool,
     r0: usize,
     class: &[Option<usize>; MAX_LANES],
     max: &mut [f32; MAX_LANES],
@@ -718,7 +722,7 @@ unsafe fn short_group_stats<S: Lanes>(
                     out,
                     Ahead {
                         z: job.z.wrapping_add((r + ahead) * c),
-                        out: if !keep.is_null() && r + ahead < job.rows() {
+                        out: if grads_ahead && !keep.is_null() && r + ahead < job.rows() {
                             keep.wrapping_add((r + ahead) * c)
                         } else {
                             core::ptr::null_mut()
@@ -1260,6 +1264,7 @@ unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
     let c = job.c.min(SMALL_C);
     let out = job.mode.parts().0;
     let grads = job.mode.grads();
+    let grads_ahead = grads && crate::backend::grad_rows_ahead();
     let zero = S::splat(0.0);
     let mut acc = S::acc_zero();
     let mut rows = Gathered::new();
@@ -1275,15 +1280,15 @@ unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
         // vectors and C <= SMALL_C = MAX_COLUMNS, g <= S::N.
         unsafe { columns::<V, S>(Columns::Load(job.z.add(r0 * c)), c, g, &mut cols) };
-        // The next group's logits, and its gradient rows for writing (`prefetch_write`),
-        // in a burst. Out of cache (`docs/tools/ab`, 16 Mi logits, the same bits): 0.77-0.78
+        // The next group's logits, and its gradient rows for writing (`prefetch_write`;
+        // where `grads_ahead`), in a burst. Out of cache (`docs/tools/ab`, 16 Mi logits, the same bits): 0.77-0.78
         // of the fused call's time at 4 and 10 classes on AVX-512, 0.75-0.82 on AVX2,
         // 0.86-0.94 on the portable backend; in cache even. Two groups ahead: the same.
         // Only the job's rows (see `short_group_stats`).
         let next = (r0 + S::N) * c;
         let ahead = Ahead {
             z: job.z.wrapping_add(next),
-            out: if grads {
+            out: if grads_ahead {
                 out.wrapping_add(next)
             } else {
                 core::ptr::null_mut()
@@ -1456,6 +1461,7 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
     // call on AVX-512 took 0.97-0.98 of the time at 80 classes (`docs/tools/ab`), 0.95 at
     // 32 (a throwaway program).
     let mut accs = [S::acc_zero(); MAX_LANES];
+    let grads_ahead = grads && crate::backend::grad_rows_ahead();
     // The `exp`'s constants of the exponential passes, held once a call (`HOLD_EXP`).
     let k = if S::HOLD_EXP {
         ExpK::held()
@@ -1475,7 +1481,8 @@ unsafe fn groups<S: Lanes, R: Lanes, G: Gamma>(job: &Job<'_>, gamma: G) -> Total
         // entries of `class` from g on are None.
         unsafe {
             let keep = if grads { out } else { core::ptr::null_mut() };
-            short_group_stats::<S>(job, keep, r0, &class, &mut max, &mut rest, &mut accs, &k);
+            let (m, r) = (&mut max, &mut rest);
+            short_group_stats::<S>(job, keep, grads_ahead, r0, &class, m, r, &mut accs, &k);
         }
         // SAFETY: the arrays hold MAX_LANES >= R::N values.
         let (loss, w, factor) = unsafe {
