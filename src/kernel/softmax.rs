@@ -688,13 +688,24 @@ unsafe fn short_group_stats<S: Lanes>(
     let mut ties = [0u32; MAX_LANES];
     // Each row's exponential pass prefetches a row to come, spread over its vectors rather
     // than in a burst of lines before the group (measured: 0.93 of the time of the burst at
-    // 16384 × 80 on AVX-512 and AVX2): a short row the row MAX_LANES rows on (in the next
-    // group on AVX-512, the one after on AVX2), a long row, alone in its group, the next one.
-    // (An ignored row has no passes, so the row it would prefetch is read cold.) Only rows
+    // 16384 × 80 on AVX-512 and AVX2): a short row the row GROUP_LOGITS / C rows on (16 KB
+    // ahead), at most MAX_LANES: up to 256 classes the row MAX_LANES rows on (in the next
+    // group on AVX-512, the one after on AVX2), from 512 classes on the next group's; a
+    // long row, alone in its group, the next one. (Until 2026-12-08 every short row took the
+    // row MAX_LANES rows on, 64 KB ahead at 1000 classes, twice Zen 4's L1D: on that Zen 4
+    // VM, `docs/tools/ab`, AVX-512, 16 Mi logits, 16 KB ahead took 0.91-0.96 of the time at
+    // 300-2000 classes on one thread and 0.89-0.94 on two, 0.95-1.00 in cache; AVX2
+    // 0.98-1.02 and 0.99-1.015.) (An ignored row has no passes, so the row it would prefetch
+    // is read cold.) Only rows
     // of this job: its gradient lines are prefetched for writing, and on several threads
     // the rows past the job's are another thread's to write (criterion, Intel Xeon VM, 2
     // threads at 1 Mi logits: 1.70-1.76x one thread with the rows past it, 1.81-1.85x without).
-    let ahead = if c >= LONG_ROW { 1 } else { MAX_LANES };
+    let ahead = if c >= LONG_ROW {
+        1
+    } else {
+        // (`c >= 1`; `max` spares a division-by-zero panic path.)
+        (GROUP_LOGITS / c.max(1)).clamp(1, MAX_LANES)
+    };
     for (i, k) in class.iter().enumerate() {
         if k.is_some() {
             let r = r0 + i;
