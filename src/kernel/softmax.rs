@@ -696,10 +696,10 @@ unsafe fn short_group_stats<S: Lanes>(
     // VM, `docs/tools/ab`, AVX-512, 16 Mi logits, 16 KB ahead took 0.91-0.96 of the time at
     // 300-2000 classes on one thread and 0.89-0.94 on two, 0.95-1.00 in cache; AVX2
     // 0.98-1.02 and 0.99-1.015.) (An ignored row has no passes, so the row it would prefetch
-    // is read cold.) Only rows
-    // of this job: its gradient lines are prefetched for writing, and on several threads
-    // the rows past the job's are another thread's to write (criterion, Intel Xeon VM, 2
-    // threads at 1 Mi logits: 1.70-1.76x one thread with the rows past it, 1.81-1.85x without).
+    // is read cold.) Only rows of this job: its gradient lines are prefetched for writing
+    // (on CPUs that are not AMD's, `grads_ahead`), and on several threads the rows past the
+    // job's are another thread's to write (criterion, Intel Xeon VM, 2 threads at 1 Mi
+    // logits: 1.70-1.76x one thread with the rows past it, 1.81-1.85x without).
     let ahead = if c >= LONG_ROW {
         1
     } else {
@@ -1291,11 +1291,11 @@ unsafe fn small_rows<V: Lanes, S: Lanes, const G: u32>(job: &Job<'_>) -> Total {
         // SAFETY: rows r0..r0+g are g·C values within rows·C; `cols` holds SMALL_C >= C
         // vectors and C <= SMALL_C = MAX_COLUMNS, g <= S::N.
         unsafe { columns::<V, S>(Columns::Load(job.z.add(r0 * c)), c, g, &mut cols) };
-        // The next group's logits, and its gradient rows for writing (`prefetch_write`;
-        // where `grads_ahead`), in a burst. Out of cache (`docs/tools/ab`, 16 Mi logits, the same bits): 0.77-0.78
-        // of the fused call's time at 4 and 10 classes on AVX-512, 0.75-0.82 on AVX2,
-        // 0.86-0.94 on the portable backend; in cache even. Two groups ahead: the same.
-        // Only the job's rows (see `short_group_stats`).
+        // The next group's logits, and (with `grads_ahead`) its gradient rows for writing
+        // (`prefetch_write`), in a burst. Out of cache (`docs/tools/ab`, 16 Mi logits, the
+        // same bits): 0.77-0.78 of the fused call's time at 4 and 10 classes on AVX-512,
+        // 0.75-0.82 on AVX2, 0.86-0.94 on the portable backend; in cache even. Two groups
+        // ahead: the same. Only the job's rows (see `short_group_stats`).
         let next = (r0 + S::N) * c;
         let ahead = Ahead {
             z: job.z.wrapping_add(next),
