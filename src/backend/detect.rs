@@ -40,13 +40,16 @@ struct Cpu {
     leaf7_ebx: u32,
     /// 0 when the OS has not enabled `xgetbv` (no OSXSAVE).
     xcr0: u64,
+    /// Leaf 0's vendor is AMD's or Hygon's ([`amd_vendor`]).
+    amd: bool,
 }
 
 #[allow(unused_unsafe)] // `__cpuid` is an unsafe fn before Rust 1.94 (this crate's MSRV is 1.89)
 fn cpu() -> Cpu {
     // SAFETY: `cpuid` exists on every x86_64 CPU and has no preconditions; leaf 0 gives the
-    // highest supported basic leaf.
-    let max_leaf = unsafe { __cpuid(0) }.eax;
+    // highest supported basic leaf, and the vendor in EBX, EDX, ECX.
+    let leaf0 = unsafe { __cpuid(0) };
+    let max_leaf = leaf0.eax;
     // SAFETY: as above; leaf 1 always exists on x86_64.
     let leaf1_ecx = unsafe { __cpuid(1) }.ecx;
     let leaf7_ebx = if max_leaf >= 7 {
@@ -66,6 +69,7 @@ fn cpu() -> Cpu {
         leaf1_ecx,
         leaf7_ebx,
         xcr0,
+        amd: amd_vendor(leaf0.ebx, leaf0.edx, leaf0.ecx),
     }
 }
 
@@ -85,34 +89,33 @@ impl Cpu {
     }
 }
 
-/// AVX2 and FMA (and the features they imply), with `ymm` state saved by the OS.
-pub(crate) fn has_avx2_fma() -> bool {
-    if cfg!(miri) {
-        return false;
-    }
-    cpu().has_avx2_fma()
+/// What [`found`] reports, from one reading of `cpuid` and `xgetbv`.
+pub(crate) struct Found {
+    /// AVX2 and FMA (and the features they imply), with `ymm` state saved by the OS.
+    pub(crate) avx2_fma: bool,
+    /// AVX-512F (and the features it implies), with `zmm` and opmask state saved by the OS.
+    pub(crate) avx512f: bool,
+    /// The CPU is an AMD one (vendor `AuthenticAMD`, or `HygonGenuine`, Zen cores made under
+    /// licence): the kernels tune a prefetch by vendor (see
+    /// [`grad_rows_ahead`](super::grad_rows_ahead)).
+    pub(crate) amd: bool,
 }
 
-/// AVX-512F (and the features it implies), with `zmm` and opmask state saved by the OS.
-pub(crate) fn has_avx512f() -> bool {
+/// The features and vendor of this CPU (nothing under Miri).
+pub(crate) fn found() -> Found {
     if cfg!(miri) {
-        return false;
+        return Found {
+            avx2_fma: false,
+            avx512f: false,
+            amd: false,
+        };
     }
-    cpu().has_avx512f()
-}
-
-/// Whether the CPU is an AMD one (vendor `AuthenticAMD`, or `HygonGenuine`, Zen cores made
-/// under licence): the kernels tune a prefetch by vendor (see
-/// [`grad_rows_ahead`](super::grad_rows_ahead)).
-#[allow(unused_unsafe)] // as in `cpu`
-pub(crate) fn is_amd() -> bool {
-    if cfg!(miri) {
-        return false;
+    let c = cpu();
+    Found {
+        avx2_fma: c.has_avx2_fma(),
+        avx512f: c.has_avx512f(),
+        amd: c.amd,
     }
-    // SAFETY: `cpuid` exists on every x86_64 CPU and has no preconditions; leaf 0 gives the
-    // vendor string in EBX, EDX, ECX.
-    let v = unsafe { __cpuid(0) };
-    amd_vendor(v.ebx, v.edx, v.ecx)
 }
 
 /// Whether leaf 0's vendor words (EBX, EDX, ECX) name AMD or Hygon.
@@ -139,9 +142,10 @@ mod tests {
         let avx512 = avx2
             && std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("f16c");
-        assert_eq!(has_avx2_fma(), avx2);
-        assert_eq!(has_avx512f(), avx512);
-        std::println!("avx2+fma: {avx2}, avx512f: {avx512}, amd: {}", is_amd());
+        let f = found();
+        assert_eq!(f.avx2_fma, avx2);
+        assert_eq!(f.avx512f, avx512);
+        std::println!("avx2+fma: {avx2}, avx512f: {avx512}, amd: {}", f.amd);
     }
 
     #[test]
@@ -171,6 +175,7 @@ mod tests {
             leaf1_ecx: u32::MAX,
             leaf7_ebx: u32::MAX,
             xcr0: XCR0_ZMM,
+            amd: false,
         };
         assert!(all.has_avx2_fma() && all.has_avx512f());
         // The CPU has everything, but the OS saves only the ymm state.

@@ -131,9 +131,10 @@ fn x86_features() -> u8 {
     if f != UNKNOWN {
         return f;
     }
-    let f = if detect::has_avx2_fma() { AVX2 } else { 0 }
-        | if detect::has_avx512f() { AVX512 } else { 0 }
-        | if detect::is_amd() { 0 } else { GRAD_AHEAD };
+    let found = detect::found();
+    let f = if found.avx2_fma { AVX2 } else { 0 }
+        | if found.avx512f { AVX512 } else { 0 }
+        | if found.amd { 0 } else { GRAD_AHEAD };
     FEATURES.store(f, Ordering::Relaxed);
     f
 }

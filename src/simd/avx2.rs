@@ -7,7 +7,7 @@
 //! ever exists inside a kernel instantiated by one of the
 //! `#[target_feature(enable = "avx2,fma")]` entry points in `crate::backend`, and the
 //! dispatcher calls those only through a `Ready` backend, i.e. after run-time detection
-//! (`backend::detect::has_avx2_fma`) found AVX2 and FMA on the CPU with the `ymm` state
+//! (`backend::detect::found`, `avx2_fma`) found AVX2 and FMA on the CPU with the `ymm` state
 //! enabled by the OS. The type is `pub(crate)` and its field private, so no code outside
 //! this crate can make one, and inside the crate only those entry points (and the tests
 //! below, behind the same check) do. Every intrinsic call below relies on this invariant;

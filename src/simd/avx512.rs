@@ -7,7 +7,7 @@
 //! sound because a value of [`Avx512`] only ever exists inside a kernel instantiated by one
 //! of the `#[target_feature(enable = "avx512f")]` entry points in `crate::backend`, and the
 //! dispatcher calls those only through a `Ready` backend, i.e. after run-time detection
-//! (`backend::detect::has_avx512f`) found AVX-512F on the CPU with the `zmm` and opmask
+//! (`backend::detect::found`, `avx512f`) found AVX-512F on the CPU with the `zmm` and opmask
 //! state enabled by the OS. The type is `pub(crate)` and its field private, so no code
 //! outside this crate can make one, and inside the crate only those entry points (and the
 //! tests below, behind the same check) do. Every intrinsic call below relies on this
